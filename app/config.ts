@@ -1,0 +1,159 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+import { type DispatchRole, resolveRole } from "./role.js";
+import { WORKFLOW_CODE_VERSION } from "./version.js";
+
+/** A configuration problem, reported at start as one line naming the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type ModelSpec =
+  | { kind: "builtin" }
+  | { kind: "openai"; model: string; baseUrl: string; apiKey?: string };
+
+/** Everything the process reads from its environment, validated once. */
+export interface MeshConfig {
+  role: DispatchRole;
+  roleWarning?: string;
+  databaseUrl: string;
+  natsUrl?: string;
+  port: number;
+  executorId: string;
+  workflowVersion: string;
+  apiToken?: string;
+  workerConcurrency: number;
+  shutdownGraceMs: number;
+  executorTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  autoMigrate: boolean;
+  queuePollMs: number;
+  model: ModelSpec;
+  builtin: { tokens: number; tokenCpuMicros: number; tokenDelayMs: number; checkpointEvery: number };
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const postgresUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}, "must be a postgres:// or postgresql:// URL with a host");
+
+const natsUrls = z.string().refine(
+  (value) =>
+    value.split(",").every((part) => {
+      try {
+        const url = new URL(part.trim());
+        return ["nats:", "tls:", "ws:", "wss:"].includes(url.protocol) && url.hostname !== "";
+      } catch {
+        return false;
+      }
+    }),
+  "must be a comma-separated list of nats://host:port URLs",
+);
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], "must be true or false"))
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const modelSpec = z
+  .string()
+  .trim()
+  .regex(/^(builtin|openai:[\w.:/-]+)$/, 'must be "builtin" or "openai:<model>"');
+
+/** Reads one variable through a schema; an absent or empty value takes the fallback. */
+function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback: T): T;
+function read<T>(env: Env, name: string, schema: z.ZodType<T, string>): T | undefined;
+function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback?: T): T | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const reason = parsed.error.issues[0]?.message ?? "is invalid";
+    throw new ConfigError(`${name} ${reason} (got ${JSON.stringify(redact(name, raw))})`);
+  }
+  return parsed.data;
+}
+
+function redact(name: string, raw: string): string {
+  if (name.endsWith("TOKEN") || name.endsWith("KEY")) return "<redacted>";
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return raw.length > 80 ? `${raw.slice(0, 80)}...` : raw;
+  }
+}
+
+/** Builds the validated configuration or throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): MeshConfig {
+  const { role, warning } = resolveRole(env.MESH_DISPATCH_ROLE);
+
+  const databaseUrl = read(env, "DATABASE_URL", postgresUrl);
+  if (!databaseUrl)
+    throw new ConfigError("DATABASE_URL is required (the Postgres URL of the DBOS system database)");
+
+  const natsUrl = read(env, "NATS_URL", natsUrls);
+  if (!natsUrl && role !== "all") {
+    throw new ConfigError(
+      `NATS_URL is required for role "${role}": api and worker processes stream run output through NATS JetStream`,
+    );
+  }
+
+  const shutdownGraceMs = read(env, "MESH_SHUTDOWN_GRACE_MS", integer(0, 3_600_000), 25_000);
+  const executorTimeoutMs = read(env, "MESH_EXECUTOR_TIMEOUT_MS", integer(1_000, 3_600_000), 30_000);
+
+  const modelRaw = read(env, "MESH_MODEL", modelSpec, "builtin");
+  let model: ModelSpec = { kind: "builtin" };
+  if (modelRaw.startsWith("openai:")) {
+    const baseUrl = read(
+      env,
+      "OPENAI_BASE_URL",
+      z.url("must be an http(s) URL"),
+      "https://api.openai.com/v1",
+    );
+    model = { kind: "openai", model: modelRaw.slice("openai:".length), baseUrl, apiKey: env.OPENAI_API_KEY };
+  }
+
+  return {
+    role,
+    roleWarning: warning,
+    databaseUrl,
+    natsUrl,
+    port: read(env, "PORT", integer(0, 65_535), 8080),
+    executorId: env.POD_NAME?.trim() || `${hostname()}-${process.pid}`,
+    workflowVersion: env.MESH_WORKFLOW_VERSION?.trim() || WORKFLOW_CODE_VERSION,
+    apiToken: env.MESH_API_TOKEN?.trim() || undefined,
+    workerConcurrency: read(env, "MESH_WORKER_CONCURRENCY", integer(1, 10_000), 8),
+    shutdownGraceMs,
+    executorTimeoutMs,
+    heartbeatIntervalMs: Math.max(250, Math.floor(executorTimeoutMs / 6)),
+    autoMigrate: read(env, "MESH_AUTO_MIGRATE", boolean, true),
+    queuePollMs: read(env, "MESH_QUEUE_POLL_MS", integer(10, 60_000), 50),
+    model,
+    builtin: {
+      tokens: read(env, "MESH_BUILTIN_TOKENS", integer(1, 100_000), 40),
+      tokenCpuMicros: read(env, "MESH_BUILTIN_TOKEN_CPU_US", integer(0, 10_000_000), 200),
+      tokenDelayMs: read(env, "MESH_BUILTIN_TOKEN_DELAY_MS", integer(0, 60_000), 5),
+      checkpointEvery: read(env, "MESH_CHECKPOINT_EVERY", integer(1, 100_000), 8),
+    },
+    logLevel: read(env, "LOG_LEVEL", z.enum(["trace", "debug", "info", "warn", "error", "fatal"]), "info"),
+  };
+}

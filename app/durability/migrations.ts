@@ -1,0 +1,58 @@
+import { DBOS } from "@dbos-inc/dbos-sdk";
+import pg from "pg";
+import { log } from "../log.js";
+import { migrateMeshSchema } from "./mesh-schema.js";
+
+/** Advisory lock key held while migrating ("mesh-mig" in ASCII), so parallel launches never race. */
+const MIGRATION_LOCK_KEY = 0x6d6573682d6d6967n;
+
+/**
+ * Runs the DBOS system-database migrations and mesh's own, once, under a Postgres advisory lock: many
+ * processes starting together on an empty database wait for the first one instead of racing on DBOS's
+ * migration table. Used at launch when MESH_AUTO_MIGRATE=true and by `main.js migrate` (the Job).
+ */
+export async function runMigrations(databaseUrl: string): Promise<void> {
+  await ensureDatabaseExists(databaseUrl);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
+    const started = Date.now();
+    await DBOS.migrate(databaseUrl);
+    await migrateMeshSchema(client);
+    log.info({ ms: Date.now() - started }, "migrations complete");
+  } finally {
+    await client
+      .query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()])
+      .catch(() => undefined);
+    await client.end();
+  }
+}
+
+/** Creates the database named in the URL when it does not exist yet (local and test databases). */
+async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const database = decodeURIComponent(url.pathname.slice(1));
+  if (!database) return;
+  const probe = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await probe.connect();
+    return;
+  } catch (error) {
+    if ((error as { code?: string }).code !== "3D000") throw error;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+  url.pathname = "/postgres";
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`);
+    log.info({ database }, "created database");
+  } catch (error) {
+    // 42P04: another process created it between our probe and now.
+    if ((error as { code?: string }).code !== "42P04") throw error;
+  } finally {
+    await admin.end();
+  }
+}

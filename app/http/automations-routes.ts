@@ -1,0 +1,48 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  AutomationExistsError,
+  createAutomation,
+  deleteAutomation,
+  listAutomations,
+} from "../runs/automations.js";
+import { ApiError } from "./api-error.js";
+import { parseJsonBody, pathId } from "./validation.js";
+
+const createAutomationBody = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 characters of A-Z, a-z, 0-9, "_", "." or "-"'),
+  cron: z.string().min(1).max(200),
+  input: z.string().min(1, "must not be empty").max(32_768),
+  timezone: z.string().min(1).max(100).optional(),
+});
+
+export function automationsRoutes(): Hono {
+  const routes = new Hono();
+
+  routes.post("/automations", async (c) => {
+    const body = await parseJsonBody(c, createAutomationBody);
+    try {
+      return c.json(await createAutomation(body), 201);
+    } catch (error) {
+      if (error instanceof AutomationExistsError) throw new ApiError(409, "automation_exists", error.message);
+      // DBOS validates the cron expression and time zone; its messages name the problem.
+      const message = (error as Error).message ?? "";
+      if (/cron|timezone|time zone|schedule/i.test(message))
+        throw new ApiError(400, "invalid_schedule", message);
+      throw error;
+    }
+  });
+
+  routes.get("/automations", async (c) => c.json({ automations: await listAutomations() }));
+
+  routes.delete("/automations/:name", async (c) => {
+    const name = pathId(c, "name");
+    if (!(await deleteAutomation(name)))
+      throw new ApiError(404, "automation_not_found", "no automation with this name");
+    return c.body(null, 204);
+  });
+
+  return routes;
+}

@@ -1,0 +1,61 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type pg from "pg";
+import { log } from "../log.js";
+import type { DispatchRole } from "../role.js";
+import { servesApi } from "../role.js";
+import type { RunStreamBus } from "../stream/run-stream-bus.js";
+import { ApiError, errorResponse } from "./api-error.js";
+import { automationsRoutes } from "./automations-routes.js";
+import { bearerAuth } from "./bearer-auth.js";
+import { operationsRoutes } from "./operations-routes.js";
+import { queuesRoutes } from "./queues-routes.js";
+import type { Readiness } from "./readiness.js";
+import { runsRoutes } from "./runs-routes.js";
+
+export interface HttpAppOptions {
+  role: DispatchRole;
+  readiness: Readiness;
+  pool: pg.Pool;
+  bus: RunStreamBus;
+  apiToken?: string;
+  executorTimeoutMs: number;
+}
+
+/** Largest request body accepted: a 32 KiB input is at most 128 KiB of UTF-8, plus JSON framing. */
+const MAX_BODY_BYTES = 256 * 1024;
+
+/**
+ * The HTTP surface of a role: every role serves /healthz, /readyz and /metrics; `api` and `all` add
+ * the /v1 API. A worker answers 404 on every /v1 path, so it can never serve API traffic by accident.
+ */
+export function createHttpApp(options: HttpAppOptions): Hono {
+  const app = new Hono();
+  app.route("/", operationsRoutes(options.readiness, options.pool, options.executorTimeoutMs));
+
+  if (servesApi(options.role)) {
+    const v1 = new Hono();
+    v1.use(
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: (c) =>
+          errorResponse(c, 413, "body_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`),
+      }),
+    );
+    if (options.apiToken) v1.use(bearerAuth(options.apiToken));
+    v1.route("/", runsRoutes(options.bus));
+    v1.route("/", automationsRoutes());
+    v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
+    app.route("/v1", v1);
+  }
+
+  app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return errorResponse(c, error.status, error.code, error.message);
+    if (error instanceof HTTPException) return errorResponse(c, error.status, "http_error", error.message);
+    log.error({ err: error, path: c.req.path, method: c.req.method }, "request failed");
+    return errorResponse(c, 500, "internal", "internal error");
+  });
+  return app;
+}

@@ -1,0 +1,169 @@
+// mesh: one image, three dispatch roles. This file is the start-up order of DESIGN §2.1, top to bottom.
+import { type ServerType, serve } from "@hono/node-server";
+import { ConfigError, loadConfig, type MeshConfig } from "./config.js";
+import { createMeshPool } from "./db.js";
+import { Heartbeat } from "./durability/heartbeat.js";
+import { runMigrations } from "./durability/migrations.js";
+import { requeuePendingRuns } from "./durability/requeue-own-runs.js";
+import { createHttpApp } from "./http/create-http-app.js";
+import { Readiness } from "./http/readiness.js";
+import { log } from "./log.js";
+import { processInfo, streamChunks } from "./metrics.js";
+import { AUTOMATIONS_QUEUE, THREAD_GATE_QUEUE } from "./queue-names.js";
+import { listenQueuesFor } from "./role.js";
+
+async function main(argv: string[]): Promise<void> {
+  // 1. Resolve the role (and every other variable) from the environment.
+  const config = loadConfigOrExit();
+  if (config.roleWarning) log.warn(config.roleWarning);
+
+  if (argv[0] === "migrate") {
+    await runMigrations(config.databaseUrl);
+    return;
+  }
+
+  // 2. Queue names come from app/queue-names.ts, which imports nothing of DBOS or the workflows.
+  const listenQueues = listenQueuesFor(config.role);
+
+  // 3. Configure DBOS before any workflow module is loaded.
+  const { DBOS } = await import("@dbos-inc/dbos-sdk");
+  DBOS.setConfig({
+    name: "mesh",
+    systemDatabaseUrl: config.databaseUrl,
+    executorID: config.executorId,
+    applicationVersion: config.workflowVersion,
+    runMigrations: false, // migrations run once, under a lock (step 5) or in the release Job
+    logLevel: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
+    ...(listenQueues === undefined ? {} : { listenQueues }),
+  });
+
+  // 4. Load the workflow modules (they register with DBOS) and plug in their ports.
+  await import("./workflows/index.js");
+  const { bus, ports } = await createRunPorts(config);
+  const { setRunPorts } = await import("./workflows/run-ports.js");
+  setRunPorts(ports);
+
+  // 5. Migrate (locally, once, under a lock), launch, then register queues: DBOS 5 keeps them in Postgres.
+  if (config.autoMigrate) await runMigrations(config.databaseUrl);
+  await DBOS.launch();
+  await DBOS.registerQueue(THREAD_GATE_QUEUE, {
+    partitionConcurrency: 1,
+    workerConcurrency: config.workerConcurrency,
+    minPollingIntervalMs: config.queuePollMs,
+    onConflict: "always_update",
+  });
+  await DBOS.registerQueue(AUTOMATIONS_QUEUE, {
+    workerConcurrency: config.workerConcurrency,
+    minPollingIntervalMs: config.queuePollMs,
+    onConflict: "always_update",
+  });
+
+  // 6. HTTP (routes per role), heartbeats, shutdown handling.
+  const pool = createMeshPool(config.databaseUrl);
+  const readiness = new Readiness(pool);
+  const heartbeat = new Heartbeat(
+    pool,
+    { executorId: config.executorId, role: config.role, version: config.workflowVersion, listenQueues },
+    config.heartbeatIntervalMs,
+  );
+  await heartbeat.start();
+  processInfo.set({ role: config.role, version: config.workflowVersion, executor: config.executorId }, 1);
+
+  const app = createHttpApp({
+    role: config.role,
+    readiness,
+    pool,
+    bus,
+    apiToken: config.apiToken,
+    executorTimeoutMs: config.executorTimeoutMs,
+  });
+  const server = await listen(app.fetch, config.port);
+  readiness.markReady();
+  log.info(
+    { role: config.role, executorId: config.executorId, port: config.port, bus: bus.kind, listenQueues },
+    "mesh ready",
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const deadline = Date.now() + config.shutdownGraceMs;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, "draining");
+    readiness.markDraining();
+    await heartbeat.stop();
+    server.close();
+    // Stops dequeuing at once, then waits for the runs in flight here, within the grace budget
+    // (keeping a little of it to re-enqueue what did not finish and to exit cleanly).
+    const waitMs = Math.max(0, deadline - Date.now() - 2_000);
+    await DBOS.shutdown({ workflowCompletionTimeoutMS: waitMs }).catch((error: Error) =>
+      log.error({ err: error.message }, "DBOS shutdown failed"),
+    );
+    await requeuePendingRuns(config.databaseUrl, config.executorId).catch((error: Error) =>
+      log.error({ err: error.message }, "could not re-enqueue pending runs; the reaper will"),
+    );
+    if ("closeAllConnections" in server) server.closeAllConnections();
+    await Promise.allSettled([bus.close(), pool.end()]);
+    log.info({ signal }, "stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+function loadConfigOrExit(): MeshConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      // One clear line naming the variable; no stack trace.
+      process.stderr.write(`mesh: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+/** The stream bus for this process and the ports the run workflows publish through. */
+async function createRunPorts(config: MeshConfig) {
+  const { createModel } = await import("./model/create-model.js");
+  const bus = config.natsUrl
+    ? await (await import("./stream/jetstream-bus.js")).createJetStreamBus({
+        servers: config.natsUrl,
+        name: config.executorId,
+      })
+    : (await import("./stream/memory-bus.js")).createMemoryBus();
+  const publishSafely =
+    <T>(publish: (runId: string, value: T) => Promise<void>) =>
+    async (runId: string, value: T) => {
+      // Streaming is best effort: the run's output is durable in Postgres, and readers fall back to it.
+      try {
+        await publish(runId, value);
+      } catch (error) {
+        log.warn({ runId, err: (error as Error).message }, "could not publish to the run stream");
+      }
+    };
+  return {
+    bus,
+    ports: {
+      model: createModel(config),
+      publishChunk: publishSafely(async (runId: string, chunk: { seq: number; text: string }) => {
+        await bus.publishChunk(runId, chunk);
+        streamChunks.inc({ direction: "published" });
+      }),
+      publishDone: publishSafely(bus.publishDone),
+    },
+  };
+}
+
+function listen(fetch: Parameters<typeof serve>[0]["fetch"], port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port }, () => resolve(server));
+    server.once("error", reject);
+  });
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  log.fatal({ err: error }, "mesh failed to start");
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every Prometheus metric mesh exports, on one registry served at /metrics. */
+export const registry = new Registry();
+
+export const processInfo = new Gauge({
+  name: "mesh_process_info",
+  help: "Always 1; labels describe this process (dispatch role, workflow version, executor)",
+  labelNames: ["role", "version", "executor"] as const,
+  registers: [registry],
+});
+
+export const runsByStatus = new Gauge({
+  name: "mesh_runs",
+  help: "Agent runs in the system database by DBOS status (run queues only)",
+  labelNames: ["status"] as const,
+  registers: [registry],
+});
+
+export const queueDepth = new Gauge({
+  name: "mesh_queue_depth",
+  help: "Workflows waiting (ENQUEUED) or running (PENDING) per run queue",
+  labelNames: ["queue", "status"] as const,
+  registers: [registry],
+});
+
+export const liveExecutors = new Gauge({
+  name: "mesh_live_executors",
+  help: "Executors whose heartbeat is younger than MESH_EXECUTOR_TIMEOUT_MS, by role",
+  labelNames: ["role"] as const,
+  registers: [registry],
+});
+
+export const dispatchLatency = new Histogram({
+  name: "mesh_dispatch_latency_seconds",
+  help: "Time from enqueue to the start of a run on this executor",
+  labelNames: ["queue"] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const runsExecuted = new Counter({
+  name: "mesh_runs_executed_total",
+  help: "Agent runs finished on this executor, by outcome",
+  labelNames: ["queue", "outcome"] as const,
+  registers: [registry],
+});
+
+export const streamChunks = new Counter({
+  name: "mesh_stream_chunks_total",
+  help: "Stream chunks published by this process (workers) or delivered to SSE clients (api)",
+  labelNames: ["direction"] as const,
+  registers: [registry],
+});
+
+export const streamFallbacks = new Counter({
+  name: "mesh_stream_fallbacks_total",
+  help: "SSE streams answered from the stored run result because stream data was missing or NATS was down",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
+export const reapedWorkflows = new Counter({
+  name: "mesh_reaped_workflows_total",
+  help: "PENDING workflows of dead executors put back on their queue by the reaper",
+  registers: [registry],
+});

@@ -1,0 +1,71 @@
+import type pg from "pg";
+import { RUN_QUEUES } from "../queue-names.js";
+
+export interface QueueStats {
+  name: string;
+  enqueued: number;
+  pending: number;
+  /** Live executors that dequeue this queue (heartbeat fresh, not stopped). */
+  listeners: number;
+  listenerIds: string[];
+}
+
+/**
+ * Per run queue: waiting and running workflows, and the live executors dequeuing it. An executor
+ * with no listen_queues (role `all`) listens to every queue.
+ */
+export async function readQueueStats(pool: pg.Pool, executorTimeoutMs: number): Promise<QueueStats[]> {
+  const [depth, listeners] = await Promise.all([
+    pool.query<{ queue_name: string; status: string; count: string }>(
+      `SELECT queue_name, status, count(*)::text AS count
+         FROM dbos.workflow_status
+        WHERE queue_name = ANY($1) AND status IN ('ENQUEUED', 'PENDING')
+        GROUP BY queue_name, status`,
+      [RUN_QUEUES],
+    ),
+    pool.query<{ executor_id: string; listen_queues: string[] | null; role: string }>(
+      `SELECT executor_id, listen_queues, role
+         FROM mesh.executors
+        WHERE stopped_at IS NULL AND last_seen > now() - make_interval(secs => $1::double precision / 1000)`,
+      [executorTimeoutMs],
+    ),
+  ]);
+  return RUN_QUEUES.map((name) => {
+    const count = (status: string) =>
+      Number(depth.rows.find((row) => row.queue_name === name && row.status === status)?.count ?? 0);
+    const listenerIds = listeners.rows
+      .filter((row) => row.listen_queues === null || row.listen_queues.includes(name))
+      .map((row) => row.executor_id)
+      .sort();
+    return {
+      name,
+      enqueued: count("ENQUEUED"),
+      pending: count("PENDING"),
+      listeners: listenerIds.length,
+      listenerIds,
+    };
+  });
+}
+
+/** Live executors per role, for /metrics. */
+export async function readLiveExecutors(
+  pool: pg.Pool,
+  executorTimeoutMs: number,
+): Promise<Record<string, number>> {
+  const result = await pool.query<{ role: string; count: string }>(
+    `SELECT role, count(*)::text AS count FROM mesh.executors
+      WHERE stopped_at IS NULL AND last_seen > now() - make_interval(secs => $1::double precision / 1000)
+      GROUP BY role`,
+    [executorTimeoutMs],
+  );
+  return Object.fromEntries(result.rows.map((row) => [row.role, Number(row.count)]));
+}
+
+/** Runs on the run queues by status, for /metrics (terminal statuses included). */
+export async function readRunsByStatus(pool: pg.Pool): Promise<Record<string, number>> {
+  const result = await pool.query<{ status: string; count: string }>(
+    `SELECT status, count(*)::text AS count FROM dbos.workflow_status WHERE queue_name = ANY($1) GROUP BY status`,
+    [RUN_QUEUES],
+  );
+  return Object.fromEntries(result.rows.map((row) => [row.status, Number(row.count)]));
+}

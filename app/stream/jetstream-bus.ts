@@ -1,0 +1,102 @@
+import { DeliverPolicy, jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { log } from "../log.js";
+import { type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
+
+export const RUN_STREAM_NAME = "MESH_RUNS";
+
+export interface JetStreamBusOptions {
+  servers: string;
+  name: string;
+  /** How long run output stays replayable. */
+  maxAgeMs?: number;
+  maxBytes?: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Run output on JetStream: stream MESH_RUNS, subject mesh.runs.<runId>, bounded by age and size.
+ * Each chunk carries a message ID (`<runId>:<seq>`) so a segment re-run after a crash is deduplicated
+ * by the server within its duplicate window.
+ */
+export async function createJetStreamBus(options: JetStreamBusOptions): Promise<RunStreamBus> {
+  const connection: NatsConnection = await connect({
+    servers: options.servers.split(",").map((server) => server.trim()),
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    timeout: 5_000,
+  });
+  let connected = true;
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (status.type === "disconnect") {
+        connected = false;
+        log.warn("NATS disconnected; stream chunks are dropped until it is back (run output stays durable)");
+      } else if (status.type === "reconnect") {
+        connected = true;
+        log.info("NATS reconnected");
+      }
+    }
+  })();
+
+  await ensureRunStream(connection, options);
+  const js = jetstream(connection, { timeout: 5_000 });
+
+  async function publish(runId: string, event: StreamEvent, msgID: string): Promise<void> {
+    if (!connected) return;
+    await js.publish(runSubject(runId), encoder.encode(JSON.stringify(event)), { msgID, timeout: 5_000 });
+  }
+
+  return {
+    kind: "jetstream",
+    publishChunk: (runId, chunk) => publish(runId, { type: "chunk", ...chunk }, `${runId}:${chunk.seq}`),
+    publishDone: (runId, done) => publish(runId, { type: "done", ...done }, `${runId}:done`),
+    async hasMessages(runId) {
+      const manager = await jetstreamManager(connection);
+      const message = await manager.streams.getMessage(RUN_STREAM_NAME, { last_by_subj: runSubject(runId) });
+      return message !== null;
+    },
+    async *tail(runId, signal) {
+      const consumer = await js.consumers.get(RUN_STREAM_NAME, {
+        filter_subjects: runSubject(runId),
+        deliver_policy: DeliverPolicy.All,
+      });
+      const messages = await consumer.consume({ max_messages: 512 });
+      const stop = () => void messages.close();
+      signal.addEventListener("abort", stop, { once: true });
+      try {
+        for await (const message of messages) {
+          yield JSON.parse(decoder.decode(message.data)) as StreamEvent;
+        }
+      } finally {
+        signal.removeEventListener("abort", stop);
+        await messages.close();
+      }
+    },
+    isAvailable: () => connected && !connection.isClosed(),
+    async close() {
+      await connection.drain().catch(() => connection.close());
+    },
+  };
+}
+
+async function ensureRunStream(connection: NatsConnection, options: JetStreamBusOptions): Promise<void> {
+  const manager = await jetstreamManager(connection);
+  const config: Partial<StreamConfig> & { name: string } = {
+    name: RUN_STREAM_NAME,
+    subjects: ["mesh.runs.>"],
+    max_age: nanos(options.maxAgeMs ?? 24 * 60 * 60 * 1000),
+    max_bytes: options.maxBytes ?? 1024 * 1024 * 1024,
+    duplicate_window: nanos(2 * 60 * 1000),
+  };
+  try {
+    await manager.streams.add(config);
+  } catch (error) {
+    // Another process created it first (parallel start-up), or it exists from an earlier release.
+    if (!/already in use/i.test(String(error))) throw error;
+    await manager.streams.update(RUN_STREAM_NAME, config);
+  }
+}

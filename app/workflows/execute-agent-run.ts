@@ -1,0 +1,52 @@
+import { DBOS } from "@dbos-inc/dbos-sdk";
+import { dispatchLatency, runsExecuted } from "../metrics.js";
+import { runPorts } from "./run-ports.js";
+import type { RunResult } from "./run-types.js";
+
+/**
+ * The body shared by every run workflow: the model's answer in segments, each a DBOS step (the
+ * checkpoint), each token published as a chunk as it is produced. A resumed run skips the completed
+ * segments, so its output equals an uninterrupted run's; chunks of a re-run segment repeat their
+ * sequence numbers, which readers deduplicate.
+ */
+export async function executeAgentRun(
+  runId: string,
+  queue: string,
+  input: string,
+  enqueuedAt: number,
+): Promise<RunResult> {
+  const { model, publishChunk, publishDone } = runPorts();
+  dispatchLatency.observe({ queue }, Math.max(0, Date.now() - enqueuedAt) / 1000);
+
+  const chunks: string[] = [];
+  try {
+    for (let segment = 0; ; segment++) {
+      const firstSeq = chunks.length + 1;
+      const result = await DBOS.runStep(
+        () => {
+          let seq = firstSeq;
+          return model.generateSegment({
+            input,
+            segment,
+            tokensSoFar: chunks.length,
+            onToken: (text) => publishChunk(runId, { seq: seq++, text }),
+          });
+        },
+        { name: `segment-${segment}` },
+      );
+      chunks.push(...result.tokens);
+      if (result.done) break;
+    }
+    await DBOS.runStep(
+      () => publishDone(runId, { status: "SUCCESS", output: chunks.join(""), chunkCount: chunks.length }),
+      {
+        name: "publish-done",
+      },
+    );
+  } catch (error) {
+    runsExecuted.inc({ queue, outcome: "error" });
+    throw error;
+  }
+  runsExecuted.inc({ queue, outcome: "success" });
+  return { chunks };
+}
