@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { builtinToken } from "../app/model/builtin.js";
+import { ApiClient } from "./support/api-client.js";
+import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { createTestDatabase, dropTestDatabase, NATS_URL, workflowRows } from "./support/services.js";
+import { waitFor } from "./support/wait.js";
+
+// Fixture: the api-plus-worker topology — 1 api and 2 workers on one fresh database, real NATS.
+const TOKENS = 24;
+const env = { MESH_BUILTIN_TOKENS: String(TOKENS), MESH_CHECKPOINT_EVERY: "6", MESH_WORKER_CONCURRENCY: "8" };
+
+describe("split topology: 1 api + 2 workers", function () {
+  let databaseUrl: string;
+  let api: MeshProcess;
+  let workers: MeshProcess[];
+  let client: ApiClient;
+
+  before(async () => {
+    databaseUrl = await createTestDatabase("split");
+    api = await startMesh({ role: "api", databaseUrl, natsUrl: NATS_URL, env });
+    workers = await Promise.all(
+      [1, 2].map(() => startMesh({ role: "worker", databaseUrl, natsUrl: NATS_URL, env })),
+    );
+    client = new ApiClient(api.url);
+  });
+
+  after(async () => {
+    await stopAll([api, ...workers]);
+    await dropTestDatabase(databaseUrl);
+  });
+
+  const expectedOutput = (input: string) =>
+    Array.from({ length: TOKENS }, (_, index) => builtinToken(input, index)).join("");
+
+  it("executes 30 runs over 10 threads on the workers only, one run per thread at a time", async () => {
+    const submitted: Array<{ runId: string; threadId: string; input: string }> = [];
+    for (let index = 0; index < 30; index++) {
+      const threadId = `thread-${index % 10}`;
+      const input = `question ${index}`;
+      submitted.push({ runId: await client.createRun(threadId, input), threadId, input });
+    }
+
+    const runs = await waitFor(
+      "all 30 runs to finish",
+      async () => {
+        const views = await Promise.all(submitted.map(({ runId }) => client.getRun(runId)));
+        return views.every((run) => run.status === "SUCCESS" || run.status === "ERROR") ? views : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    );
+    assert.deepEqual(
+      runs.map((run) => run.status),
+      submitted.map(() => "SUCCESS"),
+    );
+    for (const [index, run] of runs.entries()) assert.equal(run.output, expectedOutput(submitted[index]?.input ?? ""));
+
+    const rows = (await workflowRows(databaseUrl)).filter((row) => row.name === "agentRun");
+    assert.equal(rows.length, 30);
+    const workerIds = new Set(workers.map((worker) => worker.executorId));
+    for (const row of rows) assert.ok(workerIds.has(row.executor_id ?? ""), `${row.workflow_uuid} ran on ${row.executor_id}`);
+    // The api executed zero workflows of any kind, internal ones included.
+    const onApi = (await workflowRows(databaseUrl)).filter((row) => row.executor_id === api.executorId);
+    assert.deepEqual(onApi, []);
+    // Both workers took part.
+    assert.equal(new Set(rows.map((row) => row.executor_id)).size, 2);
+
+    // No two runs of one thread overlapped: each starts after the previous one of its thread completed.
+    const byThread = new Map<string, Array<{ start: number; end: number }>>();
+    for (const row of rows) {
+      const spans = byThread.get(row.queue_partition_key ?? "") ?? [];
+      spans.push({ start: Number(row.started_at_epoch_ms), end: Number(row.completed_at ?? row.updated_at) });
+      byThread.set(row.queue_partition_key ?? "", spans);
+    }
+    assert.equal(byThread.size, 10);
+    for (const [thread, spans] of byThread) {
+      spans.sort((a, b) => a.start - b.start);
+      for (let index = 1; index < spans.length; index++) {
+        const previous = spans[index - 1];
+        const current = spans[index];
+        assert.ok(previous && current && current.start >= previous.end, `runs of ${thread} overlapped`);
+      }
+    }
+  });
+
+  it("streams a worker's run through the api in order, resumes with Last-Event-ID, and replays after completion", async () => {
+    const input = "stream me through the api";
+    const runId = await client.createRun("stream-thread", input);
+
+    const first = await client.readStream(runId, { maxChunks: 5 });
+    assert.deepEqual(
+      first.chunks.map((chunk) => chunk.seq),
+      [1, 2, 3, 4, 5],
+    );
+    const resumed = await client.readStream(runId, { lastEventId: first.chunks.at(-1)?.id });
+    assert.deepEqual(
+      resumed.chunks.map((chunk) => chunk.seq),
+      Array.from({ length: TOKENS - 5 }, (_, index) => index + 6),
+    );
+    assert.equal(resumed.done?.status, "SUCCESS");
+    const text = [...first.chunks, ...resumed.chunks].map((chunk) => chunk.text).join("");
+    assert.equal(text, expectedOutput(input));
+    assert.equal(resumed.done?.output, text);
+    assert.equal(resumed.done?.source, undefined, "served live from JetStream, not from the stored result");
+
+    const late = await client.readStream(runId);
+    assert.equal(late.chunks.length, TOKENS);
+    assert.equal(late.chunks.map((chunk) => chunk.text).join(""), text);
+    assert.equal(late.done?.status, "SUCCESS");
+    const run = await client.getRun(runId);
+    assert.ok(workers.some((worker) => worker.executorId === run.executorId));
+  });
+
+  it("fires a per-second automation exactly once per tick, every tick on a worker", async () => {
+    const created = await client.request("POST", "/v1/automations", {
+      name: "every-second",
+      cron: "* * * * * *",
+      input: "tick",
+    });
+    assert.equal(created.status, 201);
+    const ticks = await waitFor(
+      "5 finished automation ticks",
+      async () => {
+        const rows = (await workflowRows(databaseUrl)).filter(
+          (row) => row.name === "automationRun" && row.status === "SUCCESS",
+        );
+        return rows.length >= 5 ? rows : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    assert.equal((await client.request("DELETE", "/v1/automations/every-second")).status, 204);
+
+    const all = (await workflowRows(databaseUrl)).filter((row) => row.name === "automationRun");
+    const tickTimes = all.map((row) => row.workflow_uuid.replace(/^sched-every-second-/, ""));
+    assert.equal(new Set(tickTimes).size, all.length, "one run per tick");
+    for (const row of all) {
+      assert.equal(row.queue_name, "automations");
+      assert.ok(row.workflow_uuid.startsWith("sched-every-second-"));
+    }
+    const workerIds = new Set(workers.map((worker) => worker.executorId));
+    for (const row of ticks) assert.ok(workerIds.has(row.executor_id ?? ""), `tick ran on ${row.executor_id}`);
+    const listed = await client.request("GET", "/v1/automations");
+    assert.deepEqual(listed.body.automations, []);
+  });
+
+  it("keeps /v1 off the workers: every /v1 path answers 404 there, health and metrics answer", async () => {
+    for (const worker of workers) {
+      for (const [method, path] of [
+        ["GET", "/v1/queues"],
+        ["POST", "/v1/threads/t/runs"],
+        ["GET", "/v1/runs/anything"],
+        ["GET", "/v1/automations"],
+      ] as const) {
+        const response = await fetch(`${worker.url}${path}`, { method });
+        assert.equal(response.status, 404, `${method} ${path} on a worker`);
+        assert.equal((await response.json()).error.code, "not_found");
+      }
+      assert.equal((await fetch(`${worker.url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${worker.url}/readyz`)).status, 200);
+      const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+      assert.match(metrics, /mesh_process_info\{role="worker"/);
+      assert.match(metrics, /mesh_dispatch_latency_seconds_bucket/);
+    }
+  });
+
+  it("shows both workers as live listeners of both run queues", async () => {
+    const { body } = await client.request("GET", "/v1/queues");
+    for (const queue of body.queues) {
+      assert.equal(queue.listeners, 2, `${queue.name} listeners`);
+      assert.deepEqual(queue.listenerIds, workers.map((worker) => worker.executorId).sort());
+    }
+  });
+});

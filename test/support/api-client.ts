@@ -1,0 +1,82 @@
+/** A thin HTTP client for mesh's API, as a user would call it. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly token?: string,
+  ) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: this.headers(body === undefined ? {} : { "content-type": "application/json" }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async createRun(threadId: string, input: string, idempotencyKey?: string): Promise<string> {
+    const { status, body } = await this.request("POST", `/v1/threads/${threadId}/runs`, { input, idempotencyKey });
+    if (status !== 202) throw new Error(`POST run answered ${status}: ${JSON.stringify(body)}`);
+    return body.runId;
+  }
+
+  async getRun(runId: string): Promise<any> {
+    const { status, body } = await this.request("GET", `/v1/runs/${runId}`);
+    if (status !== 200) throw new Error(`GET run answered ${status}: ${JSON.stringify(body)}`);
+    return body;
+  }
+
+  /** Reads an SSE stream; stops after `maxChunks` chunks (a dropped connection) or at `done`. */
+  async readStream(
+    runId: string,
+    options: { lastEventId?: string; maxChunks?: number } = {},
+  ): Promise<{ chunks: Array<{ id: string; seq: number; text: string }>; done?: any; status: number }> {
+    const controller = new AbortController();
+    const response = await fetch(`${this.baseUrl}/v1/runs/${runId}/stream`, {
+      headers: this.headers(options.lastEventId ? { "last-event-id": options.lastEventId } : {}),
+      signal: controller.signal,
+    });
+    const chunks: Array<{ id: string; seq: number; text: string }> = [];
+    if (response.status !== 200 || !response.body) return { chunks, status: response.status };
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for await (const bytes of response.body) {
+        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+        let boundary = buffer.indexOf("\n\n");
+        while (boundary >= 0) {
+          const frame = buffer.slice(0, boundary);
+          buffer = buffer.slice(boundary + 2);
+          boundary = buffer.indexOf("\n\n");
+          const fields = Object.fromEntries(
+            frame.split("\n").map((line) => {
+              const colon = line.indexOf(":");
+              return [line.slice(0, colon), line.slice(colon + 1).trimStart()];
+            }),
+          );
+          if (fields.event === "chunk") {
+            const data = JSON.parse(fields.data);
+            chunks.push({ id: fields.id, seq: data.seq, text: data.text });
+            if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
+              controller.abort();
+              return { chunks, status: 200 };
+            }
+          } else if (fields.event === "done") {
+            controller.abort();
+            return { chunks, done: JSON.parse(fields.data), status: 200 };
+          }
+        }
+      }
+    } catch (error) {
+      if ((error as Error).name !== "AbortError") throw error;
+    }
+    return { chunks, status: 200 };
+  }
+}
+
+export const TERMINAL = new Set(["SUCCESS", "ERROR", "CANCELLED"]);

@@ -1,0 +1,116 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.js";
+
+const MAIN = fileURLToPath(new URL("../../app/main.ts", import.meta.url));
+
+export interface MeshProcessOptions {
+  role: "all" | "api" | "worker";
+  databaseUrl: string;
+  natsUrl?: string;
+  /** Extra or overriding environment variables. */
+  env?: Record<string, string>;
+  /** Wait for /readyz to answer 200 before returning (default true). */
+  waitReady?: boolean;
+}
+
+/** A real mesh process: `node --import tsx app/main.ts`, so signals reach the Node process itself. */
+export class MeshProcess {
+  readonly logs: string[] = [];
+  #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(
+    readonly role: string,
+    readonly executorId: string,
+    readonly port: number,
+    readonly child: ChildProcess,
+  ) {
+    const collect = (data: Buffer) => this.logs.push(...data.toString().split("\n").filter(Boolean));
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    this.#exit = once(child, "exit").then(([code, signal]) => ({ code, signal }));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  waitExit() {
+    return this.#exit;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (!this.exited) process.kill(this.pid, signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it is still there after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (this.exited) return;
+    this.signal("SIGTERM");
+    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
+    await this.#exit;
+    clearTimeout(timer);
+  }
+}
+
+let counter = 0;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (typeof address !== "object" || !address) throw new Error("no port");
+  return address.port;
+}
+
+export async function startMesh(options: MeshProcessOptions): Promise<MeshProcess> {
+  const port = await freePort();
+  const executorId = `test-${options.role}-${process.pid}-${++counter}`;
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      MESH_DISPATCH_ROLE: options.role,
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(port),
+      POD_NAME: executorId,
+      LOG_LEVEL: "info",
+      MESH_BUILTIN_TOKEN_DELAY_MS: "2",
+      ...(options.natsUrl ? { NATS_URL: options.natsUrl } : {}),
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const mesh = new MeshProcess(options.role, executorId, port, child);
+  if (options.waitReady ?? true) {
+    await waitFor(
+      `${executorId} to become ready`,
+      async () => {
+        if (mesh.exited) throw new Error(`exited early:\n${mesh.logs.slice(-20).join("\n")}`);
+        const response = await fetch(`${mesh.url}/readyz`).catch(() => undefined);
+        return response?.status === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    ).catch(async (error) => {
+      await mesh.stop(1_000);
+      throw error;
+    });
+  }
+  return mesh;
+}
+
+export async function stopAll(processes: Iterable<MeshProcess>): Promise<void> {
+  await Promise.all([...processes].map((mesh) => mesh.stop()));
+}

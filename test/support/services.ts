@@ -1,0 +1,65 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+
+/** The machine's Postgres and NATS (DESIGN: started before every session and CI run). */
+export const POSTGRES_ADMIN_URL = process.env.MESH_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const NATS_URL = process.env.MESH_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+
+/** A fresh, empty database for one test file; mesh migrates it at launch. */
+export async function createTestDatabase(label: string): Promise<string> {
+  const name = `mesh_test_${label.replace(/\W/g, "_")}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropTestDatabase(databaseUrl: string): Promise<void> {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Runs one query against a test database. */
+export async function query<T extends pg.QueryResultRow>(databaseUrl: string, sql: string, params: unknown[] = []) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface WorkflowRow {
+  workflow_uuid: string;
+  status: string;
+  name: string;
+  queue_name: string | null;
+  executor_id: string | null;
+  queue_partition_key: string | null;
+  started_at_epoch_ms: string | null;
+  completed_at: string | null;
+  updated_at: string;
+}
+
+/** DBOS's own record of every workflow: the ground truth for who executed what. */
+export function workflowRows(databaseUrl: string): Promise<WorkflowRow[]> {
+  return query<WorkflowRow>(
+    databaseUrl,
+    `SELECT workflow_uuid, status, name, queue_name, executor_id, queue_partition_key,
+            started_at_epoch_ms::text, completed_at::text, updated_at::text
+       FROM dbos.workflow_status ORDER BY created_at`,
+  );
+}
