@@ -63,3 +63,13 @@ export function workflowRows(databaseUrl: string): Promise<WorkflowRow[]> {
        FROM dbos.workflow_status ORDER BY created_at`,
   );
 }
+
+/** When each workflow really executed: its first step's start to its last step's end, on the executor's clock. */
+export async function executionSpans(databaseUrl: string): Promise<Map<string, { start: number; end: number }>> {
+  const rows = await query<{ workflow_uuid: string; start: string; end: string }>(
+    databaseUrl,
+    `SELECT workflow_uuid, min(started_at_epoch_ms)::text AS start, max(completed_at_epoch_ms)::text AS end
+       FROM dbos.operation_outputs GROUP BY workflow_uuid`,
+  );
+  return new Map(rows.map((row) => [row.workflow_uuid, { start: Number(row.start), end: Number(row.end) }]));
+}

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig } from "../app/config.js";
+
+const base = { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test" };
+const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
+
+describe("environment configuration", () => {
+  it("applies the documented defaults", () => {
+    const config = loadConfig({ ...base, POD_NAME: "pod-a" });
+    assert.equal(config.role, "all");
+    assert.equal(config.port, 8080);
+    assert.equal(config.executorId, "pod-a");
+    assert.equal(config.workflowVersion, "mesh-wf-1");
+    assert.equal(config.workerConcurrency, 8);
+    assert.equal(config.shutdownGraceMs, 25_000);
+    assert.equal(config.executorTimeoutMs, 30_000);
+    assert.equal(config.autoMigrate, true);
+    assert.deepEqual(config.model, { kind: "builtin" });
+    assert.equal(config.natsUrl, undefined);
+  });
+
+  it("falls back to <hostname>-<pid> without POD_NAME and honours MESH_WORKFLOW_VERSION", () => {
+    const config = loadConfig({ ...base, MESH_WORKFLOW_VERSION: "v7" });
+    assert.match(config.executorId, new RegExp(`-${process.pid}$`));
+    assert.equal(config.workflowVersion, "v7");
+  });
+
+  const refused: Array<[string, Record<string, string>, RegExp]> = [
+    ["missing DATABASE_URL", {}, /^DATABASE_URL is required/],
+    ["malformed DATABASE_URL", { DATABASE_URL: "not a url" }, /^DATABASE_URL must be a postgres/],
+    ["http DATABASE_URL", { DATABASE_URL: "http://x/y" }, /^DATABASE_URL must be a postgres/],
+    ["negative concurrency", { ...base, MESH_WORKER_CONCURRENCY: "-1" }, /^MESH_WORKER_CONCURRENCY must be at least 1/],
+    ["non-numeric port", { ...base, PORT: "80a" }, /^PORT must be a whole number/],
+    ["port out of range", { ...base, PORT: "70000" }, /^PORT must be at most 65535/],
+    ["negative grace", { ...base, MESH_SHUTDOWN_GRACE_MS: "-5" }, /^MESH_SHUTDOWN_GRACE_MS must be at least 0/],
+    ["unknown model", { ...base, MESH_MODEL: "gpt" }, /^MESH_MODEL must be "builtin" or "openai:<model>"/],
+    ["bad auto-migrate flag", { ...base, MESH_AUTO_MIGRATE: "maybe" }, /^MESH_AUTO_MIGRATE must be true or false/],
+    ["api without NATS", { ...base, MESH_DISPATCH_ROLE: "api" }, /^NATS_URL is required for role "api"/],
+    ["worker with bad NATS", { ...base, MESH_DISPATCH_ROLE: "worker", NATS_URL: "localhost" }, /^NATS_URL must be/],
+  ];
+  for (const [label, env, message] of refused) {
+    it(`refuses ${label} with a message naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+    });
+  }
+
+  it("never echoes a password from a bad URL", () => {
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: "mysql://admin:hunter2@db/x" }),
+      (error: Error) => !error.message.includes("hunter2") && error.message.includes("***"),
+    );
+  });
+
+  it("makes the real process exit non-zero with one line naming the variable", () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", MAIN], {
+      env: { PATH: process.env.PATH ?? "", ...base, MESH_WORKER_CONCURRENCY: "lots" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 2);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0] ?? "", /^mesh: configuration error: MESH_WORKER_CONCURRENCY must be a whole number/);
+    assert.doesNotMatch(result.stderr, /\bat .*\.ts:\d+/, "no stack trace");
+  });
+});
