@@ -31,18 +31,37 @@ describe("environment configuration", () => {
     ["missing DATABASE_URL", {}, /^DATABASE_URL is required/],
     ["malformed DATABASE_URL", { DATABASE_URL: "not a url" }, /^DATABASE_URL must be a postgres/],
     ["http DATABASE_URL", { DATABASE_URL: "http://x/y" }, /^DATABASE_URL must be a postgres/],
-    ["negative concurrency", { ...base, MESH_WORKER_CONCURRENCY: "-1" }, /^MESH_WORKER_CONCURRENCY must be at least 1/],
+    [
+      "negative concurrency",
+      { ...base, MESH_WORKER_CONCURRENCY: "-1" },
+      /^MESH_WORKER_CONCURRENCY must be at least 1/,
+    ],
     ["non-numeric port", { ...base, PORT: "80a" }, /^PORT must be a whole number/],
     ["port out of range", { ...base, PORT: "70000" }, /^PORT must be at most 65535/],
-    ["negative grace", { ...base, MESH_SHUTDOWN_GRACE_MS: "-5" }, /^MESH_SHUTDOWN_GRACE_MS must be at least 0/],
+    [
+      "negative grace",
+      { ...base, MESH_SHUTDOWN_GRACE_MS: "-5" },
+      /^MESH_SHUTDOWN_GRACE_MS must be at least 0/,
+    ],
     ["unknown model", { ...base, MESH_MODEL: "gpt" }, /^MESH_MODEL must be "builtin" or "openai:<model>"/],
-    ["bad auto-migrate flag", { ...base, MESH_AUTO_MIGRATE: "maybe" }, /^MESH_AUTO_MIGRATE must be true or false/],
+    [
+      "bad auto-migrate flag",
+      { ...base, MESH_AUTO_MIGRATE: "maybe" },
+      /^MESH_AUTO_MIGRATE must be true or false/,
+    ],
     ["api without NATS", { ...base, MESH_DISPATCH_ROLE: "api" }, /^NATS_URL is required for role "api"/],
-    ["worker with bad NATS", { ...base, MESH_DISPATCH_ROLE: "worker", NATS_URL: "localhost" }, /^NATS_URL must be/],
+    [
+      "worker with bad NATS",
+      { ...base, MESH_DISPATCH_ROLE: "worker", NATS_URL: "localhost" },
+      /^NATS_URL must be/,
+    ],
   ];
   for (const [label, env, message] of refused) {
     it(`refuses ${label} with a message naming the variable`, () => {
-      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+      assert.throws(
+        () => loadConfig(env),
+        (error: unknown) => error instanceof ConfigError && message.test(error.message),
+      );
     });
   }
 
@@ -62,7 +81,10 @@ describe("environment configuration", () => {
     assert.equal(result.status, 2);
     const lines = result.stderr.trim().split("\n");
     assert.equal(lines.length, 1, result.stderr);
-    assert.match(lines[0] ?? "", /^mesh: configuration error: MESH_WORKER_CONCURRENCY must be a whole number/);
+    assert.match(
+      lines[0] ?? "",
+      /^mesh: configuration error: MESH_WORKER_CONCURRENCY must be a whole number/,
+    );
     assert.doesNotMatch(result.stderr, /\bat .*\.ts:\d+/, "no stack trace");
   });
 });

@@ -16,7 +16,7 @@ describe("dispatch role resolution", () => {
   it("falls back to all with a warning for an empty value", () => {
     const resolved = resolveRole("  ");
     assert.equal(resolved.role, "all");
-    assert.match(resolved.warning ?? "", /MESH_DISPATCH_ROLE="  " is not one of all, api, worker/);
+    assert.match(resolved.warning ?? "", /MESH_DISPATCH_ROLE=" {2}" is not one of all, api, worker/);
   });
 
   it("falls back to all with a warning for an unknown value, case included", () => {

@@ -1,15 +1,21 @@
 import assert from "node:assert/strict";
 import { builtinToken } from "../app/model/builtin.js";
-import { ApiClient } from "./support/api-client.js";
+import { ApiClient, type Json } from "./support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
-import { createTestDatabase, dropTestDatabase, executionSpans, NATS_URL, workflowRows } from "./support/services.js";
+import {
+  createTestDatabase,
+  dropTestDatabase,
+  executionSpans,
+  NATS_URL,
+  workflowRows,
+} from "./support/services.js";
 import { waitFor } from "./support/wait.js";
 
 // Fixture: the api-plus-worker topology — 1 api and 2 workers on one fresh database, real NATS.
 const TOKENS = 24;
 const env = { MESH_BUILTIN_TOKENS: String(TOKENS), MESH_CHECKPOINT_EVERY: "6", MESH_WORKER_CONCURRENCY: "8" };
 
-describe("split topology: 1 api + 2 workers", function () {
+describe("split topology: 1 api + 2 workers", () => {
   let databaseUrl: string;
   let api: MeshProcess;
   let workers: MeshProcess[];
@@ -52,12 +58,14 @@ describe("split topology: 1 api + 2 workers", function () {
       runs.map((run) => run.status),
       submitted.map(() => "SUCCESS"),
     );
-    for (const [index, run] of runs.entries()) assert.equal(run.output, expectedOutput(submitted[index]?.input ?? ""));
+    for (const [index, run] of runs.entries())
+      assert.equal(run.output, expectedOutput(submitted[index]?.input ?? ""));
 
     const rows = (await workflowRows(databaseUrl)).filter((row) => row.name === "agentRun");
     assert.equal(rows.length, 30);
     const workerIds = new Set(workers.map((worker) => worker.executorId));
-    for (const row of rows) assert.ok(workerIds.has(row.executor_id ?? ""), `${row.workflow_uuid} ran on ${row.executor_id}`);
+    for (const row of rows)
+      assert.ok(workerIds.has(row.executor_id ?? ""), `${row.workflow_uuid} ran on ${row.executor_id}`);
     // The api executed zero workflows of any kind, internal ones included.
     const onApi = (await workflowRows(databaseUrl)).filter((row) => row.executor_id === api.executorId);
     assert.deepEqual(onApi, []);
@@ -72,7 +80,10 @@ describe("split topology: 1 api + 2 workers", function () {
     for (const row of rows) {
       const span = spans.get(row.workflow_uuid);
       assert.ok(span, `no steps recorded for ${row.workflow_uuid}`);
-      byThread.set(row.queue_partition_key ?? "", [...(byThread.get(row.queue_partition_key ?? "") ?? []), span]);
+      byThread.set(row.queue_partition_key ?? "", [
+        ...(byThread.get(row.queue_partition_key ?? "") ?? []),
+        span,
+      ]);
     }
     assert.equal(byThread.size, 10);
     for (const [thread, threadSpans] of byThread) {
@@ -143,7 +154,8 @@ describe("split topology: 1 api + 2 workers", function () {
       assert.ok(row.workflow_uuid.startsWith("sched-every-second-"));
     }
     const workerIds = new Set(workers.map((worker) => worker.executorId));
-    for (const row of ticks) assert.ok(workerIds.has(row.executor_id ?? ""), `tick ran on ${row.executor_id}`);
+    for (const row of ticks)
+      assert.ok(workerIds.has(row.executor_id ?? ""), `tick ran on ${row.executor_id}`);
     const listed = await client.request("GET", "/v1/automations");
     assert.deepEqual(listed.body.automations, []);
   });
@@ -158,7 +170,7 @@ describe("split topology: 1 api + 2 workers", function () {
       ] as const) {
         const response = await fetch(`${worker.url}${path}`, { method });
         assert.equal(response.status, 404, `${method} ${path} on a worker`);
-        assert.equal((await response.json()).error.code, "not_found");
+        assert.equal(((await response.json()) as Json).error.code, "not_found");
       }
       assert.equal((await fetch(`${worker.url}/healthz`)).status, 200);
       assert.equal((await fetch(`${worker.url}/readyz`)).status, 200);

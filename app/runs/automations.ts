@@ -6,6 +6,23 @@ export class AutomationExistsError extends Error {
   override name = "AutomationExistsError";
 }
 
+export class InvalidScheduleError extends Error {
+  override name = "InvalidScheduleError";
+}
+
+/** The messages of DBOS's cron parser (scheduler/crontab.js), which it does not export as error types. */
+const CRON_PARSE_ERROR =
+  /invalid expression|impossible day of month|expected 5 or 6 fields|illegal characters/i;
+
+function assertValidTimezone(timezone: string | undefined): void {
+  if (timezone === undefined) return;
+  try {
+    Intl.DateTimeFormat(undefined, { timeZone: timezone });
+  } catch {
+    throw new InvalidScheduleError(`timezone ${JSON.stringify(timezone)} is not an IANA time zone`);
+  }
+}
+
 export interface Automation {
   name: string;
   cron: string;
@@ -42,15 +59,23 @@ export async function createAutomation(request: CreateAutomationRequest): Promis
   if (await DBOS.getSchedule(request.name)) {
     throw new AutomationExistsError(`automation ${JSON.stringify(request.name)} already exists`);
   }
+  assertValidTimezone(request.timezone);
   const context: AutomationContext = { name: request.name, input: request.input };
-  await DBOS.createSchedule({
-    scheduleName: request.name,
-    // DBOS types scheduled workflows as returning void; ours returns the run's chunks, which DBOS stores.
-    workflowFn: automationRun as unknown as (scheduledAt: Date, context: unknown) => Promise<void>,
-    schedule: request.cron,
-    context,
-    options: { queueName: AUTOMATIONS_QUEUE, cronTimezone: request.timezone },
-  });
+  try {
+    await DBOS.createSchedule({
+      scheduleName: request.name,
+      // DBOS types scheduled workflows as returning void; ours returns the run's chunks, which DBOS stores.
+      workflowFn: automationRun as unknown as (scheduledAt: Date, context: unknown) => Promise<void>,
+      schedule: request.cron,
+      context,
+      options: { queueName: AUTOMATIONS_QUEUE, cronTimezone: request.timezone },
+    });
+  } catch (error) {
+    const message = (error as Error).message ?? "";
+    if (CRON_PARSE_ERROR.test(message))
+      throw new InvalidScheduleError(`cron ${JSON.stringify(request.cron)}: ${message}`);
+    throw error;
+  }
   const created = await DBOS.getSchedule(request.name);
   if (!created) throw new Error(`automation ${request.name} was not stored`);
   return toAutomation(created);

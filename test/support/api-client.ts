@@ -1,3 +1,7 @@
+/** A decoded JSON response body; tests assert on it field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions that read them
+export type Json = any;
+
 /** A thin HTTP client for mesh's API, as a user would call it. */
 export class ApiClient {
   constructor(
@@ -9,7 +13,7 @@ export class ApiClient {
     return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
   }
 
-  async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: this.headers(body === undefined ? {} : { "content-type": "application/json" }),
@@ -20,12 +24,15 @@ export class ApiClient {
   }
 
   async createRun(threadId: string, input: string, idempotencyKey?: string): Promise<string> {
-    const { status, body } = await this.request("POST", `/v1/threads/${threadId}/runs`, { input, idempotencyKey });
+    const { status, body } = await this.request("POST", `/v1/threads/${threadId}/runs`, {
+      input,
+      idempotencyKey,
+    });
     if (status !== 202) throw new Error(`POST run answered ${status}: ${JSON.stringify(body)}`);
     return body.runId;
   }
 
-  async getRun(runId: string): Promise<any> {
+  async getRun(runId: string): Promise<Json> {
     const { status, body } = await this.request("GET", `/v1/runs/${runId}`);
     if (status !== 200) throw new Error(`GET run answered ${status}: ${JSON.stringify(body)}`);
     return body;
@@ -35,7 +42,7 @@ export class ApiClient {
   async readStream(
     runId: string,
     options: { lastEventId?: string; maxChunks?: number } = {},
-  ): Promise<{ chunks: Array<{ id: string; seq: number; text: string }>; done?: any; status: number }> {
+  ): Promise<{ chunks: Array<{ id: string; seq: number; text: string }>; done?: Json; status: number }> {
     const controller = new AbortController();
     const response = await fetch(`${this.baseUrl}/v1/runs/${runId}/stream`, {
       headers: this.headers(options.lastEventId ? { "last-event-id": options.lastEventId } : {}),
@@ -53,22 +60,22 @@ export class ApiClient {
           const frame = buffer.slice(0, boundary);
           buffer = buffer.slice(boundary + 2);
           boundary = buffer.indexOf("\n\n");
-          const fields = Object.fromEntries(
+          const fields: Record<string, string> = Object.fromEntries(
             frame.split("\n").map((line) => {
               const colon = line.indexOf(":");
               return [line.slice(0, colon), line.slice(colon + 1).trimStart()];
             }),
           );
           if (fields.event === "chunk") {
-            const data = JSON.parse(fields.data);
-            chunks.push({ id: fields.id, seq: data.seq, text: data.text });
+            const data = JSON.parse(fields.data ?? "{}");
+            chunks.push({ id: fields.id ?? "", seq: data.seq, text: data.text });
             if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
               controller.abort();
               return { chunks, status: 200 };
             }
           } else if (fields.event === "done") {
             controller.abort();
-            return { chunks, done: JSON.parse(fields.data), status: 200 };
+            return { chunks, done: JSON.parse(fields.data ?? "{}"), status: 200 };
           }
         }
       }

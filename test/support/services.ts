@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 
 /** The machine's Postgres and NATS (DESIGN: started before every session and CI run). */
-export const POSTGRES_ADMIN_URL = process.env.MESH_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const POSTGRES_ADMIN_URL =
+  process.env.MESH_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const NATS_URL = process.env.MESH_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
 /** A fresh, empty database for one test file; mesh migrates it at launch. */
@@ -32,7 +33,11 @@ export async function dropTestDatabase(databaseUrl: string): Promise<void> {
 }
 
 /** Runs one query against a test database. */
-export async function query<T extends pg.QueryResultRow>(databaseUrl: string, sql: string, params: unknown[] = []) {
+export async function query<T extends pg.QueryResultRow>(
+  databaseUrl: string,
+  sql: string,
+  params: unknown[] = [],
+) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -65,7 +70,9 @@ export function workflowRows(databaseUrl: string): Promise<WorkflowRow[]> {
 }
 
 /** When each workflow really executed: its first step's start to its last step's end, on the executor's clock. */
-export async function executionSpans(databaseUrl: string): Promise<Map<string, { start: number; end: number }>> {
+export async function executionSpans(
+  databaseUrl: string,
+): Promise<Map<string, { start: number; end: number }>> {
   const rows = await query<{ workflow_uuid: string; start: string; end: string }>(
     databaseUrl,
     `SELECT workflow_uuid, min(started_at_epoch_ms)::text AS start, max(completed_at_epoch_ms)::text AS end
