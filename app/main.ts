@@ -90,6 +90,11 @@ async function main(argv: string[]): Promise<void> {
     stopping = true;
     const deadline = Date.now() + config.shutdownGraceMs;
     log.info({ signal, graceMs: config.shutdownGraceMs }, "draining");
+    // Whatever hangs below (Postgres gone, NATS gone), the process leaves before the kubelet's SIGKILL.
+    setTimeout(() => {
+      log.error("shutdown did not finish within MESH_SHUTDOWN_GRACE_MS; exiting");
+      process.exit(1);
+    }, config.shutdownGraceMs).unref();
     readiness.markDraining();
     await heartbeat.stop();
     server.close();

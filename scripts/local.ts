@@ -151,7 +151,12 @@ async function main(): Promise<void> {
     databaseUrl = postgres.databaseUrl;
     process.stdout.write(`mesh: embedded Postgres running (data in .mesh/postgres)\n`);
   }
-  const env: Record<string, string> = { DATABASE_URL: databaseUrl, MESH_AUTO_MIGRATE: "true" };
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    MESH_AUTO_MIGRATE: "true",
+    // Ctrl-C should not wait the production 25 s for a local run to drain.
+    MESH_SHUTDOWN_GRACE_MS: process.env.MESH_SHUTDOWN_GRACE_MS ?? "5000",
+  };
   const url = `http://127.0.0.1:${port}`;
 
   if (topology === "all") {
