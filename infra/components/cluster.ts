@@ -1,0 +1,79 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface ClusterArgs {
+  /** `eks`: read an existing EKS cluster by name; `kubeconfig`: the ambient kubeconfig (kind, minikube). */
+  mode: "eks" | "kubeconfig";
+  /** EKS cluster name (mode eks). */
+  name?: string;
+  /** AWS region for `aws eks get-token`; default: the AWS CLI's own. */
+  region?: string;
+  /** kubeconfig context (mode kubeconfig); default: the current context. */
+  context?: string;
+}
+
+/** The network facts of an EKS cluster that RDS needs. */
+export interface ClusterNetwork {
+  vpcId: pulumi.Output<string>;
+  clusterSecurityGroupId: pulumi.Output<string>;
+}
+
+/**
+ * The Kubernetes cluster mesh deploys into, and a provider for it. For EKS the kubeconfig carries no
+ * credentials: it runs `aws eks get-token`, so the stack state holds none either.
+ */
+export class Cluster extends pulumi.ComponentResource {
+  readonly provider: k8s.Provider;
+  /** Present for mode eks. */
+  readonly network?: ClusterNetwork;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mesh:infra:Cluster", name, {}, opts);
+    if (args.mode === "eks") {
+      const clusterName = args.name ?? "";
+      const eks = aws.eks.getClusterOutput({ name: clusterName }, { parent: this });
+      const kubeconfig = pulumi.jsonStringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          {
+            name: clusterName,
+            cluster: {
+              server: eks.endpoint,
+              "certificate-authority-data": eks.certificateAuthorities[0]?.data,
+            },
+          },
+        ],
+        contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
+        "current-context": clusterName,
+        users: [
+          {
+            name: clusterName,
+            user: {
+              exec: {
+                apiVersion: "client.authentication.k8s.io/v1beta1",
+                command: "aws",
+                args: [
+                  "eks",
+                  "get-token",
+                  "--cluster-name",
+                  clusterName,
+                  ...(args.region ? ["--region", args.region] : []),
+                ],
+              },
+            },
+          },
+        ],
+      });
+      this.provider = new k8s.Provider(`${name}-eks`, { kubeconfig }, { parent: this });
+      this.network = {
+        vpcId: eks.vpcConfig.vpcId,
+        clusterSecurityGroupId: eks.vpcConfig.clusterSecurityGroupId,
+      };
+    } else {
+      this.provider = new k8s.Provider(`${name}-kubeconfig`, { context: args.context }, { parent: this });
+    }
+    this.registerOutputs({ mode: args.mode });
+  }
+}

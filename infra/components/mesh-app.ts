@@ -1,0 +1,314 @@
+import { createHash } from "node:crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { queueDepthQuery } from "../queue-depth-query.js";
+import type { DeploymentPlan, TopologyPlan } from "../topology.js";
+import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
+
+export interface MeshAppArgs {
+  namespace: pulumi.Input<string>;
+  image: string;
+  plan: TopologyPlan;
+  k8sProvider: k8s.Provider;
+  /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
+  databaseUrl: pulumi.Output<string>;
+  natsUrl: pulumi.Output<string>;
+  apiToken?: pulumi.Output<string>;
+  /** Resources the Deployments must wait for besides the migration Job (e.g. the NATS chart). */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export const SECRET_NAME = "mesh";
+export const HTTP_PORT = 8080;
+
+/** The Job that migrates the database for one image: a new image gets a new Job, and rollouts wait for it. */
+export function migrationJobName(image: string): string {
+  return `mesh-migrate-${createHash("sha256").update(image).digest("hex").slice(0, 10)}`;
+}
+
+/**
+ * The mesh service in Kubernetes: its Secret, the per-image migration Job, the main Deployment with
+ * its Service, PDB and optional HPA, and (when enabled) the worker Deployment with its PDB and
+ * autoscaler. Everything follows the TopologyPlan; nothing here decides what runs where.
+ */
+export class MeshApp extends pulumi.ComponentResource {
+  readonly serviceName: pulumi.Output<string>;
+  readonly serviceUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: MeshAppArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mesh:infra:MeshApp", name, {}, opts);
+    const childOpts = { parent: this, provider: args.k8sProvider };
+    const { plan, namespace } = args;
+    const commonLabels = { ...plan.main.labels, "app.kubernetes.io/component": "config" };
+
+    const secret = new k8s.core.v1.Secret(
+      `${name}-secret`,
+      {
+        metadata: { name: SECRET_NAME, namespace, labels: commonLabels },
+        type: "Opaque",
+        stringData: {
+          DATABASE_URL: args.databaseUrl,
+          NATS_URL: args.natsUrl,
+          ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
+        },
+      },
+      childOpts,
+    );
+
+    const migration = new k8s.batch.v1.Job(
+      `${name}-migrate`,
+      {
+        metadata: {
+          name: migrationJobName(args.image),
+          namespace,
+          labels: { ...plan.main.labels, "app.kubernetes.io/component": "migration" },
+        },
+        spec: {
+          backoffLimit: 4,
+          activeDeadlineSeconds: 600,
+          template: {
+            metadata: { labels: { ...plan.main.labels, "app.kubernetes.io/component": "migration" } },
+            spec: {
+              restartPolicy: "Never",
+              automountServiceAccountToken: false,
+              securityContext: podSecurityContext,
+              containers: [
+                {
+                  name: "migrate",
+                  image: args.image,
+                  command: ["node", "dist/app/main.js", "migrate"],
+                  env: [secretEnv("DATABASE_URL")],
+                  resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                  securityContext: containerSecurityContext,
+                  volumeMounts: [tmpVolumeMount],
+                },
+              ],
+              volumes: [tmpVolume],
+            },
+          },
+        },
+      },
+      // The Job reads the Secret; Pulumi waits for the Job to complete before the Deployments roll.
+      { ...childOpts, dependsOn: [secret] },
+    );
+    const afterMigration = { ...childOpts, dependsOn: [migration, secret, ...(args.dependsOn ?? [])] };
+
+    const main = this.deployment(plan.main, args, afterMigration);
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: { name: plan.main.name, namespace, labels: plan.main.labels },
+        spec: {
+          type: "ClusterIP",
+          selector: plan.main.selectorLabels,
+          ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+        },
+      },
+      childOpts,
+    );
+    this.disruptionBudget(plan.main, namespace, childOpts);
+    if (plan.main.autoscaling) this.autoscaler(plan.main, namespace, main, childOpts);
+
+    if (plan.worker) {
+      const worker = this.deployment(plan.worker, args, afterMigration);
+      this.disruptionBudget(plan.worker, namespace, childOpts);
+      if (plan.worker.autoscaling) this.autoscaler(plan.worker, namespace, worker, childOpts);
+    }
+
+    this.serviceName = service.metadata.name;
+    this.serviceUrl = pulumi.interpolate`http://${service.metadata.name}.${namespace}.svc.cluster.local`;
+    this.registerOutputs({ serviceName: this.serviceName, serviceUrl: this.serviceUrl });
+  }
+
+  private deployment(plan: DeploymentPlan, args: MeshAppArgs, opts: pulumi.CustomResourceOptions) {
+    const preStop = plan.serves
+      ? // Keep serving while the endpoint removal reaches every kube-proxy, then let SIGTERM drain.
+        { lifecycle: { preStop: { exec: { command: ["sleep", String(plan.preStopSleepSeconds)] } } } }
+      : {};
+    return new k8s.apps.v1.Deployment(
+      `${plan.name}-deployment`,
+      {
+        metadata: { name: plan.name, namespace: args.namespace, labels: plan.labels },
+        spec: {
+          ...(plan.replicas === undefined ? {} : { replicas: plan.replicas }),
+          revisionHistoryLimit: 5,
+          selector: { matchLabels: plan.selectorLabels },
+          strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
+          template: {
+            metadata: {
+              labels: plan.labels,
+              annotations: {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": String(HTTP_PORT),
+                "prometheus.io/path": "/metrics",
+                ...plan.podAnnotations,
+              },
+            },
+            spec: {
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              terminationGracePeriodSeconds: plan.terminationGracePeriodSeconds,
+              securityContext: podSecurityContext,
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: "topology.kubernetes.io/zone",
+                  whenUnsatisfiable: "ScheduleAnyway",
+                  labelSelector: { matchLabels: plan.selectorLabels },
+                },
+              ],
+              containers: [
+                {
+                  name: "mesh",
+                  image: args.image,
+                  ports: [{ name: "http", containerPort: HTTP_PORT, protocol: "TCP" }],
+                  env: [
+                    { name: "MESH_DISPATCH_ROLE", value: plan.role },
+                    { name: "PORT", value: String(HTTP_PORT) },
+                    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                    { name: "MESH_AUTO_MIGRATE", value: "false" },
+                    { name: "MESH_SHUTDOWN_GRACE_MS", value: String(plan.shutdownGraceMs) },
+                    ...(plan.concurrency === undefined
+                      ? []
+                      : [{ name: "MESH_WORKER_CONCURRENCY", value: String(plan.concurrency) }]),
+                    secretEnv("DATABASE_URL"),
+                    secretEnv("NATS_URL"),
+                    secretEnv("MESH_API_TOKEN", true),
+                  ],
+                  // The kubelet probes each pod directly on its own port, so workers stay healthy
+                  // although no Service selects them.
+                  startupProbe: {
+                    httpGet: { path: "/healthz", port: "http" },
+                    periodSeconds: 2,
+                    failureThreshold: 60,
+                  },
+                  livenessProbe: {
+                    httpGet: { path: "/healthz", port: "http" },
+                    periodSeconds: 10,
+                    failureThreshold: 3,
+                  },
+                  readinessProbe: {
+                    httpGet: { path: "/readyz", port: "http" },
+                    periodSeconds: 5,
+                    failureThreshold: 2,
+                  },
+                  resources: plan.resources,
+                  securityContext: containerSecurityContext,
+                  volumeMounts: [tmpVolumeMount],
+                  ...preStop,
+                },
+              ],
+              volumes: [tmpVolume],
+            },
+          },
+        },
+      },
+      opts,
+    );
+  }
+
+  private disruptionBudget(
+    plan: DeploymentPlan,
+    namespace: pulumi.Input<string>,
+    opts: pulumi.CustomResourceOptions,
+  ) {
+    return new k8s.policy.v1.PodDisruptionBudget(
+      `${plan.name}-pdb`,
+      {
+        metadata: { name: plan.name, namespace, labels: plan.labels },
+        // One pod at a time: a drain never takes a whole tier down, and a single replica can still drain.
+        spec: { maxUnavailable: 1, selector: { matchLabels: plan.selectorLabels } },
+      },
+      opts,
+    );
+  }
+
+  private autoscaler(
+    plan: DeploymentPlan,
+    namespace: pulumi.Input<string>,
+    deployment: k8s.apps.v1.Deployment,
+    opts: pulumi.CustomResourceOptions,
+  ) {
+    const scaling = plan.autoscaling;
+    if (!scaling) return;
+    // Workers run long jobs: scale down slowly, one pod a minute, after five quiet minutes.
+    const behavior = plan.serves
+      ? undefined
+      : {
+          scaleDown: {
+            stabilizationWindowSeconds: 300,
+            policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
+          },
+          scaleUp: {
+            stabilizationWindowSeconds: 0,
+            policies: [{ type: "Percent", value: 100, periodSeconds: 30 }],
+          },
+        };
+    if (scaling.kind === "cpu") {
+      new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        `${plan.name}-hpa`,
+        {
+          metadata: { name: plan.name, namespace, labels: plan.labels },
+          spec: {
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
+            minReplicas: scaling.minReplicas,
+            maxReplicas: scaling.maxReplicas,
+            metrics: [
+              {
+                type: "Resource",
+                resource: {
+                  name: "cpu",
+                  target: { type: "Utilization", averageUtilization: scaling.targetCPUUtilizationPercentage },
+                },
+              },
+            ],
+            ...(behavior ? { behavior } : {}),
+          },
+        },
+        opts,
+      );
+      return;
+    }
+    const auth = new k8s.apiextensions.CustomResource(
+      `${plan.name}-keda-auth`,
+      {
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "TriggerAuthentication",
+        metadata: { name: `${plan.name}-postgres`, namespace, labels: plan.labels },
+        spec: { secretTargetRef: [{ parameter: "connection", name: SECRET_NAME, key: "DATABASE_URL" }] },
+      },
+      opts,
+    );
+    new k8s.apiextensions.CustomResource(
+      `${plan.name}-keda`,
+      {
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "ScaledObject",
+        metadata: { name: plan.name, namespace, labels: plan.labels },
+        spec: {
+          scaleTargetRef: { name: deployment.metadata.name },
+          minReplicaCount: scaling.minReplicas,
+          maxReplicaCount: scaling.maxReplicas,
+          pollingInterval: 15,
+          cooldownPeriod: 300,
+          advanced: { horizontalPodAutoscalerConfig: { behavior } },
+          triggers: [
+            {
+              type: "postgresql",
+              metadata: { query: queueDepthQuery(), targetQueryValue: String(scaling.targetRunsPerReplica) },
+              authenticationRef: { name: auth.metadata.name },
+            },
+          ],
+        },
+      },
+      opts,
+    );
+  }
+}
+
+function secretEnv(name: string, optional = false) {
+  return {
+    name,
+    valueFrom: { secretKeyRef: { name: SECRET_NAME, key: name, ...(optional ? { optional: true } : {}) } },
+  };
+}

@@ -1,0 +1,304 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+// Every stack config key of DESIGN §3.1, read once and validated as a whole. Nothing else in the
+// program calls pulumi.Config: it receives the immutable MeshConfig built here.
+
+const quantity = z
+  .string()
+  .regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "must be a Kubernetes quantity like 250m or 512Mi");
+const resources = z.strictObject({
+  requests: z.strictObject({ cpu: quantity, memory: quantity }),
+  limits: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
+});
+const replicas = z.number().int("must be a whole number").min(0, "must be 0 or more");
+const percent = z.number().int().min(1, "must be 1-100").max(100, "must be 1-100");
+
+const clusterSchema = z
+  .strictObject({
+    /** `eks`: an existing EKS cluster read by name; `kubeconfig`: the ambient kubeconfig (kind, minikube). */
+    mode: z.enum(["eks", "kubeconfig"]).default("eks"),
+    /** EKS cluster name (required for mode eks). */
+    name: z.string().min(1).optional(),
+    /** AWS region of the cluster; defaults to the stack's aws:region. */
+    region: z.string().min(1).optional(),
+    /** kubeconfig context for mode kubeconfig; defaults to the current context. */
+    context: z.string().min(1).optional(),
+  })
+  .prefault({});
+
+const apiSchema = z
+  .strictObject({
+    replicas: replicas.default(2),
+    resources: resources.default({ requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } }),
+    terminationGracePeriodSeconds: z
+      .number()
+      .int()
+      .min(15, "must be at least 15 (5 s preStop + drain + 5 s margin)")
+      .max(3600)
+      .default(30),
+    autoscaling: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        minReplicas: z.number().int().min(1, "must be at least 1").default(2),
+        maxReplicas: z.number().int().min(1, "must be at least 1").default(6),
+        targetCPUUtilizationPercentage: percent.default(70),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const workerSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    replicas: replicas.default(2),
+    concurrency: z.number().int().min(1, "must be at least 1").max(1000).default(8),
+    resources: resources.default({ requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } }),
+    /** Long enough for an in-flight run to finish or checkpoint; MESH_SHUTDOWN_GRACE_MS is set 5 s below. */
+    terminationGracePeriodSeconds: z.number().int().min(10, "must be at least 10").max(3600).default(120),
+    /** Adds karpenter.sh/do-not-disrupt to worker pods so Karpenter never consolidates a busy node. */
+    doNotDisrupt: z.boolean().default(false),
+    autoscaling: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        mode: z.enum(["cpu", "queueDepth"]).default("cpu"),
+        minReplicas: z.number().int().min(0).default(1),
+        maxReplicas: z.number().int().min(1, "must be at least 1").default(10),
+        targetCPUUtilizationPercentage: percent.default(70),
+        targetRunsPerReplica: z.number().int().min(1).default(8),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const postgresSchema = z
+  .strictObject({
+    /** `rds`: AWS RDS in the cluster's VPC; `inCluster`: a StatefulSet (local stacks); `external`: secret `databaseUrl`. */
+    mode: z.enum(["rds", "inCluster", "external"]).default("rds"),
+    instanceClass: z.string().min(1).default("db.t4g.small"),
+    allocatedStorage: z.number().int().min(20, "must be at least 20 (GiB)").max(65536).default(20),
+    engineVersion: z.string().min(1).default("16"),
+    multiAz: z.boolean().default(false),
+    deletionProtection: z.boolean().default(false),
+    backupRetentionDays: z.number().int().min(0).max(35, "must be 0-35").default(7),
+    /** Private subnets for the DB subnet group; default: the cluster VPC's subnets tagged kubernetes.io/role/internal-elb=1. */
+    subnetIds: z.array(z.string().min(1)).min(2, "needs at least 2 subnets in different AZs").optional(),
+  })
+  .prefault({});
+
+const natsSchema = z
+  .strictObject({
+    /** `helm`: the official NATS chart in the namespace; `external`: secret `natsUrl`. */
+    mode: z.enum(["helm", "external"]).default("helm"),
+    replicas: z.number().int().min(1, "must be at least 1").default(1),
+    chartVersion: z.string().min(1).default("1.3.7"),
+    jetstream: z
+      .strictObject({
+        fileStorageSize: quantity.default("10Gi"),
+        memoryStorageSize: quantity.default("256Mi"),
+        storageClassName: z.string().min(1).optional(),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const kedaSchema = z
+  .strictObject({
+    /** Install KEDA from its official chart (needed by worker.autoscaling.mode=queueDepth) when the cluster lacks it. */
+    install: z.boolean().default(false),
+    chartVersion: z.string().min(1).default("2.17.2"),
+  })
+  .prefault({});
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
+
+const configSchema = z
+  .strictObject({
+    image: z
+      .string({
+        error: "is required (the mesh image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2)",
+      })
+      .min(1),
+    namespace: dnsLabel.optional(),
+    cluster: clusterSchema,
+    dispatchRole: z.enum(["all", "api"]).default("all"),
+    api: apiSchema,
+    worker: workerSchema,
+    postgres: postgresSchema,
+    nats: natsSchema,
+    keda: kedaSchema,
+    hasDatabaseUrl: z.boolean(),
+    hasNatsUrl: z.boolean(),
+  })
+  .superRefine((config, ctx) => {
+    const problem = (path: string, message: string) =>
+      ctx.addIssue({ code: "custom", path: path.split("."), message });
+    const workerMin = config.worker.autoscaling.enabled
+      ? config.worker.autoscaling.minReplicas
+      : config.worker.replicas;
+    if (config.dispatchRole === "api" && !config.worker.enabled) {
+      problem(
+        "dispatchRole",
+        "dispatchRole=api requires worker.enabled=true: api pods dequeue no queue, so no pod would dequeue the run queues; runs would never dispatch",
+      );
+    } else if (config.dispatchRole === "api" && workerMin < 1) {
+      problem(
+        config.worker.autoscaling.enabled ? "worker.autoscaling.minReplicas" : "worker.replicas",
+        "dispatchRole=api requires at least one worker replica: no pod would dequeue the run queues; runs would never dispatch",
+      );
+    }
+    for (const tier of ["api", "worker"] as const) {
+      const { minReplicas, maxReplicas } = config[tier].autoscaling;
+      if (minReplicas > maxReplicas) {
+        problem(
+          `${tier}.autoscaling.minReplicas`,
+          `must not exceed ${tier}.autoscaling.maxReplicas (${minReplicas} > ${maxReplicas})`,
+        );
+      }
+    }
+    if (config.postgres.mode === "rds" && config.cluster.mode !== "eks") {
+      problem(
+        "postgres.mode",
+        "postgres.mode=rds requires cluster.mode=eks (RDS is placed in the EKS cluster's VPC)",
+      );
+    }
+    if (config.cluster.mode === "eks" && !config.cluster.name) {
+      problem("cluster.name", "is required when cluster.mode=eks (the name of the existing EKS cluster)");
+    }
+    if (config.postgres.mode === "external" && !config.hasDatabaseUrl) {
+      problem(
+        "databaseUrl",
+        "postgres.mode=external requires the secret databaseUrl (pulumi config set --secret databaseUrl ...)",
+      );
+    }
+    if (config.nats.mode === "external" && !config.hasNatsUrl) {
+      problem(
+        "natsUrl",
+        "nats.mode=external requires natsUrl (pulumi config set --secret natsUrl nats://...)",
+      );
+    }
+    if (config.nats.mode === "helm" && config.nats.replicas === 2) {
+      problem(
+        "nats.replicas",
+        "JetStream needs 1 or at least 3 replicas (its RAFT quorum cannot survive a failure with 2)",
+      );
+    }
+    if (
+      config.worker.autoscaling.enabled &&
+      config.worker.autoscaling.mode === "cpu" &&
+      config.worker.autoscaling.minReplicas < 1
+    ) {
+      problem(
+        "worker.autoscaling.minReplicas",
+        "must be at least 1 with mode=cpu (a CPU autoscaler cannot scale up from zero)",
+      );
+    }
+  });
+
+type ParsedConfig = z.infer<typeof configSchema>;
+
+/** The validated stack configuration. Secrets stay Outputs; everything else is plain data. */
+export type MeshConfig = Readonly<
+  Omit<ParsedConfig, "hasDatabaseUrl" | "hasNatsUrl" | "namespace"> & {
+    stack: string;
+    namespace: string;
+    apiToken?: pulumi.Output<string>;
+    databaseUrl?: pulumi.Output<string>;
+    natsUrl?: pulumi.Output<string>;
+  }
+>;
+
+export class MeshConfigError extends Error {
+  override name = "MeshConfigError";
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+}
+
+export const STRUCTURED_KEYS = ["cluster", "api", "worker", "postgres", "nats", "keda"] as const;
+export const PLAIN_KEYS = ["image", "namespace", "dispatchRole"] as const;
+export const SECRET_KEYS = ["apiToken", "databaseUrl", "natsUrl"] as const;
+const KNOWN_KEYS = new Set<string>([...STRUCTURED_KEYS, ...PLAIN_KEYS, ...SECRET_KEYS]);
+
+/** Raw values as read from the stack; `secrets` are kept as Outputs and only their presence is validated. */
+export interface RawStackConfig {
+  stack: string;
+  values: Record<string, unknown>;
+  secrets: Partial<Record<(typeof SECRET_KEYS)[number], pulumi.Output<string>>>;
+  /** Every key set under the project namespace, to catch typos in top-level keys. */
+  keys: string[];
+}
+
+/** Validates raw stack config as a whole; throws a MeshConfigError listing every problem, each naming its key. */
+export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
+  const problems: string[] = [];
+  for (const key of raw.keys) {
+    if (!KNOWN_KEYS.has(key))
+      problems.push(`mesh:${key}: unknown key (known: ${[...KNOWN_KEYS].sort().join(", ")})`);
+  }
+  const parsed = configSchema.safeParse({
+    ...raw.values,
+    hasDatabaseUrl: raw.secrets.databaseUrl !== undefined,
+    hasNatsUrl: raw.secrets.natsUrl !== undefined,
+  });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.length > 0 ? issue.path.join(".") : "(root)";
+      const message =
+        issue.code === "unrecognized_keys"
+          ? `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`
+          : issue.message;
+      problems.push(`mesh:${key}: ${message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new MeshConfigError(problems);
+  const { hasDatabaseUrl: _db, hasNatsUrl: _nats, ...config } = parsed.data;
+  return Object.freeze({
+    ...config,
+    stack: raw.stack,
+    namespace:
+      config.namespace ??
+      `mesh-${raw.stack}`
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, "-")
+        .slice(0, 63),
+    apiToken: raw.secrets.apiToken,
+    databaseUrl: raw.secrets.databaseUrl,
+    natsUrl: raw.secrets.natsUrl,
+  });
+}
+
+/** Reads every key of the `mesh` namespace from the running stack. The only place that touches pulumi.Config. */
+export function readStackConfig(): RawStackConfig {
+  const config = new pulumi.Config("mesh");
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const key of STRUCTURED_KEYS) {
+    try {
+      const value = config.getObject<unknown>(key);
+      if (value !== undefined) values[key] = value;
+    } catch {
+      problems.push(
+        `mesh:${key}: must be a structured value (set it with pulumi config set --path ${key}.<field> ...)`,
+      );
+    }
+  }
+  for (const key of PLAIN_KEYS) {
+    const value = config.get(key);
+    if (value !== undefined) values[key] = value;
+  }
+  if (problems.length > 0) throw new MeshConfigError(problems);
+  const secrets: RawStackConfig["secrets"] = {};
+  for (const key of SECRET_KEYS) {
+    const value = config.getSecret(key);
+    if (value !== undefined) secrets[key] = value;
+  }
+  const keys = Object.keys(pulumi.runtime.allConfig())
+    .filter((key) => key.startsWith("mesh:"))
+    .map((key) => key.slice("mesh:".length));
+  return { stack: pulumi.getStack(), values, secrets, keys };
+}

@@ -1,0 +1,76 @@
+import type * as pulumi from "@pulumi/pulumi";
+
+// What the cloud would compute, as stand-ins for Pulumi's mock runtime. Every value here is marked as
+// computed by the cloud, so renders can label it "unknown at preview" instead of passing it off as real.
+
+export const MOCK_ACCOUNT = "123456789012";
+export const MOCK_REGION = "eu-west-1";
+/** The RDS-managed master password the mock Secrets Manager returns (a test secret, never a real one). */
+export const MOCK_RDS_PASSWORD = "mock-rds-managed-password-7f3a";
+
+export const CLOUD_COMPUTED = "(known after apply)";
+
+export function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+  switch (args.token) {
+    case "aws:eks/getCluster:getCluster": {
+      const name = String(args.inputs.name);
+      return {
+        name,
+        arn: `arn:aws:eks:${MOCK_REGION}:${MOCK_ACCOUNT}:cluster/${name}`,
+        endpoint: `https://${name}.gr7.${MOCK_REGION}.eks.amazonaws.com`,
+        certificateAuthorities: [{ data: "bW9jay1jYQ==" }],
+        vpcConfig: {
+          vpcId: "vpc-0mock",
+          clusterSecurityGroupId: "sg-0mockcluster",
+          subnetIds: ["subnet-0priva", "subnet-0privb", "subnet-0puba"],
+          securityGroupIds: [],
+          publicAccessCidrs: [],
+          endpointPrivateAccess: true,
+          endpointPublicAccess: false,
+          controlPlaneEgressMode: "",
+        },
+      };
+    }
+    case "aws:ec2/getSubnets:getSubnets":
+      return { ids: ["subnet-0priva", "subnet-0privb"], filters: args.inputs.filters };
+    case "aws:secretsmanager/getSecretVersion:getSecretVersion":
+      return {
+        secretId: args.inputs.secretId,
+        secretString: JSON.stringify({ username: "mesh", password: MOCK_RDS_PASSWORD }),
+      };
+    default:
+      return args.inputs;
+  }
+}
+
+/** Output properties a provider would add to a new resource. */
+export function mockComputedState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  switch (type) {
+    case "aws:rds/instance:Instance": {
+      const address = `${name}.cmockabc123.${MOCK_REGION}.rds.amazonaws.com`;
+      return {
+        address,
+        port: 5432,
+        endpoint: `${address}:5432`,
+        arn: `arn:aws:rds:${MOCK_REGION}:${MOCK_ACCOUNT}:db:${name}`,
+        masterUserSecrets: [
+          {
+            secretArn: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:rds!db-mock`,
+            kmsKeyId: "",
+            secretStatus: "active",
+          },
+        ],
+      };
+    }
+    case "aws:rds/subnetGroup:SubnetGroup":
+      return { name: inputs.name ?? `${name}-mock` };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: "mock-random-password-for-in-cluster-postgres" };
+    default:
+      return {};
+  }
+}

@@ -1,0 +1,78 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Cluster } from "./components/cluster.js";
+import { Keda } from "./components/keda.js";
+import { MeshApp } from "./components/mesh-app.js";
+import { Nats } from "./components/nats.js";
+import { Postgres } from "./components/postgres.js";
+import type { MeshConfig } from "./config.js";
+import { describeTopology, planTopology } from "./topology.js";
+
+/**
+ * The whole stack, wired like the diagram: cluster → namespace → Postgres + NATS → mesh.
+ * Returns the stack outputs.
+ */
+export function createMeshStack(config: MeshConfig) {
+  const plan = planTopology(config);
+  const cluster = new Cluster("mesh", config.cluster);
+  const provider = cluster.provider;
+
+  const namespace = new k8s.core.v1.Namespace(
+    "mesh-namespace",
+    {
+      metadata: {
+        name: config.namespace,
+        labels: {
+          "app.kubernetes.io/part-of": "mesh",
+          "pod-security.kubernetes.io/enforce": "baseline",
+          "pod-security.kubernetes.io/warn": "restricted",
+          "pod-security.kubernetes.io/audit": "restricted",
+        },
+      },
+    },
+    { provider },
+  );
+  const namespaceName = namespace.metadata.name;
+
+  const postgres = new Postgres("mesh-postgres", {
+    ...config.postgres,
+    stack: config.stack,
+    namespace: namespaceName,
+    k8sProvider: provider,
+    network: cluster.network,
+    externalUrl: config.databaseUrl,
+  });
+  const nats = new Nats("mesh-nats", {
+    mode: config.nats.mode,
+    namespace: namespaceName,
+    k8sProvider: provider,
+    externalUrl: config.natsUrl,
+    replicas: config.nats.replicas,
+    chartVersion: config.nats.chartVersion,
+    ...config.nats.jetstream,
+  });
+  const keda = config.keda.install
+    ? new Keda("keda", { k8sProvider: provider, chartVersion: config.keda.chartVersion })
+    : undefined;
+
+  const app = new MeshApp("mesh", {
+    namespace: namespaceName,
+    image: config.image,
+    plan,
+    k8sProvider: provider,
+    databaseUrl: postgres.databaseUrl,
+    natsUrl: nats.natsUrl,
+    apiToken: config.apiToken,
+    dependsOn: keda ? [keda] : [],
+  });
+
+  return {
+    namespace: namespaceName,
+    serviceName: app.serviceName,
+    serviceUrl: app.serviceUrl,
+    topology: describeTopology(plan),
+    databaseEndpoint: postgres.endpoint,
+    natsUrl: nats.natsUrl,
+    databaseUrl: pulumi.secret(postgres.databaseUrl),
+  };
+}

@@ -1,0 +1,151 @@
+import type { MeshConfig } from "./config.js";
+
+// What runs where, as plain data: the one file to read for "what runs where in prod?". Components
+// turn this plan into Kubernetes objects; nothing here touches Pulumi.
+
+export interface Resources {
+  requests: { cpu: string; memory: string };
+  limits?: { cpu?: string; memory?: string };
+}
+
+export type Autoscaling =
+  | { kind: "cpu"; minReplicas: number; maxReplicas: number; targetCPUUtilizationPercentage: number }
+  | { kind: "queueDepth"; minReplicas: number; maxReplicas: number; targetRunsPerReplica: number };
+
+export interface DeploymentPlan {
+  /** Deployment (and, for the main tier, Service) name. */
+  name: "mesh" | "mesh-worker";
+  /** MESH_DISPATCH_ROLE of its pods. */
+  role: "all" | "api" | "worker";
+  /** Whether a Service routes traffic to it (never for workers). */
+  serves: boolean;
+  /** Fixed replica count, or undefined when an autoscaler owns it. */
+  replicas?: number;
+  autoscaling?: Autoscaling;
+  /** Selector labels: app.kubernetes.io/name + instance only, immutable across every topology. */
+  selectorLabels: Record<string, string>;
+  /** Every label of its pods and objects. */
+  labels: Record<string, string>;
+  resources: Resources;
+  terminationGracePeriodSeconds: number;
+  /** Seconds a serving pod keeps serving after it is marked for termination (endpoint removal). */
+  preStopSleepSeconds: number;
+  /** MESH_SHUTDOWN_GRACE_MS: what is left of the grace period after preStop, minus a safety margin. */
+  shutdownGraceMs: number;
+  /** MESH_WORKER_CONCURRENCY, when the tier executes runs and sets it. */
+  concurrency?: number;
+  podAnnotations: Record<string, string>;
+}
+
+export interface TopologyPlan {
+  /** 1 all-only, 2 all + workers (rollout step 1), 3 api + workers (rollout step 2). */
+  state: 1 | 2 | 3;
+  main: DeploymentPlan;
+  worker?: DeploymentPlan;
+}
+
+/** Seconds between the process's own drain deadline and the kubelet's SIGKILL. */
+export const SHUTDOWN_MARGIN_SECONDS = 5;
+/** Seconds an api pod keeps serving after termination starts, while its endpoint is withdrawn. */
+export const PRE_STOP_SLEEP_SECONDS = 5;
+
+/** The image tag (or digest prefix) used as app.kubernetes.io/version. */
+export function imageVersion(image: string): string {
+  const digest = image.split("@")[1];
+  if (digest) return digest.replace(/^sha256:/, "").slice(0, 12);
+  const lastSegment = image.split("/").pop() ?? image;
+  const tag = lastSegment.includes(":") ? lastSegment.split(":").pop() : "latest";
+  return (tag ?? "latest").replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63);
+}
+
+function labelsFor(name: string, component: string, config: MeshConfig) {
+  const selectorLabels = { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": config.namespace };
+  return {
+    selectorLabels,
+    labels: {
+      ...selectorLabels,
+      "app.kubernetes.io/component": component,
+      "app.kubernetes.io/part-of": "mesh",
+      "app.kubernetes.io/managed-by": "pulumi",
+      "app.kubernetes.io/version": imageVersion(config.image),
+    },
+  };
+}
+
+export function planTopology(config: MeshConfig): TopologyPlan {
+  const api = config.api;
+  // The main tier's plan reads nothing of the worker config, so switching workers on (state 1 -> 2)
+  // cannot touch it; its component label is the constant "server", so the role switch (2 -> 3)
+  // changes MESH_DISPATCH_ROLE and nothing else.
+  const main: DeploymentPlan = {
+    name: "mesh",
+    role: config.dispatchRole,
+    serves: true,
+    ...labelsFor("mesh", "server", config),
+    replicas: api.autoscaling.enabled ? undefined : api.replicas,
+    autoscaling: api.autoscaling.enabled
+      ? {
+          kind: "cpu",
+          minReplicas: api.autoscaling.minReplicas,
+          maxReplicas: api.autoscaling.maxReplicas,
+          targetCPUUtilizationPercentage: api.autoscaling.targetCPUUtilizationPercentage,
+        }
+      : undefined,
+    resources: api.resources,
+    terminationGracePeriodSeconds: api.terminationGracePeriodSeconds,
+    preStopSleepSeconds: PRE_STOP_SLEEP_SECONDS,
+    shutdownGraceMs:
+      (api.terminationGracePeriodSeconds - PRE_STOP_SLEEP_SECONDS - SHUTDOWN_MARGIN_SECONDS) * 1000,
+    podAnnotations: {},
+  };
+
+  if (!config.worker.enabled) return { state: 1, main };
+
+  const worker = config.worker;
+  const scaling = worker.autoscaling;
+  const workerPlan: DeploymentPlan = {
+    name: "mesh-worker",
+    role: "worker",
+    serves: false,
+    ...labelsFor("mesh-worker", "worker", config),
+    replicas: scaling.enabled ? undefined : worker.replicas,
+    autoscaling: !scaling.enabled
+      ? undefined
+      : scaling.mode === "cpu"
+        ? {
+            kind: "cpu",
+            minReplicas: scaling.minReplicas,
+            maxReplicas: scaling.maxReplicas,
+            targetCPUUtilizationPercentage: scaling.targetCPUUtilizationPercentage,
+          }
+        : {
+            kind: "queueDepth",
+            minReplicas: scaling.minReplicas,
+            maxReplicas: scaling.maxReplicas,
+            targetRunsPerReplica: scaling.targetRunsPerReplica,
+          },
+    resources: worker.resources,
+    terminationGracePeriodSeconds: worker.terminationGracePeriodSeconds,
+    preStopSleepSeconds: 0,
+    shutdownGraceMs: (worker.terminationGracePeriodSeconds - SHUTDOWN_MARGIN_SECONDS) * 1000,
+    concurrency: worker.concurrency,
+    podAnnotations: worker.doNotDisrupt ? { "karpenter.sh/do-not-disrupt": "true" } : {},
+  };
+  return { state: config.dispatchRole === "api" ? 3 : 2, main, worker: workerPlan };
+}
+
+/** One line per Deployment, for stack outputs and previews. */
+export function describeTopology(plan: TopologyPlan) {
+  const describe = (deployment: DeploymentPlan) => ({
+    deployment: deployment.name,
+    role: deployment.role,
+    replicas:
+      deployment.replicas ??
+      `${deployment.autoscaling?.minReplicas}-${deployment.autoscaling?.maxReplicas} (${deployment.autoscaling?.kind})`,
+  });
+  return {
+    state: plan.state,
+    main: describe(plan.main),
+    ...(plan.worker ? { worker: describe(plan.worker) } : {}),
+  };
+}
