@@ -27,6 +27,17 @@ export interface MockRunOptions {
   createDelayMs?: Record<string, number>;
 }
 
+/** The program failed (e.g. invalid config); `resources` holds whatever it registered before that. */
+export class MockProgramError extends Error {
+  override name = "MockProgramError";
+  constructor(
+    override readonly cause: unknown,
+    readonly resources: RegisteredResource[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 export interface MockRunResult {
   resources: RegisteredResource[];
   outputs: Record<string, unknown>;
@@ -70,13 +81,18 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   );
   pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
 
-  // Validation first, outside the stack: invalid config registers nothing, not even the stack.
-  const config = parseMeshConfig(readStackConfig());
   const outputs: Record<string, unknown> = {};
-  await pulumi.runtime.runInPulumiStack(async () => {
-    Object.assign(outputs, createMeshStack(config));
-    return outputs;
-  });
+  try {
+    // Validation first, outside the stack: invalid config registers nothing, not even the stack.
+    const config = parseMeshConfig(readStackConfig());
+    await pulumi.runtime.runInPulumiStack(async () => {
+      Object.assign(outputs, createMeshStack(config));
+      return outputs;
+    });
+  } catch (error) {
+    await pulumi.runtime.disconnect().catch(() => undefined);
+    throw new MockProgramError(error, resources);
+  }
   const resolved: Record<string, unknown> = {};
   const secretOutputs: string[] = [];
   for (const [key, value] of Object.entries(outputs)) {

@@ -1,0 +1,81 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+
+export interface MockStackConfig {
+  stack: string;
+  /** Flat Pulumi config for setAllConfig: `mesh:worker` → JSON string. */
+  config: Record<string, string>;
+  secretKeys: string[];
+}
+
+export interface LoadStackOptions {
+  /** Repository root holding Pulumi.<stack>.yaml. */
+  root: string;
+  /** `--set` style overrides: `worker.enabled=true`, `dispatchRole=api`, `aws:region=us-east-1`. */
+  overrides?: string[];
+  /** Values for secret keys (`apiToken` → value): encrypted stack secrets cannot be decrypted offline. */
+  secrets?: Record<string, string>;
+}
+
+/** Placeholder for an encrypted stack secret whose value is not supplied. */
+export const SECRET_PLACEHOLDER = "redacted-stack-secret";
+
+function qualified(key: string): string {
+  return key.includes(":") ? key : `mesh:${key}`;
+}
+
+function parseValue(raw: string): unknown {
+  if (raw === "true" || raw === "false") return raw === "true";
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (raw.startsWith("[") || raw.startsWith("{")) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** Applies `path=value` to structured config the way `pulumi config set --path` does. */
+export function applyOverride(values: Record<string, unknown>, override: string): void {
+  const equals = override.indexOf("=");
+  if (equals <= 0) throw new Error(`--set ${override}: expected <key.path>=<value>`);
+  const path = override.slice(0, equals).split(".");
+  const value = parseValue(override.slice(equals + 1));
+  const head = qualified(path[0] ?? "");
+  if (path.length === 1) {
+    values[head] = value;
+    return;
+  }
+  let node = (values[head] ??= {}) as Record<string, unknown>;
+  for (const segment of path.slice(1, -1)) {
+    const next = node[segment];
+    node = (typeof next === "object" && next !== null ? next : (node[segment] = {})) as Record<string, unknown>;
+  }
+  node[path.at(-1) ?? ""] = value;
+}
+
+/** Reads Pulumi.<stack>.yaml into the flat config the mock runtime takes. */
+export function loadStackConfig(stack: string, options: LoadStackOptions): MockStackConfig {
+  const file = join(options.root, `Pulumi.${stack}.yaml`);
+  const document = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const values: Record<string, unknown> = structuredClone(document.config ?? {});
+  const secretKeys = new Set<string>();
+  for (const [key, value] of Object.entries(values)) {
+    if (typeof value === "object" && value !== null && "secure" in value) {
+      values[key] = SECRET_PLACEHOLDER;
+      secretKeys.add(key);
+    }
+  }
+  for (const override of options.overrides ?? []) applyOverride(values, override);
+  for (const [key, value] of Object.entries(options.secrets ?? {})) {
+    values[qualified(key)] = value;
+    secretKeys.add(qualified(key));
+  }
+  const config = Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+  );
+  return { stack, config, secretKeys: [...secretKeys] };
+}

@@ -1,0 +1,61 @@
+import { fileURLToPath } from "node:url";
+import { type KubernetesObject, kubernetesObjects } from "../../infra/render/kubernetes-objects.js";
+import { type RegisteredResource, runUnderMocks } from "../../infra/render/run-under-mocks.js";
+import { loadStackConfig } from "../../infra/render/stack-file.js";
+
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Test secrets injected into every render: each must reach pods only through the Secret `mesh`. */
+export const TEST_SECRETS = { apiToken: "test-api-token-5f1c9e" };
+
+export interface RenderedStack {
+  resources: RegisteredResource[];
+  objects: KubernetesObject[];
+  outputs: Record<string, unknown>;
+  secretOutputs: string[];
+}
+
+/** Runs the program for a committed stack file (plus `--set`-style overrides) under Pulumi's mocks. */
+export async function renderStack(
+  stack: string,
+  overrides: string[] = [],
+  options: { secrets?: Record<string, string>; createDelayMs?: Record<string, number> } = {},
+): Promise<RenderedStack> {
+  const { config, secretKeys } = loadStackConfig(stack, {
+    root: REPO_ROOT,
+    overrides,
+    secrets: options.secrets ?? TEST_SECRETS,
+  });
+  const result = await runUnderMocks({ stack, config, secretKeys, createDelayMs: options.createDelayMs });
+  return { ...result, objects: kubernetesObjects(result.resources) };
+}
+
+export function resourceOf(resources: RegisteredResource[], type: string, name?: string): RegisteredResource {
+  const found = resources.filter((resource) => resource.type === type && (name === undefined || resource.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` ${name}` : ""}, found ${found.length}`);
+  return found[0] as RegisteredResource;
+}
+
+export function objectOf(objects: KubernetesObject[], kind: string, name: string): KubernetesObject {
+  const found = objects.find((object) => object.kind === kind && object.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind}/${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(", ")}`);
+  return found;
+}
+
+export function mainContainer(deployment: KubernetesObject): KubernetesObject {
+  return deployment.spec.template.spec.containers[0];
+}
+
+export function envOf(deployment: KubernetesObject): Record<string, unknown> {
+  return Object.fromEntries(
+    mainContainer(deployment).env.map((entry: { name: string; value?: string; valueFrom?: unknown }) => [
+      entry.name,
+      entry.value ?? entry.valueFrom,
+    ]),
+  );
+}
+
+/** Does a label selector (matchLabels or a Service selector) select pods with these labels? */
+export function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
