@@ -10,7 +10,11 @@ export const REDACTED = "<redacted>";
 export type KubernetesObject = Record<string, any>;
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+  );
 }
 
 /** A deep copy with every Pulumi secret replaced by `<redacted>`, and every Secret's data too. */

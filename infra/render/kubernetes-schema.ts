@@ -33,7 +33,9 @@ export async function validateAgainstOpenApi(
     const paths = groupPath(String(object.apiVersion));
     const models = (await import(`kubernetes-models/${paths.models}`).catch(() => ({}))) as Record<
       string,
-      new (data: unknown) => { validate(): void }
+      new (
+        data: unknown,
+      ) => { validate(): void }
     >;
     const Model = models[String(object.kind)];
     if (!Model) {
@@ -51,7 +53,9 @@ export async function validateAgainstOpenApi(
   return { problems, skipped };
 }
 
-function checkUnknownFields(objects: Array<{ label: string; object: KubernetesObject; typesPath: string }>): SchemaProblem[] {
+function checkUnknownFields(
+  objects: Array<{ label: string; object: KubernetesObject; typesPath: string }>,
+): SchemaProblem[] {
   // A virtual file beside this module, so `kubernetes-types` resolves from the project's node_modules.
   const fileName = fileURLToPath(new URL("./__rendered-objects.ts", import.meta.url));
   const source = objects

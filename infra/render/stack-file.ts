@@ -52,7 +52,10 @@ export function applyOverride(values: Record<string, unknown>, override: string)
   let node = (values[head] ??= {}) as Record<string, unknown>;
   for (const segment of path.slice(1, -1)) {
     const next = node[segment];
-    node = (typeof next === "object" && next !== null ? next : (node[segment] = {})) as Record<string, unknown>;
+    node = (typeof next === "object" && next !== null ? next : (node[segment] = {})) as Record<
+      string,
+      unknown
+    >;
   }
   node[path.at(-1) ?? ""] = value;
 }
@@ -75,7 +78,10 @@ export function loadStackConfig(stack: string, options: LoadStackOptions): MockS
     secretKeys.add(qualified(key));
   }
   const config = Object.fromEntries(
-    Object.entries(values).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+    Object.entries(values).map(([key, value]) => [
+      key,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
   );
   return { stack, config, secretKeys: [...secretKeys] };
 }

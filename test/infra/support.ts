@@ -31,14 +31,20 @@ export async function renderStack(
 }
 
 export function resourceOf(resources: RegisteredResource[], type: string, name?: string): RegisteredResource {
-  const found = resources.filter((resource) => resource.type === type && (name === undefined || resource.name === name));
-  if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` ${name}` : ""}, found ${found.length}`);
+  const found = resources.filter(
+    (resource) => resource.type === type && (name === undefined || resource.name === name),
+  );
+  if (found.length !== 1)
+    throw new Error(`expected one ${type}${name ? ` ${name}` : ""}, found ${found.length}`);
   return found[0] as RegisteredResource;
 }
 
 export function objectOf(objects: KubernetesObject[], kind: string, name: string): KubernetesObject {
   const found = objects.find((object) => object.kind === kind && object.metadata?.name === name);
-  if (!found) throw new Error(`no ${kind}/${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(", ")}`);
+  if (!found)
+    throw new Error(
+      `no ${kind}/${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(", ")}`,
+    );
   return found;
 }
 

@@ -34,7 +34,10 @@ describe("planTopology", () => {
 
   it("selects on name and instance only, with distinct names for main and worker pods", () => {
     const plan = planTopology(config({ worker: { enabled: true }, namespace: "team-a" }));
-    assert.deepEqual(plan.main.selectorLabels, { "app.kubernetes.io/name": "mesh", "app.kubernetes.io/instance": "team-a" });
+    assert.deepEqual(plan.main.selectorLabels, {
+      "app.kubernetes.io/name": "mesh",
+      "app.kubernetes.io/instance": "team-a",
+    });
     assert.deepEqual(plan.worker?.selectorLabels, {
       "app.kubernetes.io/name": "mesh-worker",
       "app.kubernetes.io/instance": "team-a",
@@ -46,13 +49,26 @@ describe("planTopology", () => {
     const plan = planTopology(
       config({
         api: { autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 9 } },
-        worker: { enabled: true, autoscaling: { enabled: true, mode: "queueDepth", targetRunsPerReplica: 4 } },
+        worker: {
+          enabled: true,
+          autoscaling: { enabled: true, mode: "queueDepth", targetRunsPerReplica: 4 },
+        },
       }),
     );
     assert.equal(plan.main.replicas, undefined);
-    assert.deepEqual(plan.main.autoscaling, { kind: "cpu", minReplicas: 3, maxReplicas: 9, targetCPUUtilizationPercentage: 70 });
+    assert.deepEqual(plan.main.autoscaling, {
+      kind: "cpu",
+      minReplicas: 3,
+      maxReplicas: 9,
+      targetCPUUtilizationPercentage: 70,
+    });
     assert.equal(plan.worker?.replicas, undefined);
-    assert.deepEqual(plan.worker?.autoscaling, { kind: "queueDepth", minReplicas: 1, maxReplicas: 10, targetRunsPerReplica: 4 });
+    assert.deepEqual(plan.worker?.autoscaling, {
+      kind: "queueDepth",
+      minReplicas: 1,
+      maxReplicas: 10,
+      targetRunsPerReplica: 4,
+    });
   });
 
   it("gives workers a longer grace period than api pods, and the process a drain budget below it", () => {

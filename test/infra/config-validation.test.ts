@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { MeshConfigError } from "../../infra/config.js";
+import { MockProgramError } from "../../infra/render/run-under-mocks.js";
+import { renderStack } from "./support.js";
+
+// Fixture: the committed dev stack, broken one way at a time with `--set`-style overrides.
+async function refusal(
+  stack: string,
+  overrides: string[],
+  secrets?: Record<string, string>,
+): Promise<MockProgramError> {
+  try {
+    await renderStack(stack, overrides, secrets ? { secrets } : {});
+  } catch (error) {
+    assert.ok(error instanceof MockProgramError, String(error));
+    return error;
+  }
+  assert.fail(`config ${overrides.join(" ")} was accepted`);
+}
+
+describe("stack config validation", () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    [
+      "dispatchRole=api without workers",
+      ["dispatchRole=api", "worker.enabled=false"],
+      /mesh:dispatchRole: dispatchRole=api requires worker\.enabled=true: .*no pod would dequeue the run queues; runs would never dispatch/,
+    ],
+    [
+      "dispatchRole=api with zero worker replicas",
+      ["dispatchRole=api", "worker.enabled=true", "worker.replicas=0"],
+      /mesh:worker\.replicas: dispatchRole=api requires at least one worker replica/,
+    ],
+    [
+      "dispatchRole=api with an autoscaler that may reach zero",
+      [
+        "dispatchRole=api",
+        "worker.enabled=true",
+        "worker.autoscaling.enabled=true",
+        "worker.autoscaling.mode=queueDepth",
+        "worker.autoscaling.minReplicas=0",
+      ],
+      /mesh:worker\.autoscaling\.minReplicas: dispatchRole=api requires at least one worker replica/,
+    ],
+    [
+      "api min > max replicas",
+      ["api.autoscaling.enabled=true", "api.autoscaling.minReplicas=5", "api.autoscaling.maxReplicas=2"],
+      /mesh:api\.autoscaling\.minReplicas: must not exceed api\.autoscaling\.maxReplicas \(5 > 2\)/,
+    ],
+    [
+      "worker min > max replicas",
+      ["worker.enabled=true", "worker.autoscaling.minReplicas=8", "worker.autoscaling.maxReplicas=4"],
+      /mesh:worker\.autoscaling\.minReplicas: must not exceed worker\.autoscaling\.maxReplicas/,
+    ],
+    [
+      "an unknown postgres mode",
+      ["postgres.mode=aurora"],
+      /mesh:postgres\.mode: .*"rds"\|"inCluster"\|"external"/,
+    ],
+    ["an unknown nats mode", ["nats.mode=cloud"], /mesh:nats\.mode: .*"helm"\|"external"/],
+    ["an unknown cluster mode", ["cluster.mode=gke"], /mesh:cluster\.mode: /],
+    ["an unknown autoscaling mode", ["worker.autoscaling.mode=memory"], /mesh:worker\.autoscaling\.mode: /],
+    [
+      "postgres.mode=rds without cluster.mode=eks",
+      ["cluster.mode=kubeconfig", "postgres.mode=rds"],
+      /mesh:postgres\.mode: postgres\.mode=rds requires cluster\.mode=eks/,
+    ],
+    [
+      "external Postgres without its URL",
+      ["postgres.mode=external"],
+      /mesh:databaseUrl: postgres\.mode=external requires the secret databaseUrl/,
+    ],
+    [
+      "external NATS without its URL",
+      ["nats.mode=external"],
+      /mesh:natsUrl: nats\.mode=external requires natsUrl/,
+    ],
+    [
+      "JetStream NATS with 2 replicas",
+      ["nats.replicas=2"],
+      /mesh:nats\.replicas: JetStream needs 1 or at least 3 replicas/,
+    ],
+    ["a misspelt structured key", ["worker.enabeld=true"], /mesh:worker: unknown key enabeld/],
+    ["a misspelt top-level key", ["dispatchrole=api"], /mesh:dispatchrole: unknown key/],
+    ["a wrong type", ["api.replicas=two"], /mesh:api\.replicas: /],
+    ["a bad namespace", ["namespace=Mesh_Prod"], /mesh:namespace: must be a DNS-1123 label/],
+  ];
+
+  for (const [label, overrides, message] of cases) {
+    it(`refuses ${label}, naming the key, before registering any resource`, async () => {
+      const error = await refusal("dev", overrides);
+      assert.ok(error.cause instanceof MeshConfigError);
+      assert.match(error.message, message);
+      assert.deepEqual(error.resources, []);
+    });
+  }
+
+  it("refuses a missing image", async () => {
+    const error = await refusal("dev", ["image="]);
+    assert.match(error.message, /mesh:image: /);
+    assert.deepEqual(error.resources, []);
+  });
+
+  it("reports every problem at once", async () => {
+    const error = await refusal("dev", [
+      "dispatchRole=api",
+      "nats.replicas=2",
+      "postgres.mode=external",
+      "api.replicas=-1",
+    ]);
+    assert.ok(error.cause instanceof MeshConfigError);
+    const problems = error.cause.problems.join("\n");
+    for (const key of ["mesh:dispatchRole", "mesh:nats.replicas", "mesh:databaseUrl", "mesh:api.replicas"]) {
+      assert.ok(problems.includes(key), `${key} missing from:\n${problems}`);
+    }
+    assert.equal(error.cause.problems.length, 4);
+  });
+
+  it("accepts external Postgres and NATS when their secret URLs are set", async () => {
+    const stack = await renderStack("dev", ["postgres.mode=external", "nats.mode=external"], {
+      secrets: { databaseUrl: "postgres://u:p@db.example:5432/mesh", natsUrl: "nats://nats.example:4222" },
+    });
+    assert.ok(stack.resources.length > 0);
+    assert.equal(stack.resources.filter((resource) => resource.type.startsWith("aws:rds")).length, 0);
+    assert.equal(
+      stack.resources.filter((resource) => resource.type.startsWith("kubernetes:helm.sh")).length,
+      0,
+    );
+  });
+});

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { migrationJobName } from "../../infra/components/mesh-app.js";
+import { objectOf, type RenderedStack, renderStack, resourceOf } from "./support.js";
+
+// Fixture: the three committed stack files, rendered under Pulumi's mocks.
+const inventory = (stack: RenderedStack) =>
+  stack.resources.map((resource) => `${resource.type} ${resource.name}`).sort();
+
+describe("stack inventories", () => {
+  const stacks: Record<string, RenderedStack> = {};
+  before(async () => {
+    for (const name of ["dev", "prod", "local"]) stacks[name] = await renderStack(name);
+  });
+
+  it("dev: all-only topology, small single-AZ RDS, one NATS server", () => {
+    const dev = stacks.dev as RenderedStack;
+    assert.deepEqual(inventory(dev), [
+      "aws:ec2/securityGroup:SecurityGroup mesh-postgres-sg",
+      "aws:rds/instance:Instance mesh-postgres-db",
+      "aws:rds/subnetGroup:SubnetGroup mesh-postgres-subnets",
+      "aws:secretsmanager/secretRotation:SecretRotation mesh-postgres-no-rotation",
+      "kubernetes:apps/v1:Deployment mesh-deployment",
+      "kubernetes:batch/v1:Job mesh-migrate",
+      "kubernetes:core/v1:Namespace mesh-namespace",
+      "kubernetes:core/v1:Secret mesh-secret",
+      "kubernetes:core/v1:Service mesh-service",
+      "kubernetes:helm.sh/v4:Chart mesh-nats-chart",
+      "kubernetes:policy/v1:PodDisruptionBudget mesh-pdb",
+      "mesh:infra:Cluster mesh",
+      "mesh:infra:MeshApp mesh",
+      "mesh:infra:Nats mesh-nats",
+      "mesh:infra:Postgres mesh-postgres",
+      "pulumi:providers:kubernetes mesh-eks",
+      "pulumi:pulumi:Stack mesh-dev",
+    ]);
+    const main = objectOf(dev.objects, "Deployment", "mesh");
+    assert.equal(main.spec.replicas, 2);
+    assert.equal(main.metadata.namespace, "mesh-dev");
+    const rds = resourceOf(dev.resources, "aws:rds/instance:Instance").inputs;
+    assert.deepEqual(
+      {
+        instanceClass: rds.instanceClass,
+        multiAz: rds.multiAz,
+        deletionProtection: rds.deletionProtection,
+        skipFinalSnapshot: rds.skipFinalSnapshot,
+      },
+      { instanceClass: "db.t4g.small", multiAz: false, deletionProtection: false, skipFinalSnapshot: true },
+    );
+    const nats = resourceOf(dev.resources, "kubernetes:helm.sh/v4:Chart").inputs;
+    assert.equal(nats.values.config.cluster.replicas, 1);
+    assert.equal(nats.values.config.cluster.enabled, false);
+    assert.equal(nats.values.config.jetstream.enabled, true);
+    assert.deepEqual(dev.outputs.topology, {
+      state: 1,
+      main: { deployment: "mesh", role: "all", replicas: 2 },
+    });
+  });
+
+  it("prod: api + autoscaled workers, multi-AZ RDS with deletion protection, three NATS servers", () => {
+    const prod = stacks.prod as RenderedStack;
+    const names = inventory(prod);
+    for (const expected of [
+      "kubernetes:apps/v1:Deployment mesh-worker-deployment",
+      "kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-hpa",
+      "kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa",
+      "kubernetes:policy/v1:PodDisruptionBudget mesh-worker-pdb",
+    ]) {
+      assert.ok(names.includes(expected), `${expected} missing`);
+    }
+    assert.equal(names.length, 21);
+    const main = objectOf(prod.objects, "Deployment", "mesh");
+    const worker = objectOf(prod.objects, "Deployment", "mesh-worker");
+    assert.equal(main.spec.replicas, undefined, "the HPA owns the replica count");
+    assert.equal(worker.spec.replicas, undefined);
+    const workerHpa = objectOf(prod.objects, "HorizontalPodAutoscaler", "mesh-worker");
+    assert.deepEqual([workerHpa.spec.minReplicas, workerHpa.spec.maxReplicas], [4, 40]);
+    assert.equal(workerHpa.spec.scaleTargetRef.name, "mesh-worker");
+    assert.equal(workerHpa.spec.behavior.scaleDown.stabilizationWindowSeconds, 300);
+    const rds = resourceOf(prod.resources, "aws:rds/instance:Instance").inputs;
+    assert.deepEqual(
+      {
+        multiAz: rds.multiAz,
+        deletionProtection: rds.deletionProtection,
+        backup: rds.backupRetentionPeriod,
+        class: rds.instanceClass,
+      },
+      { multiAz: true, deletionProtection: true, backup: 14, class: "db.r6g.large" },
+    );
+    const nats = resourceOf(prod.resources, "kubernetes:helm.sh/v4:Chart").inputs;
+    assert.deepEqual(nats.values.config.cluster, { enabled: true, replicas: 3 });
+    assert.deepEqual(prod.outputs.topology, {
+      state: 3,
+      main: { deployment: "mesh", role: "api", replicas: "3-12 (cpu)" },
+      worker: { deployment: "mesh-worker", role: "worker", replicas: "4-40 (cpu)" },
+    });
+  });
+
+  it("local: the ambient kubeconfig and an in-cluster Postgres, no AWS resources", () => {
+    const local = stacks.local as RenderedStack;
+    assert.equal(local.resources.filter((resource) => resource.type.startsWith("aws:")).length, 0);
+    assert.ok(resourceOf(local.resources, "pulumi:providers:kubernetes", "mesh-kubeconfig"));
+    objectOf(local.objects, "StatefulSet", "mesh-postgres");
+    objectOf(local.objects, "Service", "mesh-postgres");
+    assert.equal(local.outputs.databaseEndpoint, "mesh-postgres.mesh-local.svc.cluster.local:5432");
+  });
+
+  it("exports namespace, service, topology, database endpoint and NATS URL; the database URL only as a secret", () => {
+    const prod = stacks.prod as RenderedStack;
+    assert.equal(prod.outputs.namespace, "mesh-prod");
+    assert.equal(prod.outputs.serviceName, "mesh");
+    assert.equal(prod.outputs.serviceUrl, "http://mesh.mesh-prod.svc.cluster.local");
+    assert.match(String(prod.outputs.databaseEndpoint), /\.rds\.amazonaws\.com:5432$/);
+    assert.equal(prod.outputs.natsUrl, "nats://nats.mesh-prod.svc.cluster.local:4222");
+    assert.deepEqual(prod.secretOutputs, ["databaseUrl"]);
+  });
+
+  it("names the migration Job after the image, so a new image gets a new Job", () => {
+    const prod = stacks.prod as RenderedStack;
+    const job = prod.objects.find((object) => object.kind === "Job");
+    assert.equal(
+      job?.metadata.name,
+      migrationJobName("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.1.0"),
+    );
+    assert.notEqual(migrationJobName("mesh:1"), migrationJobName("mesh:2"));
+    assert.deepEqual(job?.spec.template.spec.containers[0].command, ["node", "dist/app/main.js", "migrate"]);
+  });
+});
+
+describe("RDS (DESIGN §3.2)", () => {
+  let prod: RenderedStack;
+  before(async () => {
+    prod = await renderStack("prod");
+  });
+
+  it("is private, encrypted, with an RDS-managed master password", () => {
+    const rds = resourceOf(prod.resources, "aws:rds/instance:Instance").inputs;
+    assert.equal(rds.publiclyAccessible, false);
+    assert.equal(rds.storageEncrypted, true);
+    assert.equal(rds.manageMasterUserPassword, true);
+    assert.equal(rds.password, undefined);
+    assert.equal(rds.engine, "postgres");
+  });
+
+  it("opens 5432 only to the cluster security group, with no egress", () => {
+    const sg = resourceOf(prod.resources, "aws:ec2/securityGroup:SecurityGroup").inputs;
+    assert.equal(sg.vpcId, "vpc-0mock");
+    assert.equal(sg.ingress.length, 1);
+    const [rule] = sg.ingress;
+    assert.deepEqual(
+      {
+        protocol: rule.protocol,
+        from: rule.fromPort,
+        to: rule.toPort,
+        groups: rule.securityGroups,
+        cidrs: rule.cidrBlocks,
+      },
+      { protocol: "tcp", from: 5432, to: 5432, groups: ["sg-0mockcluster"], cidrs: undefined },
+    );
+    assert.deepEqual(sg.egress, []);
+    const rds = resourceOf(prod.resources, "aws:rds/instance:Instance").inputs;
+    assert.deepEqual(rds.vpcSecurityGroupIds, ["mesh-postgres-sg-id"]);
+  });
+
+  it("sits in the cluster VPC's private subnets", () => {
+    const subnets = resourceOf(prod.resources, "aws:rds/subnetGroup:SubnetGroup").inputs;
+    assert.deepEqual(subnets.subnetIds, ["subnet-0priva", "subnet-0privb"]);
+  });
+
+  it("prod: multi-AZ, deletion protection, and a final snapshot", () => {
+    const rds = resourceOf(prod.resources, "aws:rds/instance:Instance").inputs;
+    assert.equal(rds.multiAz, true);
+    assert.equal(rds.deletionProtection, true);
+    assert.equal(rds.skipFinalSnapshot, false);
+    assert.equal(rds.finalSnapshotIdentifier, "mesh-prod-final");
+  });
+});
