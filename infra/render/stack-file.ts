@@ -49,13 +49,14 @@ export function applyOverride(values: Record<string, unknown>, override: string)
     values[head] = value;
     return;
   }
-  let node = (values[head] ??= {}) as Record<string, unknown>;
+  const asObject = (value: unknown) =>
+    typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
+  let node = asObject(values[head]) ?? {};
+  values[head] = node;
   for (const segment of path.slice(1, -1)) {
-    const next = node[segment];
-    node = (typeof next === "object" && next !== null ? next : (node[segment] = {})) as Record<
-      string,
-      unknown
-    >;
+    const next = asObject(node[segment]) ?? {};
+    node[segment] = next;
+    node = next;
   }
   node[path.at(-1) ?? ""] = value;
 }

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { envOf, mainContainer, objectOf, type RenderedStack, renderStack } from "./support.js";
+
+// Fixture: prod (api + workers). The mock engine takes 300 ms to "create" the migration Job, so a
+// Deployment that did not wait for it would register before the Job completed.
+const JOB_CREATE_MS = 300;
+
+describe("pods of both Deployments (DESIGN §3.2)", () => {
+  let prod: RenderedStack;
+  before(async () => {
+    prod = await renderStack("prod", [], { createDelayMs: { "kubernetes:batch/v1:Job": JOB_CREATE_MS } });
+  });
+
+  const deployments = () => ["mesh", "mesh-worker"].map((name) => objectOf(prod.objects, "Deployment", name));
+
+  it("run hardened: non-root, read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp", () => {
+    for (const deployment of [...deployments(), prod.objects.find((object) => object.kind === "Job")]) {
+      const pod = deployment?.spec.template.spec;
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+      assert.equal(pod.automountServiceAccountToken, false);
+      for (const container of pod.containers) {
+        const context = container.securityContext;
+        assert.equal(context.runAsNonRoot, true);
+        assert.equal(context.readOnlyRootFilesystem, true);
+        assert.equal(context.allowPrivilegeEscalation, false);
+        assert.deepEqual(context.capabilities.drop, ["ALL"]);
+        assert.equal(context.capabilities.add, undefined);
+        assert.equal(context.seccompProfile.type, "RuntimeDefault");
+        assert.ok(
+          container.resources.requests.cpu && container.resources.requests.memory,
+          "resource requests",
+        );
+      }
+    }
+  });
+
+  it("probe liveness and readiness on the pod's own port, workers included", () => {
+    for (const deployment of deployments()) {
+      const container = mainContainer(deployment);
+      assert.deepEqual(container.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+      assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" });
+      assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" });
+    }
+  });
+
+  it("take POD_NAME from the downward API and the role, grace and migration settings from the plan", () => {
+    const [main, worker] = deployments();
+    assert.ok(main && worker);
+    for (const deployment of [main, worker]) {
+      assert.deepEqual(envOf(deployment).POD_NAME, { fieldRef: { fieldPath: "metadata.name" } });
+      assert.equal(envOf(deployment).MESH_AUTO_MIGRATE, "false");
+    }
+    assert.equal(envOf(main).MESH_DISPATCH_ROLE, "api");
+    assert.equal(envOf(worker).MESH_DISPATCH_ROLE, "worker");
+    assert.equal(envOf(worker).MESH_WORKER_CONCURRENCY, "8");
+    const mainGrace = main.spec.template.spec.terminationGracePeriodSeconds;
+    const workerGrace = worker.spec.template.spec.terminationGracePeriodSeconds;
+    assert.ok(workerGrace > mainGrace, "workers get the longer grace period");
+    assert.equal(Number(envOf(worker).MESH_SHUTDOWN_GRACE_MS), (workerGrace - 5) * 1000);
+    assert.ok(Number(envOf(main).MESH_SHUTDOWN_GRACE_MS) < mainGrace * 1000);
+    assert.deepEqual(mainContainer(main).lifecycle.preStop.exec.command, ["sleep", "5"]);
+    assert.equal(mainContainer(worker).lifecycle, undefined);
+  });
+
+  it("register the Deployments only after the migration Job is created", () => {
+    const job = prod.resources.find((resource) => resource.type === "kubernetes:batch/v1:Job");
+    assert.ok(job);
+    const rolled = prod.resources.filter((resource) => resource.type === "kubernetes:apps/v1:Deployment");
+    assert.equal(rolled.length, 2);
+    for (const deployment of rolled) {
+      assert.ok(
+        deployment.registeredAtMs >= job.completedAtMs,
+        `${deployment.name} registered at ${deployment.registeredAtMs} ms, before the Job finished at ${job.completedAtMs} ms`,
+      );
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { isSecretValue, unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
+import { MOCK_RDS_PASSWORD } from "../../infra/render/mock-cloud.js";
+import { envOf, objectOf, type RenderedStack, renderStack, resourceOf, TEST_SECRETS } from "./support.js";
+
+// Fixture: prod (RDS-managed password) and dev with external Postgres and NATS, each with a test API token.
+const EXTERNAL = {
+  databaseUrl: "postgres://app:external-db-password-91@db.example:5432/mesh",
+  natsUrl: "nats://nats-user:external-nats-password-42@nats.example:4222",
+};
+
+describe("secrets (DESIGN §3.2)", () => {
+  let prod: RenderedStack;
+  let external: RenderedStack;
+  before(async () => {
+    prod = await renderStack("prod");
+    external = await renderStack("dev", ["postgres.mode=external", "nats.mode=external"], {
+      secrets: { ...TEST_SECRETS, ...EXTERNAL },
+    });
+  });
+
+  const plaintexts = [
+    TEST_SECRETS.apiToken,
+    MOCK_RDS_PASSWORD,
+    "external-db-password-91",
+    "external-nats-password-42",
+  ];
+
+  it("keeps every secret out of every registered input except the Secret `mesh`", () => {
+    for (const stack of [prod, external]) {
+      for (const resource of stack.resources) {
+        if (resource.type === "kubernetes:core/v1:Secret" && resource.inputs.metadata.name === "mesh")
+          continue;
+        const text = JSON.stringify(unwrapSecrets(resource.inputs));
+        for (const secret of plaintexts)
+          assert.ok(!text.includes(secret), `${resource.type} ${resource.name} carries a secret`);
+      }
+    }
+  });
+
+  it("puts DATABASE_URL, NATS_URL and MESH_API_TOKEN in the Secret, as Pulumi secrets", () => {
+    for (const [stack, databaseSecret] of [
+      [prod, MOCK_RDS_PASSWORD],
+      [external, "external-db-password-91"],
+    ] as const) {
+      const secret = resourceOf(stack.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs;
+      assert.ok(isSecretValue(secret.stringData), "stringData is a Pulumi secret");
+      const data = unwrapSecrets(secret.stringData) as Record<string, string>;
+      assert.deepEqual(Object.keys(data).sort(), ["DATABASE_URL", "MESH_API_TOKEN", "NATS_URL"]);
+      assert.ok(data.DATABASE_URL?.includes(databaseSecret));
+      assert.equal(data.MESH_API_TOKEN, TEST_SECRETS.apiToken);
+    }
+    const data = unwrapSecrets(
+      resourceOf(external.resources, "kubernetes:core/v1:Secret").inputs.stringData,
+    ) as Record<string, string>;
+    assert.equal(data.NATS_URL, EXTERNAL.natsUrl);
+    assert.equal(data.DATABASE_URL, EXTERNAL.databaseUrl);
+  });
+
+  it("builds the RDS URL from the managed secret with TLS required", () => {
+    const data = unwrapSecrets(
+      resourceOf(prod.resources, "kubernetes:core/v1:Secret").inputs.stringData,
+    ) as Record<string, string>;
+    assert.match(
+      data.DATABASE_URL ?? "",
+      /^postgresql:\/\/mesh:mock-rds-managed-password-7f3a@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
+    );
+  });
+
+  it("hands pods the secrets only as secretKeyRef env from the Secret `mesh`", () => {
+    for (const stack of [prod, external]) {
+      for (const name of ["mesh", "mesh-worker"]) {
+        const deployment = stack.objects.find(
+          (object) => object.kind === "Deployment" && object.metadata.name === name,
+        );
+        if (!deployment) continue;
+        const env = envOf(deployment);
+        for (const key of ["DATABASE_URL", "NATS_URL", "MESH_API_TOKEN"]) {
+          assert.deepEqual(
+            (env[key] as { secretKeyRef: { name: string; key: string } }).secretKeyRef.name,
+            "mesh",
+            `${name} ${key}`,
+          );
+          assert.equal((env[key] as { secretKeyRef: { key: string } }).secretKeyRef.key, key);
+        }
+      }
+    }
+    const job = prod.objects.find((object) => object.kind === "Job");
+    assert.deepEqual(job?.spec.template.spec.containers[0].env, [
+      { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_URL" } } },
+    ]);
+  });
+
+  it("exports database and external NATS URLs only as secret outputs", () => {
+    assert.deepEqual(external.secretOutputs.sort(), ["databaseUrl", "natsUrl"]);
+    assert.ok(
+      !JSON.stringify(objectOf(prod.objects, "Secret", "mesh")).includes(MOCK_RDS_PASSWORD),
+      "rendered Secret is redacted",
+    );
+  });
+});
