@@ -95,6 +95,26 @@ describe("stack inventories", () => {
     });
   });
 
+  it("reaches EKS through a kubeconfig that runs `aws eks get-token` and holds no credentials", () => {
+    const provider = resourceOf(
+      (stacks.prod as RenderedStack).resources,
+      "pulumi:providers:kubernetes",
+      "mesh-eks",
+    );
+    const kubeconfig = JSON.parse(provider.inputs.kubeconfig);
+    assert.equal(
+      kubeconfig.clusters[0].cluster.server,
+      "https://platform-prod.gr7.eu-west-1.eks.amazonaws.com",
+    );
+    assert.deepEqual(kubeconfig.users[0].user, {
+      exec: {
+        apiVersion: "client.authentication.k8s.io/v1beta1",
+        command: "aws",
+        args: ["eks", "get-token", "--cluster-name", "platform-prod", "--region", "eu-west-1"],
+      },
+    });
+  });
+
   it("local: the ambient kubeconfig and an in-cluster Postgres, no AWS resources", () => {
     const local = stacks.local as RenderedStack;
     assert.equal(local.resources.filter((resource) => resource.type.startsWith("aws:")).length, 0);
