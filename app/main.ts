@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type MeshConfig } from "./config.js";
 import { createMeshPool } from "./db.js";
 import { Heartbeat } from "./durability/heartbeat.js";
 import { runMigrations } from "./durability/migrations.js";
+import { Reaper } from "./durability/reaper.js";
 import { requeuePendingRuns } from "./durability/requeue-own-runs.js";
 import { createHttpApp } from "./http/create-http-app.js";
 import { Readiness } from "./http/readiness.js";
@@ -67,11 +68,19 @@ async function main(argv: string[]): Promise<void> {
     config.heartbeatIntervalMs,
   );
   await heartbeat.start();
+  const reaper = new Reaper(pool, {
+    selfId: config.executorId,
+    executorTimeoutMs: config.executorTimeoutMs,
+    intervalMs: Math.max(500, Math.floor(config.executorTimeoutMs / 3)),
+  });
+  reaper.start();
   processInfo.set({ role: config.role, version: config.workflowVersion, executor: config.executorId }, 1);
 
+  const draining = new AbortController();
   const app = createHttpApp({
     role: config.role,
     readiness,
+    draining: draining.signal,
     pool,
     bus,
     apiToken: config.apiToken,
@@ -96,8 +105,11 @@ async function main(argv: string[]): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs).unref();
     readiness.markDraining();
+    reaper.stop();
     await heartbeat.stop();
     server.close();
+    // Open SSE streams end cleanly now; clients reconnect elsewhere with Last-Event-ID.
+    draining.abort();
     // Stops dequeuing at once, then waits for the runs in flight here, within the grace budget
     // (keeping a little of it to re-enqueue what did not finish and to exit cleanly).
     const waitMs = Math.max(0, deadline - Date.now() - 2_000);

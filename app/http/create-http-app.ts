@@ -17,6 +17,8 @@ import { runsRoutes } from "./runs-routes.js";
 export interface HttpAppOptions {
   role: DispatchRole;
   readiness: Readiness;
+  /** Aborted when the process starts draining: open streams end so clients resume elsewhere. */
+  draining: AbortSignal;
   pool: pg.Pool;
   bus: RunStreamBus;
   apiToken?: string;
@@ -44,7 +46,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       }),
     );
     if (options.apiToken) v1.use(bearerAuth(options.apiToken));
-    v1.route("/", runsRoutes(options.bus));
+    v1.route("/", runsRoutes(options.bus, options.draining));
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);

@@ -32,7 +32,7 @@ function resumeAfter(header: string | undefined, query: string | undefined): num
   return Number(raw);
 }
 
-export function runsRoutes(bus: RunStreamBus): Hono {
+export function runsRoutes(bus: RunStreamBus, draining: AbortSignal): Hono {
   const routes = new Hono();
 
   routes.post("/threads/:threadId/runs", async (c) => {
@@ -72,6 +72,8 @@ export function runsRoutes(bus: RunStreamBus): Hono {
     return streamSSE(c, async (sse) => {
       const controller = new AbortController();
       sse.onAbort(() => controller.abort());
+      const endForDrain = () => controller.abort();
+      draining.addEventListener("abort", endForDrain, { once: true });
       for await (const event of tailRunStream({
         runId,
         afterSeq,
@@ -91,6 +93,7 @@ export function runsRoutes(bus: RunStreamBus): Hono {
           await sse.writeSSE({ event: "done", data: JSON.stringify(done) });
         }
       }
+      draining.removeEventListener("abort", endForDrain);
     });
   });
 

@@ -1,4 +1,5 @@
 import { DBOS } from "@dbos-inc/dbos-sdk";
+import { log } from "../log.js";
 import { dispatchLatency, runsExecuted } from "../metrics.js";
 import { runPorts } from "./run-ports.js";
 import type { RunResult } from "./run-types.js";
@@ -48,5 +49,6 @@ export async function executeAgentRun(
     throw error;
   }
   runsExecuted.inc({ queue, outcome: "success" });
+  log.info({ runId, queue, chunks: chunks.length, executorId: DBOS.executorID }, "run completed");
   return { chunks };
 }

@@ -1,0 +1,110 @@
+import { DBOS } from "@dbos-inc/dbos-sdk";
+import type pg from "pg";
+import { log } from "../log.js";
+import { reapedWorkflows } from "../metrics.js";
+import { RUN_QUEUES } from "../queue-names.js";
+
+/** Advisory lock key of the reaper ("mesh-rea" in ASCII): one reaper at a time across all processes. */
+const REAPER_LOCK_KEY = 0x6d6573682d726561n;
+
+export interface ReaperOptions {
+  /** This process's executor ID; never reaped by itself. */
+  selfId: string;
+  /** Heartbeat age after which an executor is dead. */
+  executorTimeoutMs: number;
+  /** How often to look for dead executors. */
+  intervalMs: number;
+}
+
+/**
+ * Self-hosted replacement for DBOS Conductor's recovery: finds executors whose heartbeat is older than
+ * MESH_EXECUTOR_TIMEOUT_MS and puts their PENDING runs back on their original queues with DBOS's public
+ * API (listWorkflows + resumeWorkflows with queueName). A live worker then continues each run from its
+ * last checkpoint; if the "dead" executor was only frozen, DBOS fences it at its next checkpoint.
+ */
+export class Reaper {
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: ReaperOptions,
+  ) {}
+
+  start(): void {
+    this.#timer = setInterval(() => void this.reapOnce(), this.options.intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One pass; returns how many runs it put back (0 when another process holds the reaper lock). */
+  async reapOnce(): Promise<number> {
+    if (this.#running) return 0;
+    this.#running = true;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
+        REAPER_LOCK_KEY.toString(),
+      ]);
+      if (!rows[0]?.locked) return 0;
+      try {
+        return await this.#reapDeadExecutors(client);
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [REAPER_LOCK_KEY.toString()]);
+      }
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, "reaper pass failed; retrying next interval");
+      return 0;
+    } finally {
+      client?.release();
+      this.#running = false;
+    }
+  }
+
+  async #reapDeadExecutors(client: pg.PoolClient): Promise<number> {
+    const timeoutSeconds = this.options.executorTimeoutMs / 1000;
+    const dead = await client.query<{ executor_id: string; role: string; last_seen: Date }>(
+      `SELECT executor_id, role, last_seen FROM mesh.executors
+        WHERE reaped_at IS NULL AND executor_id <> $1
+          AND last_seen < now() - make_interval(secs => $2::double precision)`,
+      [this.options.selfId, timeoutSeconds],
+    );
+    let total = 0;
+    for (const executor of dead.rows) {
+      const pending = await DBOS.listWorkflows({
+        status: "PENDING",
+        executorId: executor.executor_id,
+        queueName: [...RUN_QUEUES],
+      });
+      const byQueue = new Map<string, string[]>();
+      for (const run of pending) {
+        if (run.queueName)
+          byQueue.set(run.queueName, [...(byQueue.get(run.queueName) ?? []), run.workflowID]);
+      }
+      for (const [queueName, ids] of byQueue) await DBOS.resumeWorkflows(ids, { queueName });
+      // Only if it is still silent: an executor that came back in the meantime keeps its row live.
+      await client.query(
+        `UPDATE mesh.executors SET reaped_at = now()
+          WHERE executor_id = $1 AND last_seen < now() - make_interval(secs => $2::double precision)`,
+        [executor.executor_id, timeoutSeconds],
+      );
+      total += pending.length;
+      reapedWorkflows.inc(pending.length);
+      log.warn(
+        {
+          executorId: executor.executor_id,
+          role: executor.role,
+          lastSeen: executor.last_seen,
+          runs: pending.map((run) => run.workflowID),
+        },
+        pending.length > 0 ? "reaped a dead executor: its runs are back on their queues" : "executor is gone",
+      );
+    }
+    return total;
+  }
+}

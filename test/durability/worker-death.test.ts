@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { ApiClient } from "../support/api-client.js";
+import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
+import { completionsByRun, expectedOutput, waitForAllSucceeded } from "../support/run-checks.js";
+import { createTestDatabase, dropTestDatabase, NATS_URL, query, workflowRows } from "../support/services.js";
+import { waitFor } from "../support/wait.js";
+
+// Fixture: 1 api + 2 workers with a 3 s executor timeout; runs of 40 tokens at 40 ms (about 2 s each),
+// checkpointed every 8 tokens, each on its own thread so they run in parallel.
+const TOKENS = 40;
+const CHECKPOINT_EVERY = 8;
+const env = {
+  MESH_EXECUTOR_TIMEOUT_MS: "3000",
+  MESH_BUILTIN_TOKENS: String(TOKENS),
+  MESH_BUILTIN_TOKEN_DELAY_MS: "40",
+  MESH_CHECKPOINT_EVERY: String(CHECKPOINT_EVERY),
+  MESH_WORKER_CONCURRENCY: "16",
+  MESH_SHUTDOWN_GRACE_MS: "4000",
+};
+
+describe("durability: dead, drained and frozen workers", () => {
+  let databaseUrl: string;
+  let api: MeshProcess;
+  const processes: MeshProcess[] = [];
+  let client: ApiClient;
+
+  beforeEach(async () => {
+    databaseUrl = await createTestDatabase("durability");
+    api = await startMesh({ role: "api", databaseUrl, natsUrl: NATS_URL, env });
+    processes.push(api);
+    client = new ApiClient(api.url);
+  });
+
+  afterEach(async () => {
+    for (const mesh of processes) if (!mesh.exited) mesh.signal("SIGCONT");
+    await stopAll(processes.splice(0));
+    await dropTestDatabase(databaseUrl);
+  });
+
+  async function startWorkers(count: number, overrides: Record<string, string> = {}): Promise<MeshProcess[]> {
+    const workers = await Promise.all(
+      Array.from({ length: count }, () =>
+        startMesh({ role: "worker", databaseUrl, natsUrl: NATS_URL, env: { ...env, ...overrides } }),
+      ),
+    );
+    processes.push(...workers);
+    return workers;
+  }
+
+  async function submit(count: number, label: string) {
+    const inputs = Array.from({ length: count }, (_, index) => `${label} question ${index}`);
+    const runIds = await Promise.all(
+      inputs.map((input, index) => client.createRun(`${label}-${index}`, input)),
+    );
+    return { inputs, runIds };
+  }
+
+  const pendingOn = async (executorId: string) =>
+    (await workflowRows(databaseUrl)).filter(
+      (row) => row.status === "PENDING" && row.executor_id === executorId,
+    );
+
+  /** Waits until one worker has at least `minimum` runs in flight; returns it and the other one. */
+  async function busyWorker(workers: MeshProcess[], minimum: number): Promise<[MeshProcess, MeshProcess]> {
+    const busy = await waitFor(`a worker with ${minimum} runs in flight`, async () => {
+      for (const worker of workers) if ((await pendingOn(worker.executorId)).length >= minimum) return worker;
+      return undefined;
+    });
+    const other = workers.find((worker) => worker !== busy);
+    assert.ok(other);
+    return [busy, other];
+  }
+
+  it("recovers every run of a worker killed with SIGKILL, with outputs equal to uninterrupted runs", async () => {
+    const [victim, survivor] = await startWorkers(2);
+    assert.ok(victim && survivor);
+    const { inputs, runIds } = await submit(24, "kill");
+    await waitFor("at least 20 runs in flight, some on the victim", async () => {
+      const rows = await workflowRows(databaseUrl);
+      const pending = rows.filter((row) => row.status === "PENDING");
+      return pending.length >= 20 && pending.some((row) => row.executor_id === victim.executorId);
+    });
+    const orphaned = (await pendingOn(victim.executorId)).map((row) => row.workflow_uuid);
+    const killedAt = Date.now();
+    victim.signal("SIGKILL");
+    await victim.waitExit();
+
+    const runs = await waitForAllSucceeded(client, runIds);
+    await waitFor("the orphaned runs to finish", async () => {
+      const rows = await workflowRows(databaseUrl);
+      return orphaned.every((id) => rows.find((row) => row.workflow_uuid === id)?.status === "SUCCESS");
+    });
+    const recoveredInMs = Date.now() - killedAt;
+    console.log(
+      `      ${orphaned.length} runs orphaned by SIGKILL; all recovered ${recoveredInMs} ms after the kill`,
+    );
+
+    for (const [index, run] of runs.entries()) {
+      assert.equal(run.output, expectedOutput(inputs[index] ?? "", TOKENS), `${run.runId} output`);
+    }
+    for (const id of orphaned) {
+      const run = runs.find((candidate) => candidate.runId === id);
+      assert.equal(run?.executorId, survivor.executorId, `${id} finished on the survivor`);
+    }
+    const completions = completionsByRun([victim, survivor]);
+    for (const runId of runIds)
+      assert.equal(
+        completions.get(runId)?.length,
+        1,
+        `${runId} completed ${completions.get(runId)?.length} times`,
+      );
+    // Every step was checkpointed exactly once: segments + the done step.
+    const steps = await query<{ workflow_uuid: string; steps: string }>(
+      databaseUrl,
+      "SELECT workflow_uuid, count(*)::text AS steps FROM dbos.operation_outputs GROUP BY workflow_uuid",
+    );
+    for (const runId of runIds) {
+      assert.equal(
+        steps.find((row) => row.workflow_uuid === runId)?.steps,
+        String(TOKENS / CHECKPOINT_EVERY + 1),
+      );
+    }
+    const metrics = await (await fetch(`${survivor.url}/metrics`)).text();
+    const apiMetrics = await (await fetch(`${api.url}/metrics`)).text();
+    const reaped = [metrics, apiMetrics]
+      .map((text) => Number(/mesh_reaped_workflows_total (\d+)/.exec(text)?.[1] ?? 0))
+      .reduce((a, b) => a + b, 0);
+    assert.equal(reaped, orphaned.length, "the reaper counted what it put back");
+  });
+
+  it("drains a worker on SIGTERM: exits 0 within its grace budget, every run completes", async () => {
+    // Six runs per worker at most, so twelve runs keep both busy.
+    const workers = await startWorkers(2, { MESH_WORKER_CONCURRENCY: "6" });
+    const { inputs, runIds } = await submit(12, "drain");
+    const [drained, other] = await busyWorker(workers, 3);
+    const inFlight = (await pendingOn(drained.executorId)).map((row) => row.workflow_uuid);
+    const signalledAt = Date.now();
+    drained.signal("SIGTERM");
+    // Readiness drops at once.
+    await waitFor("readiness to drop", async () => {
+      const response = await fetch(`${drained.url}/readyz`).catch(() => undefined);
+      return response === undefined || response.status === 503;
+    });
+    const { code } = await drained.waitExit();
+    const exitedInMs = Date.now() - signalledAt;
+    assert.equal(code, 0);
+    assert.ok(exitedInMs < 4_000 + 1_000, `exited after ${exitedInMs} ms; budget 4000 ms`);
+
+    const runs = await waitForAllSucceeded(client, runIds);
+    for (const [index, run] of runs.entries())
+      assert.equal(run.output, expectedOutput(inputs[index] ?? "", TOKENS));
+    const completions = completionsByRun([drained, other]);
+    for (const runId of inFlight) assert.equal(completions.get(runId)?.length, 1, `${runId} completed once`);
+    // The drain stopped dequeuing at once: nothing started on the drained worker after the signal.
+    const started = await query<{ workflow_uuid: string }>(
+      databaseUrl,
+      "SELECT workflow_uuid FROM dbos.workflow_status WHERE executor_id = $1 AND started_at_epoch_ms > $2",
+      [drained.executorId, signalledAt + 200],
+    );
+    assert.deepEqual(started, []);
+  });
+
+  it("re-enqueues runs longer than the grace budget on SIGTERM, and another worker finishes them", async () => {
+    // Runs of about 6 s against a 4 s budget: the drained worker must hand them back.
+    const longEnv = { ...env, MESH_BUILTIN_TOKEN_DELAY_MS: "150" };
+    const drained = await startMesh({ role: "worker", databaseUrl, natsUrl: NATS_URL, env: longEnv });
+    processes.push(drained);
+    const { inputs, runIds } = await submit(4, "long");
+    await waitFor(
+      "all 4 runs started on the drained worker",
+      async () => (await pendingOn(drained.executorId)).length === 4,
+    );
+    drained.signal("SIGTERM");
+    const { code } = await drained.waitExit();
+    assert.equal(code, 0);
+    const requeued = await workflowRows(databaseUrl);
+    assert.ok(
+      requeued.filter((row) => runIds.includes(row.workflow_uuid)).every((row) => row.status === "ENQUEUED"),
+      "every unfinished run is back on its queue",
+    );
+    const [successor] = await startWorkers(1);
+    const runs = await waitForAllSucceeded(client, runIds);
+    for (const [index, run] of runs.entries()) {
+      assert.equal(run.output, expectedOutput(inputs[index] ?? "", TOKENS));
+      assert.equal(run.executorId, successor?.executorId);
+    }
+  });
+
+  it("takes over the runs of a worker frozen past the timeout, and the thawed worker corrupts nothing", async () => {
+    const workers = await startWorkers(2, { MESH_WORKER_CONCURRENCY: "6" });
+    const { inputs, runIds } = await submit(12, "freeze");
+    const [frozen, other] = await busyWorker(workers, 3);
+    const taken = (await pendingOn(frozen.executorId)).map((row) => row.workflow_uuid);
+    frozen.signal("SIGSTOP");
+    await waitFor(
+      "the frozen worker's runs to finish elsewhere",
+      async () => {
+        const rows = await workflowRows(databaseUrl);
+        return taken.every((id) => {
+          const row = rows.find((candidate) => candidate.workflow_uuid === id);
+          return row?.status === "SUCCESS" && row.executor_id === other.executorId;
+        });
+      },
+      { timeoutMs: 60_000 },
+    );
+    frozen.signal("SIGCONT");
+    // Let the thawed worker run into its fenced checkpoints and resume heartbeats.
+    await waitFor(
+      "the thawed worker to be ready again",
+      async () => (await fetch(`${frozen.url}/readyz`)).status === 200,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+    const runs = await waitForAllSucceeded(client, runIds);
+    for (const [index, run] of runs.entries()) {
+      assert.equal(run.output, expectedOutput(inputs[index] ?? "", TOKENS), `${run.runId} output`);
+    }
+    const completions = completionsByRun([frozen, other]);
+    for (const runId of runIds)
+      assert.equal(completions.get(runId)?.length, 1, `${runId}: ${completions.get(runId)}`);
+    const statuses = await workflowRows(databaseUrl);
+    for (const id of taken)
+      assert.equal(statuses.find((row) => row.workflow_uuid === id)?.executor_id, other.executorId);
+
+    // The thawed worker is a healthy executor again: its heartbeat is live and it takes new work.
+    const [row] = await query<{ reaped: boolean }>(
+      databaseUrl,
+      "SELECT reaped_at IS NOT NULL AS reaped FROM mesh.executors WHERE executor_id = $1",
+      [frozen.executorId],
+    );
+    assert.equal(row?.reaped, false);
+    assert.equal(frozen.exited, false);
+    const more = await submit(8, "after-thaw");
+    await waitForAllSucceeded(client, more.runIds);
+  });
+});
