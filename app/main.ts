@@ -1,5 +1,4 @@
 // mesh: one image, three dispatch roles. This file is the start-up order of DESIGN §2.1, top to bottom.
-import { type ServerType, serve } from "@hono/node-server";
 import { ConfigError, loadConfig, type MeshConfig } from "./config.js";
 import { createMeshPool } from "./db.js";
 import { Heartbeat } from "./durability/heartbeat.js";
@@ -8,6 +7,7 @@ import { Reaper } from "./durability/reaper.js";
 import { requeuePendingRuns } from "./durability/requeue-own-runs.js";
 import { createHttpApp } from "./http/create-http-app.js";
 import { Readiness } from "./http/readiness.js";
+import { startHttpServer } from "./http/server.js";
 import { log } from "./log.js";
 import { processInfo, streamChunks } from "./metrics.js";
 import { AUTOMATIONS_QUEUE, THREAD_GATE_QUEUE } from "./queue-names.js";
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
     apiToken: config.apiToken,
     executorTimeoutMs: config.executorTimeoutMs,
   });
-  const server = await listen(app.fetch, config.port);
+  const server = await startHttpServer(app, config.port);
   readiness.markReady();
   log.info(
     { role: config.role, executorId: config.executorId, port: config.port, bus: bus.kind, listenQueues },
@@ -119,7 +119,7 @@ async function main(argv: string[]): Promise<void> {
     await requeuePendingRuns(config.databaseUrl, config.executorId).catch((error: Error) =>
       log.error({ err: error.message }, "could not re-enqueue pending runs; the reaper will"),
     );
-    if ("closeAllConnections" in server) server.closeAllConnections();
+    server.closeAllConnections();
     await Promise.allSettled([bus.close(), pool.end()]);
     log.info({ signal }, "stopped");
     process.exit(0);
@@ -171,13 +171,6 @@ async function createRunPorts(config: MeshConfig) {
       publishDone: publishSafely(bus.publishDone),
     },
   };
-}
-
-function listen(fetch: Parameters<typeof serve>[0]["fetch"], port: number): Promise<ServerType> {
-  return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port }, () => resolve(server));
-    server.once("error", reject);
-  });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

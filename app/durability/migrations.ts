@@ -16,7 +16,7 @@ export async function runMigrations(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
+    await acquireMigrationLock(client);
     const started = Date.now();
     await DBOS.migrate(databaseUrl);
     await migrateMeshSchema(client);
@@ -26,6 +26,27 @@ export async function runMigrations(databaseUrl: string): Promise<void> {
       .query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()])
       .catch(() => undefined);
     await client.end();
+  }
+}
+
+/**
+ * Waits for the migration lock by polling pg_try_advisory_lock. A blocking pg_advisory_lock would keep
+ * each waiter inside a running statement, and DBOS's CREATE INDEX CONCURRENTLY waits for every running
+ * transaction to end: the first process would wait for the others, which wait for it (deadlock).
+ */
+async function acquireMigrationLock(client: pg.Client, timeoutMs = 10 * 60 * 1000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let logged = false;
+  while (true) {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
+      MIGRATION_LOCK_KEY.toString(),
+    ]);
+    if (rows[0]?.locked) return;
+    if (Date.now() > deadline)
+      throw new Error(`another process held the migration lock for over ${timeoutMs} ms`);
+    if (!logged) log.info("waiting for another process to finish migrating");
+    logged = true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

@@ -56,8 +56,18 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error.status, error.code, error.message);
     if (error instanceof HTTPException) return errorResponse(c, error.status, "http_error", error.message);
+    if (isClientAbort(error)) {
+      // The client went away mid-body: nobody is left to answer, and nothing went wrong here.
+      log.info({ path: c.req.path, method: c.req.method }, "client aborted the request");
+      return errorResponse(c, 400, "aborted", "request aborted by the client");
+    }
     log.error({ err: error, path: c.req.path, method: c.req.method }, "request failed");
     return errorResponse(c, 500, "internal", "internal error");
   });
   return app;
+}
+
+function isClientAbort(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || error.name === "AbortError";
 }
