@@ -28,6 +28,8 @@ export async function* withIdleTicks<T>(
       yield winner.value;
     }
   } finally {
-    await iterator.return?.();
+    // Not awaited: the source may be suspended in an await that only ends when its owner aborts it,
+    // which the owner does after this generator has finished (awaiting here would deadlock).
+    void iterator.return?.();
   }
 }
