@@ -6,6 +6,7 @@ import { runMigrations } from "./durability/migrations.js";
 import { Reaper } from "./durability/reaper.js";
 import { requeuePendingRuns } from "./durability/requeue-own-runs.js";
 import { createHttpApp } from "./http/create-http-app.js";
+import { OpenStreams } from "./http/open-streams.js";
 import { Readiness } from "./http/readiness.js";
 import { startHttpServer } from "./http/server.js";
 import { log } from "./log.js";
@@ -76,11 +77,11 @@ async function main(argv: string[]): Promise<void> {
   reaper.start();
   processInfo.set({ role: config.role, version: config.workflowVersion, executor: config.executorId }, 1);
 
-  const draining = new AbortController();
+  const openStreams = new OpenStreams();
   const app = createHttpApp({
     role: config.role,
     readiness,
-    draining: draining.signal,
+    openStreams,
     pool,
     bus,
     apiToken: config.apiToken,
@@ -109,7 +110,7 @@ async function main(argv: string[]): Promise<void> {
     await heartbeat.stop();
     server.close();
     // Open SSE streams end cleanly now; clients reconnect elsewhere with Last-Event-ID.
-    draining.abort();
+    await openStreams.endAll(2_000);
     // Stops dequeuing at once, then waits for the runs in flight here, within the grace budget
     // (keeping a little of it to re-enqueue what did not finish and to exit cleanly).
     const waitMs = Math.max(0, deadline - Date.now() - 2_000);

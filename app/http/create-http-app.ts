@@ -9,6 +9,7 @@ import type { RunStreamBus } from "../stream/run-stream-bus.js";
 import { ApiError, errorResponse } from "./api-error.js";
 import { automationsRoutes } from "./automations-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
+import type { OpenStreams } from "./open-streams.js";
 import { operationsRoutes } from "./operations-routes.js";
 import { queuesRoutes } from "./queues-routes.js";
 import type { Readiness } from "./readiness.js";
@@ -17,8 +18,8 @@ import { runsRoutes } from "./runs-routes.js";
 export interface HttpAppOptions {
   role: DispatchRole;
   readiness: Readiness;
-  /** Aborted when the process starts draining: open streams end so clients resume elsewhere. */
-  draining: AbortSignal;
+  /** The SSE streams being served, ended on drain so clients resume elsewhere. */
+  openStreams: OpenStreams;
   pool: pg.Pool;
   bus: RunStreamBus;
   apiToken?: string;
@@ -46,7 +47,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       }),
     );
     if (options.apiToken) v1.use(bearerAuth(options.apiToken));
-    v1.route("/", runsRoutes(options.bus, options.draining));
+    v1.route("/", runsRoutes(options.bus, options.openStreams));
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);

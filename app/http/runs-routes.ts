@@ -7,6 +7,7 @@ import type { RunView } from "../runs/run-view.js";
 import type { RunStreamBus } from "../stream/run-stream-bus.js";
 import { tailRunStream } from "../stream/tail-run-stream.js";
 import { ApiError } from "./api-error.js";
+import type { OpenStreams } from "./open-streams.js";
 import { parseJsonBody, pathId } from "./validation.js";
 
 const MAX_INPUT_CHARS = 32_768;
@@ -32,7 +33,7 @@ function resumeAfter(header: string | undefined, query: string | undefined): num
   return Number(raw);
 }
 
-export function runsRoutes(bus: RunStreamBus, draining: AbortSignal): Hono {
+export function runsRoutes(bus: RunStreamBus, openStreams: OpenStreams): Hono {
   const routes = new Hono();
 
   routes.post("/threads/:threadId/runs", async (c) => {
@@ -70,30 +71,33 @@ export function runsRoutes(bus: RunStreamBus, draining: AbortSignal): Hono {
     c.header("Cache-Control", "no-cache");
     c.header("X-Accel-Buffering", "no");
     return streamSSE(c, async (sse) => {
+      const stream = openStreams.open();
       const controller = new AbortController();
       sse.onAbort(() => controller.abort());
-      const endForDrain = () => controller.abort();
-      draining.addEventListener("abort", endForDrain, { once: true });
-      for await (const event of tailRunStream({
-        runId,
-        afterSeq,
-        bus,
-        readStatus: readRunStatus,
-        signal: controller.signal,
-      })) {
-        if (event.type === "chunk") {
-          await sse.writeSSE({
-            event: "chunk",
-            id: String(event.seq),
-            data: JSON.stringify({ seq: event.seq, text: event.text }),
-          });
-          streamChunks.inc({ direction: "delivered" });
-        } else {
-          const { type: _type, ...done } = event;
-          await sse.writeSSE({ event: "done", data: JSON.stringify(done) });
+      stream.signal.addEventListener("abort", () => controller.abort(), { once: true });
+      try {
+        for await (const event of tailRunStream({
+          runId,
+          afterSeq,
+          bus,
+          readStatus: readRunStatus,
+          signal: controller.signal,
+        })) {
+          if (event.type === "chunk") {
+            await sse.writeSSE({
+              event: "chunk",
+              id: String(event.seq),
+              data: JSON.stringify({ seq: event.seq, text: event.text }),
+            });
+            streamChunks.inc({ direction: "delivered" });
+          } else {
+            const { type: _type, ...done } = event;
+            await sse.writeSSE({ event: "done", data: JSON.stringify(done) });
+          }
         }
+      } finally {
+        stream.close();
       }
-      draining.removeEventListener("abort", endForDrain);
     });
   });
 
