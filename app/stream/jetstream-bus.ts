@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
-import { type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
+import { preciseNow, type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
 
 export const RUN_STREAM_NAME = "MESH_RUNS";
 
@@ -47,7 +47,8 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
 
   async function publish(runId: string, event: StreamEvent, msgID: string): Promise<void> {
     if (!connected) return;
-    await js.publish(runSubject(runId), encoder.encode(JSON.stringify(event)), { msgID, timeout: 5_000 });
+    const payload = encoder.encode(JSON.stringify({ ...event, at: preciseNow() }));
+    await js.publish(runSubject(runId), payload, { msgID, timeout: 5_000 });
   }
 
   return {

@@ -13,7 +13,15 @@ export interface StreamDone {
   chunkCount?: number;
 }
 
-export type StreamEvent = ({ type: "chunk" } & StreamChunk) | ({ type: "done" } & StreamDone);
+/** `at`: when the event was published (epoch ms, sub-ms precision), for latency measurements. */
+export type StreamEvent = (({ type: "chunk" } & StreamChunk) | ({ type: "done" } & StreamDone)) & {
+  at?: number;
+};
+
+/** Epoch milliseconds with sub-millisecond precision, comparable across processes on one machine. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /**
  * Carries the streamed output of runs from the process executing them to the processes serving

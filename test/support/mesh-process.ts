@@ -14,6 +14,8 @@ export interface MeshProcessOptions {
   env?: Record<string, string>;
   /** Wait for /readyz to answer 200 before returning (default true). */
   waitReady?: boolean;
+  /** Pin the process to these CPUs (taskset -c), e.g. "0" or "1". */
+  cpus?: string;
 }
 
 /** A real mesh process: `node --import tsx app/main.ts`, so signals reach the Node process itself. */
@@ -78,7 +80,12 @@ export async function freePort(): Promise<number> {
 export async function startMesh(options: MeshProcessOptions): Promise<MeshProcess> {
   const port = await freePort();
   const executorId = `test-${options.role}-${process.pid}-${++counter}`;
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  // taskset execs node in place, so the child's PID is the Node process itself.
+  const command = options.cpus ? "taskset" : process.execPath;
+  const args = options.cpus
+    ? ["-c", options.cpus, process.execPath, "--import", "tsx", MAIN]
+    : ["--import", "tsx", MAIN];
+  const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",

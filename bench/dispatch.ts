@@ -1,0 +1,85 @@
+import { ApiClient } from "../test/support/api-client.js";
+import { query } from "../test/support/services.js";
+import { waitFor } from "../test/support/wait.js";
+import { type Summary, summarize } from "./stats.js";
+import type { RunningTopology } from "./topology.js";
+
+/** A trivial run: one token, no CPU, no delay (the mesh overhead alone). */
+export const TRIVIAL_RUN_ENV = {
+  MESH_BUILTIN_TOKENS: "1",
+  MESH_BUILTIN_TOKEN_CPU_US: "0",
+  MESH_BUILTIN_TOKEN_DELAY_MS: "0",
+};
+
+interface RunTimes {
+  workflow_uuid: string;
+  created_at: string;
+  started_at_epoch_ms: string | null;
+  completed_at: string | null;
+  status: string;
+}
+
+async function runTimes(databaseUrl: string, runIds: string[]): Promise<RunTimes[]> {
+  return query<RunTimes>(
+    databaseUrl,
+    `SELECT workflow_uuid, created_at::text, started_at_epoch_ms::text, completed_at::text, status
+       FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)`,
+    [runIds],
+  );
+}
+
+async function waitFinished(databaseUrl: string, runIds: string[], timeoutMs: number): Promise<RunTimes[]> {
+  return waitFor(
+    `${runIds.length} runs to finish`,
+    async () => {
+      const rows = await runTimes(databaseUrl, runIds);
+      return rows.length === runIds.length && rows.every((row) => row.status === "SUCCESS")
+        ? rows
+        : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/**
+ * Enqueue → start latency at light load: one run at a time, spaced so the queue is empty each time.
+ * Both ends are stamped by Postgres (created_at at enqueue, started_at at dequeue).
+ */
+export async function dispatchLatency(
+  topology: RunningTopology,
+  runs: number,
+  spacingMs: number,
+): Promise<Summary> {
+  const client = new ApiClient(topology.api.url);
+  const runIds: string[] = [];
+  for (let index = 0; index < runs; index++) {
+    runIds.push(await client.createRun(`light-${index}`, `light ${index}`));
+    // Jitter, so arrivals do not line up with the polling period.
+    await new Promise((resolve) => setTimeout(resolve, spacingMs + Math.random() * spacingMs));
+  }
+  const rows = await waitFinished(topology.databaseUrl, runIds, 60_000);
+  return summarize(rows.map((row) => Number(row.started_at_epoch_ms) - Number(row.created_at)));
+}
+
+/** Maximum sustained throughput of trivial runs: submit `runs` with `concurrency` HTTP clients, time to the last completion. */
+export async function dispatchThroughput(
+  topology: RunningTopology,
+  runs: number,
+  concurrency: number,
+): Promise<number> {
+  const client = new ApiClient(topology.api.url);
+  const runIds: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < runs) {
+        const index = next++;
+        runIds.push(await client.createRun(`burst-${index}`, `burst ${index}`));
+      }
+    }),
+  );
+  const rows = await waitFinished(topology.databaseUrl, runIds, 600_000);
+  const first = Math.min(...rows.map((row) => Number(row.created_at)));
+  const last = Math.max(...rows.map((row) => Number(row.completed_at)));
+  return (runs / (last - first)) * 1000;
+}

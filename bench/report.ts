@@ -1,0 +1,191 @@
+import type { BenchResults } from "./results.js";
+import type { Summary } from "./stats.js";
+
+const ms = (value: number) =>
+  Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value.toFixed(1)) : "n/a";
+const x = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : "n/a");
+const rate = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : "n/a");
+const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+const pct = (summary: Summary) => [ms(summary.p50), ms(summary.p95), ms(summary.p99), String(summary.n)];
+
+/** The result tables, in Markdown (also printed to the terminal). */
+export function resultTables(results: BenchResults): string {
+  const { baselines, dispatch, streaming, isolation, polling } = results;
+  const lines = [
+    "### Baselines (raw parts, same run)",
+    row(["measure", "value"]),
+    row(["---", "---"]),
+    row([
+      `Postgres single-row commits/s (${baselines.postgresConnections} connections)`,
+      rate(baselines.postgresCommitsPerSecond),
+    ]),
+    row([
+      "NATS publish → subscribe p50 / p99 (ms)",
+      `${ms(baselines.natsLatencyMs.p50)} / ${ms(baselines.natsLatencyMs.p99)}`,
+    ]),
+    "",
+    `### Dispatch (MESH_QUEUE_POLL_MS=${dispatch.pollMs})`,
+    row(["measure", "p50 (ms)", "p95 (ms)", "p99 (ms)", "n"]),
+    row(["---", "---", "---", "---", "---"]),
+    row(["enqueue → start, light load", ...pct(dispatch.lightLoadMs)]),
+    "",
+    row(["topology", "trivial runs/s", "÷ raw commits/s"]),
+    row(["---", "---", "---"]),
+    row([
+      "1 api + 1 worker",
+      rate(dispatch.throughputRunsPerSecond.oneWorker),
+      x(dispatch.throughputToCommitRate.oneWorker),
+    ]),
+    row([
+      "1 api + 2 workers",
+      rate(dispatch.throughputRunsPerSecond.twoWorkers),
+      x(dispatch.throughputToCommitRate.twoWorkers),
+    ]),
+    "",
+    "### Streaming (worker publish → SSE client through the api)",
+    row(["measure", "value"]),
+    row(["---", "---"]),
+    row([
+      "latency p50 / p95 / p99 (ms)",
+      `${ms(streaming.latencyMs.p50)} / ${ms(streaming.latencyMs.p95)} / ${ms(streaming.latencyMs.p99)}`,
+    ]),
+    row(["chunks/s to one client", rate(streaming.chunksPerSecond)]),
+    row(["p50 ÷ raw NATS p50", x(streaming.p50ToRawNats)]),
+    row(["p99 ÷ raw NATS p99", x(streaming.p99ToRawNats)]),
+    "",
+    "### Isolation (api latency at a fixed request rate, ms)",
+    row(["topology", "phase", "GET p50", "GET p99", "POST p50", "POST p99"]),
+    row(["---", "---", "---", "---", "---", "---"]),
+  ];
+  for (const topology of ["all", "split"] as const) {
+    for (const phase of ["idle", "loaded"] as const) {
+      const result = isolation[topology][phase];
+      lines.push(
+        row([
+          topology,
+          phase,
+          ms(result.get.p50),
+          ms(result.get.p99),
+          ms(result.post.p50),
+          ms(result.post.p99),
+        ]),
+      );
+    }
+  }
+  lines.push(
+    "",
+    row(["ratio", "GET p99", "POST p99"]),
+    row(["---", "---", "---"]),
+    row(["all: loaded ÷ idle", x(isolation.loadedToIdleP99.all.get), x(isolation.loadedToIdleP99.all.post)]),
+    row([
+      "split: loaded ÷ idle",
+      x(isolation.loadedToIdleP99.split.get),
+      x(isolation.loadedToIdleP99.split.post),
+    ]),
+    row(["loaded: all ÷ split", x(isolation.allToSplitLoadedP99.get), x(isolation.allToSplitLoadedP99.post)]),
+    "",
+    "### Polling trade-off (1 api + 1 worker)",
+    row(["MESH_QUEUE_POLL_MS", "dispatch p50 (ms)", "p95 (ms)", "p99 (ms)", "idle Postgres tx/s"]),
+    row(["---", "---", "---", "---", "---"]),
+    ...polling.map((result) =>
+      row([
+        String(result.pollMs),
+        ms(result.latency.p50),
+        ms(result.latency.p95),
+        ms(result.latency.p99),
+        rate(result.idleTransactionsPerSecond),
+      ]),
+    ),
+    "",
+    "### Targets",
+    row(["target", "goal", "measured", "met"]),
+    row(["---", "---", "---", "---"]),
+    ...results.targets.map((target) =>
+      row([target.name, target.target, target.measured, target.met ? "yes" : "no"]),
+    ),
+  );
+  return lines.join("\n");
+}
+
+/** Latency distributions as an SVG: one row per series, a bar from p50 to p99 and a tick at p95, log scale. */
+export function latencySvg(results: BenchResults): string {
+  const series: Array<{ label: string; summary: Summary }> = [
+    { label: "raw NATS pub→sub", summary: results.baselines.natsLatencyMs },
+    { label: "stream worker→SSE", summary: results.streaming.latencyMs },
+    { label: `dispatch (poll ${results.dispatch.pollMs} ms)`, summary: results.dispatch.lightLoadMs },
+    ...results.polling.map((poll) => ({ label: `dispatch (poll ${poll.pollMs} ms)`, summary: poll.latency })),
+    { label: "GET all idle", summary: results.isolation.all.idle.get },
+    { label: "GET all loaded", summary: results.isolation.all.loaded.get },
+    { label: "GET split idle", summary: results.isolation.split.idle.get },
+    { label: "GET split loaded", summary: results.isolation.split.loaded.get },
+  ];
+  const width = 760;
+  const left = 170;
+  const right = 20;
+  const rowHeight = 26;
+  const top = 40;
+  const height = top + series.length * rowHeight + 40;
+  const values = series
+    .flatMap((entry) => [entry.summary.p50, entry.summary.p99])
+    .filter((v) => Number.isFinite(v) && v > 0);
+  const min = 10 ** Math.floor(Math.log10(Math.min(...values, 1)));
+  const max = 10 ** Math.ceil(Math.log10(Math.max(...values, 1)));
+  const scale = (value: number) =>
+    left +
+    ((Math.log10(Math.max(value, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) *
+      (width - left - right);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14">Latency distributions (ms, log scale): bar p50–p99, tick p95</text>`,
+  ];
+  for (let decade = min; decade <= max; decade *= 10) {
+    const xPos = scale(decade);
+    parts.push(
+      `<line x1="${xPos}" y1="${top - 8}" x2="${xPos}" y2="${height - 30}" stroke="#ddd"/>`,
+      `<text x="${xPos}" y="${height - 14}" text-anchor="middle">${decade}</text>`,
+    );
+  }
+  series.forEach((entry, index) => {
+    const y = top + index * rowHeight;
+    const { p50, p95, p99 } = entry.summary;
+    parts.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end">${entry.label}</text>`);
+    if (![p50, p95, p99].every(Number.isFinite)) return;
+    parts.push(
+      `<rect x="${scale(p50)}" y="${y + 2}" width="${Math.max(2, scale(p99) - scale(p50))}" height="14" fill="#4a7bd0" opacity="0.75"/>`,
+      `<line x1="${scale(p95)}" y1="${y}" x2="${scale(p95)}" y2="${y + 18}" stroke="#1d3b70" stroke-width="2"/>`,
+    );
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+export function markdownReport(results: BenchResults, svgName: string): string {
+  return [
+    "# mesh benchmarks",
+    "",
+    `Measured ${results.startedAt} on ${results.machine.cpus} cores, Node ${results.machine.node}, in ${results.durationSeconds.toFixed(0)} s` +
+      (results.quick ? " (quick smoke mode: numbers are not meaningful)." : "."),
+    "Every number comes from one run of `npm run bench`; compare ratios measured side by side, not absolute times on a shared machine.",
+    "",
+    `![latency distributions](${svgName})`,
+    "",
+    resultTables(results),
+    "",
+    "## How each number is measured",
+    "",
+    "- **Postgres commits/s**: autocommit single-row INSERTs from several connections for a few seconds.",
+    "- **NATS latency**: one message at a time between two connections on loopback, timed in one process.",
+    "- **Dispatch latency**: runs submitted one at a time with jitter; `started_at - created_at` of DBOS's own",
+    "  row (both stamped by Postgres).",
+    "- **Throughput**: trivial runs (one token, no CPU) submitted by 32 concurrent clients; runs ÷ (last",
+    "  completion − first enqueue).",
+    "- **Streaming**: workers stamp each JetStream message with its publish time; the SSE client stamps",
+    "  arrivals; joined by chunk seq.",
+    "- **Isolation**: an open-loop probe (GET /v1/runs/{id} and POST /v1/threads/{id}/runs with a fixed",
+    "  idempotency key) at a fixed rate, idle and while CPU-heavy runs saturate the executing process. Split:",
+    "  api pinned to core 0, worker to core 1 (`taskset`).",
+    "- **Polling**: Postgres transactions/s on the mesh database while idle, then light-load dispatch latency.",
+    "",
+  ].join("\n");
+}

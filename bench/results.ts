@@ -1,0 +1,26 @@
+import type { IsolationResult } from "./isolation.js";
+import type { PollingResult } from "./polling.js";
+import type { Summary } from "./stats.js";
+
+export interface BenchResults {
+  quick: boolean;
+  machine: { cpus: number; node: string };
+  startedAt: string;
+  durationSeconds: number;
+  baselines: { postgresCommitsPerSecond: number; postgresConnections: number; natsLatencyMs: Summary };
+  dispatch: {
+    pollMs: number;
+    lightLoadMs: Summary;
+    throughputRunsPerSecond: { oneWorker: number; twoWorkers: number };
+    throughputToCommitRate: { oneWorker: number; twoWorkers: number };
+  };
+  streaming: { latencyMs: Summary; chunksPerSecond: number; p50ToRawNats: number; p99ToRawNats: number };
+  isolation: {
+    all: IsolationResult;
+    split: IsolationResult;
+    loadedToIdleP99: { all: { get: number; post: number }; split: { get: number; post: number } };
+    allToSplitLoadedP99: { get: number; post: number };
+  };
+  polling: PollingResult[];
+  targets: Array<{ name: string; target: string; measured: string; met: boolean }>;
+}

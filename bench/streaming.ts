@@ -1,0 +1,86 @@
+import { connect } from "@nats-io/transport-node";
+import { runSubject } from "../app/stream/run-stream-bus.js";
+import { ApiClient } from "../test/support/api-client.js";
+import { NATS_URL } from "../test/support/services.js";
+import { type Summary, summarize } from "./stats.js";
+import type { RunningTopology } from "./topology.js";
+
+export const STREAMING_TOKENS = 300;
+export const STREAMING_RUN_ENV = {
+  MESH_BUILTIN_TOKENS: String(STREAMING_TOKENS),
+  MESH_BUILTIN_TOKEN_CPU_US: "0",
+  MESH_BUILTIN_TOKEN_DELAY_MS: "2",
+  MESH_CHECKPOINT_EVERY: "50",
+};
+
+export interface StreamingResult {
+  latency: Summary;
+  chunksPerSecond: number;
+}
+
+/**
+ * Worker publish → SSE client latency through the api. The worker stamps every bus message with its
+ * publish time; a direct NATS subscriber reads those stamps, the SSE client stamps arrivals, and the
+ * two are joined by chunk seq.
+ */
+export async function streamingLatency(topology: RunningTopology, runs: number): Promise<StreamingResult> {
+  const nats = await connect({ servers: NATS_URL });
+  const client = new ApiClient(topology.api.url);
+  const samples: number[] = [];
+  let chunks = 0;
+  let streamingMs = 0;
+  try {
+    for (let index = 0; index < runs; index++) {
+      const runId = await client.createRun(`stream-${index}`, `stream ${index}`);
+      const publishedAt = new Map<number, number>();
+      const subscription = nats.subscribe(runSubject(runId));
+      const collecting = (async () => {
+        for await (const message of subscription) {
+          const event = JSON.parse(new TextDecoder().decode(message.data)) as {
+            type: string;
+            seq?: number;
+            at?: number;
+          };
+          if (event.type === "chunk" && event.seq !== undefined && event.at !== undefined)
+            publishedAt.set(event.seq, event.at);
+          if (event.type === "done") break;
+        }
+      })();
+      const arrivals = new Map<number, number>();
+      await readStreamTimed(topology.api.url, runId, arrivals);
+      await Promise.race([collecting, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      subscription.unsubscribe();
+      for (const [seq, arrivedAt] of arrivals) {
+        const sentAt = publishedAt.get(seq);
+        if (sentAt !== undefined) samples.push(arrivedAt - sentAt);
+      }
+      const times = [...arrivals.values()];
+      chunks += arrivals.size;
+      streamingMs += Math.max(...times) - Math.min(...times);
+    }
+  } finally {
+    await nats.close();
+  }
+  return { latency: summarize(samples), chunksPerSecond: (chunks / streamingMs) * 1000 };
+}
+
+/** Reads an SSE stream and records when each chunk arrived (same clock as the worker's stamps). */
+async function readStreamTimed(baseUrl: string, runId: string, arrivals: Map<number, number>): Promise<void> {
+  const response = await fetch(`${baseUrl}/v1/runs/${runId}/stream`);
+  if (!response.body) throw new Error(`stream of ${runId} answered ${response.status}`);
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const bytes of response.body) {
+    const now = performance.timeOrigin + performance.now();
+    buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+    let boundary = buffer.indexOf("\n\n");
+    while (boundary >= 0) {
+      const frame = buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      boundary = buffer.indexOf("\n\n");
+      if (frame.includes("event: done")) return;
+      const id = /^id: (\d+)$/m.exec(frame)?.[1];
+      if (id) arrivals.set(Number(id), now);
+    }
+  }
+}
