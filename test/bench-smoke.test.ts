@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchResults } from "../bench/results.js";
+
+// The benchmark in --quick mode, so it cannot rot. It asserts that every scenario produced numbers,
+// never anything about time (speed is reported by `npm run bench`, not tested).
+const BENCH = fileURLToPath(new URL("../bench/run.ts", import.meta.url));
+
+describe("npm run bench -- --quick", () => {
+  let outDir: string;
+  let results: BenchResults;
+
+  before(function () {
+    this.timeout(300_000);
+    outDir = mkdtempSync(join(tmpdir(), "mesh-bench-smoke-"));
+    const run = spawnSync(process.execPath, ["--import", "tsx", BENCH, "--quick", "--out", outDir], {
+      encoding: "utf8",
+      timeout: 280_000,
+    });
+    assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-3000)}`);
+    assert.match(run.stderr, /\[5\/5\] polling trade-off/, "progress lines for every scenario");
+    results = JSON.parse(readFileSync(join(outDir, "benchmarks.json"), "utf8")) as BenchResults;
+  });
+
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it("measures the raw baselines", () => {
+    assert.ok(results.baselines.postgresCommitsPerSecond > 0);
+    assert.ok(results.baselines.natsLatencyMs.n > 0 && Number.isFinite(results.baselines.natsLatencyMs.p99));
+  });
+
+  it("measures dispatch latency and throughput, as ratios to the raw commit rate", () => {
+    assert.ok(results.dispatch.lightLoadMs.n > 0 && Number.isFinite(results.dispatch.lightLoadMs.p50));
+    for (const key of ["oneWorker", "twoWorkers"] as const) {
+      assert.ok(results.dispatch.throughputRunsPerSecond[key] > 0, key);
+      assert.ok(Number.isFinite(results.dispatch.throughputToCommitRate[key]), key);
+    }
+  });
+
+  it("measures streaming latency through the api", () => {
+    assert.ok(results.streaming.latencyMs.n > 0);
+    assert.ok(results.streaming.chunksPerSecond > 0);
+    assert.ok(Number.isFinite(results.streaming.p50ToRawNats));
+  });
+
+  it("measures api isolation in both topologies, idle and loaded", () => {
+    for (const topology of ["all", "split"] as const) {
+      for (const phase of ["idle", "loaded"] as const) {
+        const measured = results.isolation[topology][phase];
+        assert.ok(measured.get.n > 0 && measured.post.n > 0, `${topology} ${phase}`);
+      }
+    }
+    assert.ok(Number.isFinite(results.isolation.allToSplitLoadedP99.get));
+  });
+
+  it("measures three polling intervals", () => {
+    assert.deepEqual(
+      results.polling.map((poll) => poll.pollMs),
+      [1000, 250, 50],
+    );
+    for (const poll of results.polling) assert.ok(poll.idleTransactionsPerSecond > 0 && poll.latency.n > 0);
+  });
+
+  it("writes the Markdown report and the SVG chart", () => {
+    const markdown = readFileSync(join(outDir, "benchmarks.md"), "utf8");
+    assert.match(markdown, /### Polling trade-off/);
+    assert.match(markdown, /benchmarks-latency\.svg/);
+    assert.ok(existsSync(join(outDir, "benchmarks-latency.svg")));
+    assert.match(readFileSync(join(outDir, "benchmarks-latency.svg"), "utf8"), /^<svg [^>]*>[\s\S]*<\/svg>$/);
+  });
+});
