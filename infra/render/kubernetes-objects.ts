@@ -52,9 +52,11 @@ export function kubernetesObjects(resources: RegisteredResource[]): KubernetesOb
     .map((resource) => {
       const object = redactSecrets(resource.inputs) as KubernetesObject;
       if (object.kind === "Secret") {
+        // Keep the key names (a reviewer should see which secrets a pod gets), never the values.
         for (const field of ["data", "stringData"]) {
-          if (object[field]) {
-            object[field] = Object.fromEntries(Object.keys(object[field]).map((key) => [key, REDACTED]));
+          const plain = unwrapSecrets(resource.inputs[field]);
+          if (typeof plain === "object" && plain !== null) {
+            object[field] = Object.fromEntries(Object.keys(plain).map((key) => [key, REDACTED]));
           }
         }
       }

@@ -10,6 +10,11 @@ export const MOCK_RDS_PASSWORD = "mock-rds-managed-password-7f3a";
 
 export const CLOUD_COMPUTED = "(known after apply)";
 
+/** Every stand-in value above contains "mock" (IDs, names, endpoints), so a render can label it. */
+export function isMockValue(value: unknown): boolean {
+  return typeof value === "string" && /mock/i.test(value);
+}
+
 export function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
   switch (args.token) {
     case "aws:eks/getCluster:getCluster": {

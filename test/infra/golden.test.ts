@@ -29,7 +29,8 @@ for (const stack of ["dev", "prod", "local"]) {
   describe(`golden render of stack ${stack}`, () => {
     let rendered: RenderedStack;
     before(async () => {
-      rendered = await renderStack(stack);
+      // Exactly the committed stack file: no injected test secrets (like `npm run render`).
+      rendered = await renderStack(stack, [], { secrets: {} });
     });
 
     it("matches the committed Kubernetes objects", () => {
