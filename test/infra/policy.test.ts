@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
+import {
+  apiRoleRequiresWorkers,
+  noPlaintextSecretEnv,
+  type PolicyResource,
+  podsHardened,
+  rdsPrivateAndEncrypted,
+  serviceSelectsNoWorkers,
+  violations,
+} from "../../policy/rules.js";
+import { renderStack } from "./support.js";
+
+// Fixture: the policy rules against rendered stacks — as rendered (must pass), and deliberately broken.
+async function policyResources(stack: string, overrides: string[] = []): Promise<PolicyResource[]> {
+  const { resources } = await renderStack(stack, overrides);
+  return resources.map((resource) => ({
+    type: resource.type,
+    name: resource.name,
+    props: unwrapSecrets(resource.inputs) as PolicyResource["props"],
+  }));
+}
+
+const find = (resources: PolicyResource[], type: string, name: string) => {
+  const found = resources.find(
+    (resource) => resource.type === type && resource.props.metadata?.name === name,
+  );
+  assert.ok(found, `${type} ${name}`);
+  return found;
+};
+
+describe("policy pack rules", () => {
+  for (const [stack, overrides] of [
+    ["dev", []],
+    ["prod", []],
+    ["local", []],
+    ["prod", ["worker.autoscaling.mode=queueDepth", "worker.doNotDisrupt=true"]],
+    ["dev", ["worker.enabled=true"]],
+  ] as const) {
+    it(`finds no violation in ${stack} ${overrides.join(" ")}`.trim(), async () => {
+      assert.deepEqual(violations(await policyResources(stack, [...overrides])), []);
+    });
+  }
+
+  it("flags a Service whose selector matches worker pods", async () => {
+    const resources = await policyResources("prod");
+    const service = find(resources, "kubernetes:core/v1:Service", "mesh");
+    service.props.spec.selector = { "app.kubernetes.io/instance": "mesh-prod" };
+    assert.match(
+      serviceSelectsNoWorkers(resources).join("\n"),
+      /Service\/mesh selects the pods of worker Deployment\/mesh-worker/,
+    );
+  });
+
+  it("flags dispatchRole=api when no worker replica is guaranteed", async () => {
+    const resources = await policyResources("prod");
+    const withoutWorkers = resources.filter((resource) => resource.props.metadata?.name !== "mesh-worker");
+    assert.match(
+      apiRoleRequiresWorkers(withoutWorkers).join("\n"),
+      /MESH_DISPATCH_ROLE=api but no worker replica/,
+    );
+    const scaledToZero = await policyResources("prod", [
+      "worker.autoscaling.enabled=false",
+      "worker.replicas=1",
+    ]);
+    find(scaledToZero, "kubernetes:apps/v1:Deployment", "mesh-worker").props.spec.replicas = 0;
+    assert.equal(apiRoleRequiresWorkers(scaledToZero).length, 1);
+  });
+
+  it("flags containers without requests, probes or the hardened security context", async () => {
+    const resources = await policyResources("prod");
+    const deployment = find(resources, "kubernetes:apps/v1:Deployment", "mesh-worker");
+    const container = deployment.props.spec.template.spec.containers[0];
+    delete container.resources.requests;
+    delete container.readinessProbe;
+    container.securityContext = { runAsNonRoot: false, allowPrivilegeEscalation: true };
+    deployment.props.spec.template.spec.securityContext = {};
+    const problems = podsHardened(deployment).join("\n");
+    for (const expected of [
+      /no cpu and memory requests/,
+      /needs liveness and readiness probes/,
+      /may run as root/,
+      /allows privilege escalation/,
+      /writable root filesystem/,
+      /does not drop all capabilities/,
+      /no RuntimeDefault seccomp/,
+    ]) {
+      assert.match(problems, expected);
+    }
+  });
+
+  it("flags a public or unencrypted RDS instance", async () => {
+    const resources = await policyResources("prod");
+    const rds = resources.find((resource) => resource.type === "aws:rds/instance:Instance");
+    assert.ok(rds);
+    rds.props.publiclyAccessible = true;
+    rds.props.storageEncrypted = false;
+    assert.equal(rdsPrivateAndEncrypted(rds).length, 2);
+  });
+
+  it("flags plaintext secrets in a Deployment's env", async () => {
+    const resources = await policyResources("prod");
+    const deployment = find(resources, "kubernetes:apps/v1:Deployment", "mesh");
+    const env = deployment.props.spec.template.spec.containers[0].env;
+    env.push({ name: "DATABASE_URL", value: "postgresql://mesh:hunter2@db:5432/mesh" });
+    env.push({ name: "EXTRA", value: "nats://user:pass@nats:4222" });
+    const problems = noPlaintextSecretEnv(deployment);
+    assert.equal(problems.length, 2, problems.join("\n"));
+  });
+});
