@@ -19,6 +19,13 @@ export interface MeshAppArgs {
 }
 
 export const SECRET_NAME = "mesh";
+/** The database URL as KEDA's Go Postgres driver reads it (libpq semantics; no node-postgres options). */
+export const SCALER_DATABASE_URL_KEY = "KEDA_DATABASE_URL";
+
+/** node-postgres needs `uselibpqcompat=true` for libpq's sslmode=require; pgx would send it to the server. */
+function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
+  return databaseUrl.apply((url) => url.replace(/([?&])uselibpqcompat=true(&|$)/, "$1").replace(/[?&]$/, ""));
+}
 export const HTTP_PORT = 8080;
 
 /** The Job that migrates the database for one image: a new image gets a new Job, and rollouts wait for it. */
@@ -50,6 +57,9 @@ export class MeshApp extends pulumi.ComponentResource {
           DATABASE_URL: args.databaseUrl,
           NATS_URL: args.natsUrl,
           ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
+          ...(plan.worker?.autoscaling?.kind === "queueDepth"
+            ? { [SCALER_DATABASE_URL_KEY]: scalerUrl(args.databaseUrl) }
+            : {}),
         },
       },
       childOpts,
@@ -275,7 +285,9 @@ export class MeshApp extends pulumi.ComponentResource {
         apiVersion: "keda.sh/v1alpha1",
         kind: "TriggerAuthentication",
         metadata: { name: `${plan.name}-postgres`, namespace, labels: plan.labels },
-        spec: { secretTargetRef: [{ parameter: "connection", name: SECRET_NAME, key: "DATABASE_URL" }] },
+        spec: {
+          secretTargetRef: [{ parameter: "connection", name: SECRET_NAME, key: SCALER_DATABASE_URL_KEY }],
+        },
       },
       opts,
     );

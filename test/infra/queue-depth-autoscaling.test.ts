@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { queueDepthQuery } from "../../infra/queue-depth-query.js";
+import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
+import { objectOf, type RenderedStack, renderStack } from "./support.js";
+
+// Fixture: prod with worker.autoscaling.mode=queueDepth, Karpenter's do-not-disrupt, and KEDA installed.
+describe("worker autoscaling on queue depth (KEDA)", () => {
+  let prod: RenderedStack;
+  before(async () => {
+    prod = await renderStack("prod", [
+      "worker.autoscaling.mode=queueDepth",
+      "worker.autoscaling.targetRunsPerReplica=6",
+      "worker.doNotDisrupt=true",
+      "keda.install=true",
+    ]);
+  });
+
+  it("scales mesh-worker with a postgresql trigger counting ENQUEUED + PENDING runs", () => {
+    const scaled = objectOf(prod.objects, "ScaledObject", "mesh-worker");
+    assert.equal(scaled.apiVersion, "keda.sh/v1alpha1");
+    assert.equal(scaled.spec.scaleTargetRef.name, "mesh-worker");
+    assert.deepEqual([scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount], [4, 40]);
+    const [trigger] = scaled.spec.triggers;
+    assert.equal(trigger.type, "postgresql");
+    assert.equal(trigger.metadata.query, queueDepthQuery());
+    assert.match(trigger.metadata.query, /status IN \('ENQUEUED', 'PENDING'\)/);
+    assert.match(trigger.metadata.query, /queue_name IN \('thread-gate', 'automations'\)/);
+    assert.equal(trigger.metadata.targetQueryValue, "6");
+    assert.equal(trigger.authenticationRef.name, "mesh-worker-postgres");
+    assert.equal(
+      prod.objects.filter(
+        (object) => object.kind === "HorizontalPodAutoscaler" && object.metadata.name === "mesh-worker",
+      ).length,
+      0,
+    );
+  });
+
+  it("takes the connection from the Secret through a TriggerAuthentication", () => {
+    const auth = objectOf(prod.objects, "TriggerAuthentication", "mesh-worker-postgres");
+    assert.deepEqual(auth.spec.secretTargetRef, [
+      { parameter: "connection", name: "mesh", key: "KEDA_DATABASE_URL" },
+    ]);
+    const secret = prod.resources.find((resource) => resource.name === "mesh-secret");
+    const data = unwrapSecrets(secret?.inputs.stringData) as Record<string, string>;
+    // libpq semantics for KEDA's driver: TLS required, and no node-postgres-only option.
+    assert.match(data.KEDA_DATABASE_URL ?? "", /^postgresql:\/\/mesh:.*@.*:5432\/mesh\?sslmode=require$/);
+    assert.match(data.DATABASE_URL ?? "", /sslmode=require&uselibpqcompat=true$/);
+  });
+
+  it("scales down slowly for long runs", () => {
+    const behavior = objectOf(prod.objects, "ScaledObject", "mesh-worker").spec.advanced
+      .horizontalPodAutoscalerConfig.behavior;
+    assert.equal(behavior.scaleDown.stabilizationWindowSeconds, 300);
+    assert.deepEqual(behavior.scaleDown.policies, [{ type: "Pods", value: 1, periodSeconds: 60 }]);
+  });
+
+  it("keeps the worker PDB and marks worker pods do-not-disrupt for Karpenter", () => {
+    const pdb = objectOf(prod.objects, "PodDisruptionBudget", "mesh-worker");
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    const worker = objectOf(prod.objects, "Deployment", "mesh-worker");
+    assert.equal(worker.spec.template.metadata.annotations["karpenter.sh/do-not-disrupt"], "true");
+    const main = objectOf(prod.objects, "Deployment", "mesh");
+    assert.equal(main.spec.template.metadata.annotations["karpenter.sh/do-not-disrupt"], undefined);
+  });
+
+  it("installs KEDA from its official chart when keda.install=true", () => {
+    const chart = prod.resources.find((resource) => resource.name === "keda-chart");
+    assert.equal(chart?.type, "kubernetes:helm.sh/v4:Chart");
+    assert.equal(chart?.inputs.repositoryOpts.repo, "https://kedacore.github.io/charts");
+    objectOf(prod.objects, "Namespace", "keda");
+  });
+});
