@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// The GitHub workflows cannot run here; actionlint (installed by scripts/ensure-tools.sh) checks them.
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LOCAL_ACTIONLINT = join(ROOT, ".tools", "bin", "actionlint");
+const ACTIONLINT = existsSync(LOCAL_ACTIONLINT) ? LOCAL_ACTIONLINT : "actionlint";
+
+function actionlint(cwd: string, files: string[] = []) {
+  const result = spawnSync(ACTIONLINT, ["-no-color", ...files], { cwd, encoding: "utf8" });
+  if (result.error)
+    throw new Error(`actionlint is not installed (run scripts/ensure-tools.sh): ${result.error.message}`);
+  return result;
+}
+
+describe("CI workflows for users of this repo", () => {
+  it("has tests on PRs, previews with the policy pack, dev on merge and prod behind approval", () => {
+    const workflows = readdirSync(join(ROOT, ".github", "workflows")).sort();
+    assert.deepEqual(workflows, ["deploy-dev.yml", "deploy-prod.yml", "preview.yml", "test.yml"]);
+  });
+
+  it("passes actionlint", () => {
+    const files = readdirSync(join(ROOT, ".github", "workflows")).map((file) => join(".github", "workflows", file));
+    const result = actionlint(ROOT, files);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+  });
+
+  it("has a linter that catches a broken workflow", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mesh-actionlint-"));
+    try {
+      mkdirSync(join(dir, ".github", "workflows"), { recursive: true });
+      const broken = join(dir, ".github", "workflows", "broken.yml");
+      const expression = ["$", "{{ github.nope }}"].join("");
+      writeFileSync(
+        broken,
+        `on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${expression}\n`,
+      );
+      const result = actionlint(dir, [broken]);
+      assert.notEqual(result.status, 0);
+      assert.match(result.stdout, /nope/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
