@@ -24,7 +24,9 @@ describe("CI workflows for users of this repo", () => {
   });
 
   it("passes actionlint", () => {
-    const files = readdirSync(join(ROOT, ".github", "workflows")).map((file) => join(".github", "workflows", file));
+    const files = readdirSync(join(ROOT, ".github", "workflows")).map((file) =>
+      join(".github", "workflows", file),
+    );
     const result = actionlint(ROOT, files);
     assert.equal(result.status, 0, result.stdout + result.stderr);
   });
