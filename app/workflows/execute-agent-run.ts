@@ -49,6 +49,8 @@ export async function executeAgentRun(
     throw error;
   }
   runsExecuted.inc({ queue, outcome: "success" });
-  log.info({ runId, queue, chunks: chunks.length, executorId: DBOS.executorID }, "run completed");
+  // The body is done; DBOS records the result next, unless another executor took the run over in the
+  // meantime (a frozen executor woke up), in which case DBOS fences this attempt.
+  log.info({ runId, queue, chunks: chunks.length, executorId: DBOS.executorID }, "run body finished");
   return { chunks };
 }
