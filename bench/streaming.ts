@@ -2,6 +2,7 @@ import { connect } from "@nats-io/transport-node";
 import { runSubject } from "../app/stream/run-stream-bus.js";
 import { ApiClient } from "../test/support/api-client.js";
 import { NATS_URL } from "../test/support/services.js";
+import { sseEvents } from "../test/support/sse-events.js";
 import { type Summary, summarize } from "./stats.js";
 import type { RunningTopology } from "./topology.js";
 
@@ -68,19 +69,8 @@ export async function streamingLatency(topology: RunningTopology, runs: number):
 async function readStreamTimed(baseUrl: string, runId: string, arrivals: Map<number, number>): Promise<void> {
   const response = await fetch(`${baseUrl}/v1/runs/${runId}/stream`);
   if (!response.body) throw new Error(`stream of ${runId} answered ${response.status}`);
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const bytes of response.body) {
-    const now = performance.timeOrigin + performance.now();
-    buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-    let boundary = buffer.indexOf("\n\n");
-    while (boundary >= 0) {
-      const frame = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      boundary = buffer.indexOf("\n\n");
-      if (frame.includes("event: done")) return;
-      const id = /^id: (\d+)$/m.exec(frame)?.[1];
-      if (id) arrivals.set(Number(id), now);
-    }
+  for await (const event of sseEvents(response.body as AsyncIterable<Uint8Array>)) {
+    if (event.event === "done") return;
+    if (event.event === "chunk" && event.id) arrivals.set(Number(event.id), event.receivedAt);
   }
 }

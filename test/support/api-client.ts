@@ -1,3 +1,5 @@
+import { sseEvents } from "./sse-events.js";
+
 /** A decoded JSON response body; tests assert on it field by field. */
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions that read them
 export type Json = any;
@@ -50,33 +52,18 @@ export class ApiClient {
     });
     const chunks: Array<{ id: string; seq: number; text: string }> = [];
     if (response.status !== 200 || !response.body) return { chunks, status: response.status };
-    const decoder = new TextDecoder();
-    let buffer = "";
     try {
-      for await (const bytes of response.body) {
-        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-        let boundary = buffer.indexOf("\n\n");
-        while (boundary >= 0) {
-          const frame = buffer.slice(0, boundary);
-          buffer = buffer.slice(boundary + 2);
-          boundary = buffer.indexOf("\n\n");
-          const fields: Record<string, string> = Object.fromEntries(
-            frame.split("\n").map((line) => {
-              const colon = line.indexOf(":");
-              return [line.slice(0, colon), line.slice(colon + 1).trimStart()];
-            }),
-          );
-          if (fields.event === "chunk") {
-            const data = JSON.parse(fields.data ?? "{}");
-            chunks.push({ id: fields.id ?? "", seq: data.seq, text: data.text });
-            if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
-              controller.abort();
-              return { chunks, status: 200 };
-            }
-          } else if (fields.event === "done") {
+      for await (const event of sseEvents(response.body as AsyncIterable<Uint8Array>)) {
+        if (event.event === "chunk") {
+          const data = JSON.parse(event.data ?? "{}");
+          chunks.push({ id: event.id ?? "", seq: data.seq, text: data.text });
+          if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
             controller.abort();
-            return { chunks, done: JSON.parse(fields.data ?? "{}"), status: 200 };
+            return { chunks, status: 200 };
           }
+        } else if (event.event === "done") {
+          controller.abort();
+          return { chunks, done: JSON.parse(event.data ?? "{}"), status: 200 };
         }
       }
     } catch (error) {
