@@ -1,6 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
+import { AsyncQueue } from "./async-queue.js";
 import { preciseNow, type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
 
 export const RUN_STREAM_NAME = "MESH_RUNS";
@@ -61,20 +62,36 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       return message !== null;
     },
     async *tail(runId, signal) {
+      // Two copies of every event, merged: the live one from a plain subscription arrives at core NATS
+      // latency; the ordered consumer replays the stream from the start and fills whatever the live
+      // copy missed (before the subscription existed, or while disconnected). Readers keep each seq
+      // once, in order.
+      const events = new AsyncQueue<StreamEvent>();
+      const parse = (data: Uint8Array) => JSON.parse(decoder.decode(data)) as StreamEvent;
+      const live = connection.subscribe(runSubject(runId));
+      void (async () => {
+        for await (const message of live) events.push(parse(message.data));
+      })().catch(() => undefined);
       const consumer = await js.consumers.get(RUN_STREAM_NAME, {
         filter_subjects: runSubject(runId),
         deliver_policy: DeliverPolicy.All,
       });
-      const messages = await consumer.consume({ max_messages: 512 });
-      const stop = () => void messages.close();
+      const replay = await consumer.consume({ max_messages: 512 });
+      void (async () => {
+        for await (const message of replay) events.push(parse(message.data));
+        events.close();
+      })().catch((error: unknown) => events.fail(error));
+      const stop = () => {
+        live.unsubscribe();
+        void replay.close();
+        events.close();
+      };
       signal.addEventListener("abort", stop, { once: true });
       try {
-        for await (const message of messages) {
-          yield JSON.parse(decoder.decode(message.data)) as StreamEvent;
-        }
+        yield* events;
       } finally {
         signal.removeEventListener("abort", stop);
-        await messages.close();
+        stop();
       }
     },
     isAvailable: () => connected && !connection.isClosed(),
