@@ -49,6 +49,10 @@ export function resultTables(results: BenchResults): string {
       "latency p50 / p95 / p99 (ms)",
       `${ms(streaming.latencyMs.p50)} / ${ms(streaming.latencyMs.p95)} / ${ms(streaming.latencyMs.p99)}`,
     ]),
+    row([
+      "of which worker → JetStream → plain subscriber, p50 / p99 (ms)",
+      `${ms(streaming.busHopMs.p50)} / ${ms(streaming.busHopMs.p99)}`,
+    ]),
     row(["chunks/s to one client", rate(streaming.chunksPerSecond)]),
     row(["p50 ÷ raw NATS p50", x(streaming.p50ToRawNats)]),
     row(["p99 ÷ raw NATS p99", x(streaming.p99ToRawNats)]),
@@ -111,6 +115,7 @@ export function resultTables(results: BenchResults): string {
 export function latencySvg(results: BenchResults): string {
   const series: Array<{ label: string; summary: Summary }> = [
     { label: "raw NATS pub→sub", summary: results.baselines.natsLatencyMs },
+    { label: "stream worker→bus sub", summary: results.streaming.busHopMs },
     { label: "stream worker→SSE", summary: results.streaming.latencyMs },
     { label: `dispatch (poll ${results.dispatch.pollMs} ms)`, summary: results.dispatch.lightLoadMs },
     ...results.polling.map((poll) => ({ label: `dispatch (poll ${poll.pollMs} ms)`, summary: poll.latency })),
@@ -180,8 +185,9 @@ export function markdownReport(results: BenchResults, svgName: string): string {
     "  row (both stamped by Postgres).",
     "- **Throughput**: trivial runs (one token, no CPU) submitted by 32 concurrent clients; runs ÷ (last",
     "  completion − first enqueue).",
-    "- **Streaming**: workers stamp each JetStream message with its publish time; the SSE client stamps",
-    "  arrivals; joined by chunk seq.",
+    "- **Streaming**: workers stamp each JetStream message with its publish time; the SSE client (node:http)",
+    "  stamps arrivals; joined by chunk seq. A plain NATS subscriber in the client process shows how much of",
+    "  it is the bus itself (JetStream publish → delivery) rather than the api.",
     "- **Isolation**: an open-loop probe (GET /v1/runs/{id} and POST /v1/threads/{id}/runs with a fixed",
     "  idempotency key) at a fixed rate, idle and while CPU-heavy runs saturate the executing process. Split:",
     "  api pinned to core 0, worker to core 1 (`taskset`).",

@@ -14,7 +14,14 @@ export interface BenchResults {
     throughputRunsPerSecond: { oneWorker: number; twoWorkers: number };
     throughputToCommitRate: { oneWorker: number; twoWorkers: number };
   };
-  streaming: { latencyMs: Summary; chunksPerSecond: number; p50ToRawNats: number; p99ToRawNats: number };
+  streaming: {
+    latencyMs: Summary;
+    /** Worker publish (JetStream) → a plain subscriber: the share of the latency spent before the api. */
+    busHopMs: Summary;
+    chunksPerSecond: number;
+    p50ToRawNats: number;
+    p99ToRawNats: number;
+  };
   isolation: {
     all: IsolationResult;
     split: IsolationResult;

@@ -141,6 +141,7 @@ async function main(): Promise<void> {
     },
     streaming: {
       latencyMs: streaming.latency,
+      busHopMs: streaming.busHopMs,
       chunksPerSecond: streaming.chunksPerSecond,
       p50ToRawNats,
       p99ToRawNats: ratio(streaming.latency.p99, natsLatencyMs.p99),

@@ -1,3 +1,4 @@
+import { get, type IncomingMessage } from "node:http";
 import { connect } from "@nats-io/transport-node";
 import { runSubject } from "../app/stream/run-stream-bus.js";
 import { ApiClient } from "../test/support/api-client.js";
@@ -16,6 +17,8 @@ export const STREAMING_RUN_ENV = {
 
 export interface StreamingResult {
   latency: Summary;
+  /** Worker publish → a plain NATS subscriber in the client process: the part of `latency` before the api. */
+  busHopMs: Summary;
   chunksPerSecond: number;
 }
 
@@ -28,6 +31,7 @@ export async function streamingLatency(topology: RunningTopology, runs: number):
   const nats = await connect({ servers: NATS_URL });
   const client = new ApiClient(topology.api.url);
   const samples: number[] = [];
+  const busHop: number[] = [];
   let chunks = 0;
   let streamingMs = 0;
   try {
@@ -42,8 +46,10 @@ export async function streamingLatency(topology: RunningTopology, runs: number):
             seq?: number;
             at?: number;
           };
-          if (event.type === "chunk" && event.seq !== undefined && event.at !== undefined)
+          if (event.type === "chunk" && event.seq !== undefined && event.at !== undefined) {
             publishedAt.set(event.seq, event.at);
+            busHop.push(performance.timeOrigin + performance.now() - event.at);
+          }
           if (event.type === "done") break;
         }
       })();
@@ -62,15 +68,29 @@ export async function streamingLatency(topology: RunningTopology, runs: number):
   } finally {
     await nats.close();
   }
-  return { latency: summarize(samples), chunksPerSecond: (chunks / streamingMs) * 1000 };
+  return {
+    latency: summarize(samples),
+    busHopMs: summarize(busHop),
+    chunksPerSecond: (chunks / streamingMs) * 1000,
+  };
 }
 
-/** Reads an SSE stream and records when each chunk arrived (same clock as the worker's stamps). */
+/**
+ * Reads an SSE stream and records when each chunk arrived (same clock as the worker's stamps). It uses
+ * node:http rather than fetch: the web-stream layers of fetch would add their own overhead to what is
+ * meant to be mesh's latency.
+ */
 async function readStreamTimed(baseUrl: string, runId: string, arrivals: Map<number, number>): Promise<void> {
-  const response = await fetch(`${baseUrl}/v1/runs/${runId}/stream`);
-  if (!response.body) throw new Error(`stream of ${runId} answered ${response.status}`);
-  for await (const event of sseEvents(response.body as AsyncIterable<Uint8Array>)) {
-    if (event.event === "done") return;
-    if (event.event === "chunk" && event.id) arrivals.set(Number(event.id), event.receivedAt);
+  const response = await new Promise<IncomingMessage>((resolve, reject) =>
+    get(`${baseUrl}/v1/runs/${runId}/stream`, resolve).on("error", reject),
+  );
+  if (response.statusCode !== 200) throw new Error(`stream of ${runId} answered ${response.statusCode}`);
+  try {
+    for await (const event of sseEvents(response)) {
+      if (event.event === "done") return;
+      if (event.event === "chunk" && event.id) arrivals.set(Number(event.id), event.receivedAt);
+    }
+  } finally {
+    response.destroy();
   }
 }

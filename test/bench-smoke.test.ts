@@ -43,6 +43,7 @@ describe("npm run bench -- --quick", () => {
 
   it("measures streaming latency through the api", () => {
     assert.ok(results.streaming.latencyMs.n > 0);
+    assert.ok(results.streaming.busHopMs.n > 0);
     assert.ok(results.streaming.chunksPerSecond > 0);
     assert.ok(Number.isFinite(results.streaming.p50ToRawNats));
   });

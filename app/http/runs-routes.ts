@@ -1,6 +1,8 @@
+import type { HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
 import { z } from "zod";
+import { log } from "../log.js";
 import { streamChunks } from "../metrics.js";
 import { cancelRun, enqueueRun, RunConflictError, readRun, readRunStatus } from "../runs/run-store.js";
 import type { RunView } from "../runs/run-view.js";
@@ -8,6 +10,7 @@ import type { RunStreamBus } from "../stream/run-stream-bus.js";
 import { tailRunStream } from "../stream/tail-run-stream.js";
 import { ApiError } from "./api-error.js";
 import type { OpenStreams } from "./open-streams.js";
+import { SseWriter } from "./sse-writer.js";
 import { parseJsonBody, pathId } from "./validation.js";
 
 const MAX_INPUT_CHARS = 32_768;
@@ -33,8 +36,8 @@ function resumeAfter(header: string | undefined, query: string | undefined): num
   return Number(raw);
 }
 
-export function runsRoutes(bus: RunStreamBus, openStreams: OpenStreams): Hono {
-  const routes = new Hono();
+export function runsRoutes(bus: RunStreamBus, openStreams: OpenStreams): Hono<{ Bindings: HttpBindings }> {
+  const routes = new Hono<{ Bindings: HttpBindings }>();
 
   routes.post("/threads/:threadId/runs", async (c) => {
     const threadId = pathId(c, "threadId");
@@ -68,13 +71,13 @@ export function runsRoutes(bus: RunStreamBus, openStreams: OpenStreams): Hono {
     const runId = pathId(c, "runId");
     const afterSeq = resumeAfter(c.req.header("last-event-id"), c.req.query("lastEventId"));
     if (!(await readRunStatus(runId))) throw new ApiError(404, "run_not_found", "no run with this ID");
-    c.header("Cache-Control", "no-cache");
-    c.header("X-Accel-Buffering", "no");
-    return streamSSE(c, async (sse) => {
-      const stream = openStreams.open();
-      const controller = new AbortController();
-      sse.onAbort(() => controller.abort());
-      stream.signal.addEventListener("abort", () => controller.abort(), { once: true });
+
+    const sse = new SseWriter(c.env.outgoing);
+    const stream = openStreams.open();
+    const controller = new AbortController();
+    sse.onClose(() => controller.abort());
+    stream.signal.addEventListener("abort", () => controller.abort(), { once: true });
+    void (async () => {
       try {
         for await (const event of tailRunStream({
           runId,
@@ -84,21 +87,25 @@ export function runsRoutes(bus: RunStreamBus, openStreams: OpenStreams): Hono {
           signal: controller.signal,
         })) {
           if (event.type === "chunk") {
-            await sse.writeSSE({
+            await sse.write({
               event: "chunk",
               id: String(event.seq),
               data: JSON.stringify({ seq: event.seq, text: event.text }),
             });
             streamChunks.inc({ direction: "delivered" });
           } else {
-            const { type: _type, ...done } = event;
-            await sse.writeSSE({ event: "done", data: JSON.stringify(done) });
+            const { type: _type, at: _at, ...done } = event;
+            await sse.write({ event: "done", data: JSON.stringify(done) });
           }
         }
+      } catch (error) {
+        log.warn({ runId, err: (error as Error).message }, "stream ended by an error");
       } finally {
         stream.close();
+        sse.end();
       }
-    });
+    })();
+    return RESPONSE_ALREADY_SENT;
   });
 
   return routes;

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./wait.js";
 
 const MAIN = fileURLToPath(new URL("../../app/main.ts", import.meta.url));
 
@@ -102,18 +101,20 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
   });
   const mesh = new MeshProcess(options.role, executorId, port, child);
   if (options.waitReady ?? true) {
-    await waitFor(
-      `${executorId} to become ready`,
-      async () => {
-        if (mesh.exited) throw new Error(`exited early:\n${mesh.logs.slice(-20).join("\n")}`);
-        const response = await fetch(`${mesh.url}/readyz`).catch(() => undefined);
-        return response?.status === 200;
-      },
-      { timeoutMs: 60_000, intervalMs: 100 },
-    ).catch(async (error) => {
-      await mesh.stop(1_000);
-      throw error;
-    });
+    // Polled by hand rather than with waitFor: a process that exits must fail the start at once.
+    const deadline = Date.now() + 60_000;
+    while (true) {
+      if (mesh.exited) throw new Error(`${executorId} exited early:\n${mesh.logs.slice(-20).join("\n")}`);
+      const response = await fetch(`${mesh.url}/readyz`).catch(() => undefined);
+      if (response?.status === 200) break;
+      if (Date.now() > deadline) {
+        await mesh.stop(1_000);
+        throw new Error(
+          `${executorId} did not become ready within 60 s:\n${mesh.logs.slice(-20).join("\n")}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
   return mesh;
 }
