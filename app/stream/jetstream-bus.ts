@@ -1,5 +1,5 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
-import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
 import { AsyncQueue } from "./async-queue.js";
 import { preciseNow, type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
@@ -46,16 +46,28 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   await ensureRunStream(connection, options);
   const js = jetstream(connection, { timeout: 5_000 });
 
-  async function publish(runId: string, event: StreamEvent, msgID: string): Promise<void> {
-    if (!connected) return;
-    const payload = encoder.encode(JSON.stringify({ ...event, at: preciseNow() }));
-    await js.publish(runSubject(runId), payload, { msgID, timeout: 5_000 });
-  }
+  const encode = (event: StreamEvent) => encoder.encode(JSON.stringify({ ...event, at: preciseNow() }));
 
   return {
     kind: "jetstream",
-    publishChunk: (runId, chunk) => publish(runId, { type: "chunk", ...chunk }, `${runId}:${chunk.seq}`),
-    publishDone: (runId, done) => publish(runId, { type: "done", ...done }, `${runId}:done`),
+    // Chunks go out as plain publishes that the stream captures: no per-token round trip for the ack.
+    // The Nats-Msg-Id header still lets the stream drop a re-run segment's repeats. A chunk lost on
+    // the way is caught by readers (done.chunkCount) and filled from the stored result.
+    async publishChunk(runId, chunk) {
+      if (!connected) return;
+      const msgHeaders = headers();
+      msgHeaders.set("Nats-Msg-Id", `${runId}:${chunk.seq}`);
+      connection.publish(runSubject(runId), encode({ type: "chunk", ...chunk }), { headers: msgHeaders });
+    },
+    // `done` waits for the stream's ack: published on the same connection after the chunks, so once it
+    // is stored, every chunk before it has been processed by the server.
+    async publishDone(runId, done) {
+      if (!connected) return;
+      await js.publish(runSubject(runId), encode({ type: "done", ...done }), {
+        msgID: `${runId}:done`,
+        timeout: 5_000,
+      });
+    },
     async hasMessages(runId) {
       const manager = await jetstreamManager(connection);
       const message = await manager.streams.getMessage(RUN_STREAM_NAME, { last_by_subj: runSubject(runId) });

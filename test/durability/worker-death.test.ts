@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ApiClient } from "../support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
 import { completionsByRun, expectedOutput, stepCounts, waitForAllSucceeded } from "../support/run-checks.js";
+import { storedStreamEvents } from "../support/run-stream-contents.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL, query, workflowRows } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 
@@ -113,6 +114,12 @@ describe("durability: dead, drained and frozen workers", () => {
     const steps = await stepCounts(databaseUrl);
     for (const runId of runIds)
       assert.equal(steps.get(runId), TOKENS / CHECKPOINT_EVERY + 1, `${runId} steps`);
+    // The re-run segments published their chunks again; the stream kept each seq once (Nats-Msg-Id).
+    for (const runId of orphaned) {
+      const events = await storedStreamEvents(runId);
+      const expected = [...Array.from({ length: TOKENS }, (_, index) => `chunk:${index + 1}`), "done"];
+      assert.deepEqual(events, expected, `${runId} stream`);
+    }
     const metrics = await (await fetch(`${survivor.url}/metrics`)).text();
     const apiMetrics = await (await fetch(`${api.url}/metrics`)).text();
     const reaped = [metrics, apiMetrics]

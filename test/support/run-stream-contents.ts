@@ -1,0 +1,28 @@
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { RUN_STREAM_NAME } from "../../app/stream/jetstream-bus.js";
+import { runSubject } from "../../app/stream/run-stream-bus.js";
+import { NATS_URL } from "./services.js";
+
+/** Every message JetStream holds for a run, in stream order, as `chunk:<seq>` or `done`. */
+export async function storedStreamEvents(runId: string): Promise<string[]> {
+  const connection = await connect({ servers: NATS_URL });
+  try {
+    const consumer = await jetstream(connection).consumers.get(RUN_STREAM_NAME, {
+      filter_subjects: runSubject(runId),
+      deliver_policy: DeliverPolicy.All,
+    });
+    const events: string[] = [];
+    const pending = (await consumer.info()).num_pending;
+    if (pending === 0) return events;
+    const messages = await consumer.fetch({ max_messages: pending, expires: 5_000 });
+    for await (const message of messages) {
+      const event = message.json<{ type: string; seq?: number }>();
+      events.push(event.type === "chunk" ? `chunk:${event.seq}` : event.type);
+      if (events.length >= pending) break;
+    }
+    return events;
+  } finally {
+    await connection.close();
+  }
+}
