@@ -60,7 +60,10 @@ export function createBuiltinModel(options: BuiltinModelOptions): TokenModel {
       const tokens: string[] = [];
       for (let index = start; index < end; index++) {
         burnCpu(options.tokenCpuMicros);
+        // A real model stream awaits the socket between tokens; so does this one, even at zero delay,
+        // so other work on the event loop (HTTP in role `all`) gets its turn as it would.
         if (options.tokenDelayMs > 0) await sleep(options.tokenDelayMs);
+        else await new Promise<void>((resolve) => setImmediate(resolve));
         const token = builtinToken(input, index);
         tokens.push(token);
         await onToken(token);
