@@ -55,6 +55,7 @@ describe("environment configuration", () => {
       { ...base, MESH_DISPATCH_ROLE: "worker", NATS_URL: "localhost" },
       /^NATS_URL must be/,
     ],
+    ["an unknown log level", { ...base, LOG_LEVEL: "verbose" }, /^LOG_LEVEL /],
   ];
   for (const [label, env, message] of refused) {
     it(`refuses ${label} with a message naming the variable`, () => {
@@ -70,6 +71,16 @@ describe("environment configuration", () => {
       () => loadConfig({ DATABASE_URL: "mysql://admin:hunter2@db/x" }),
       (error: Error) => !error.message.includes("hunter2") && error.message.includes("***"),
     );
+  });
+
+  it("reports a bad LOG_LEVEL as a configuration error, not a crash inside the logger", () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", MAIN], {
+      env: { PATH: process.env.PATH ?? "", ...base, LOG_LEVEL: "verbose" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr.trim(), /^mesh: configuration error: LOG_LEVEL .*"verbose"/);
   });
 
   it("makes the real process exit non-zero with one line naming the variable", () => {
