@@ -117,15 +117,18 @@ export function latencySvg(results: BenchResults): string {
     { label: "raw NATS pub→sub", summary: results.baselines.natsLatencyMs },
     { label: "stream worker→bus sub", summary: results.streaming.busHopMs },
     { label: "stream worker→SSE", summary: results.streaming.latencyMs },
-    { label: `dispatch (poll ${results.dispatch.pollMs} ms)`, summary: results.dispatch.lightLoadMs },
-    ...results.polling.map((poll) => ({ label: `dispatch (poll ${poll.pollMs} ms)`, summary: poll.latency })),
+    { label: `dispatch (default ${results.dispatch.pollMs} ms poll)`, summary: results.dispatch.lightLoadMs },
+    ...results.polling.map((poll) => ({
+      label: `polling trade-off: ${poll.pollMs} ms`,
+      summary: poll.latency,
+    })),
     { label: "GET all idle", summary: results.isolation.all.idle.get },
     { label: "GET all loaded", summary: results.isolation.all.loaded.get },
     { label: "GET split idle", summary: results.isolation.split.idle.get },
     { label: "GET split loaded", summary: results.isolation.split.loaded.get },
   ];
-  const width = 760;
-  const left = 170;
+  const width = 800;
+  const left = 200;
   const right = 20;
   const rowHeight = 26;
   const top = 40;

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --out DIR]`: mesh side by side with the physical limits of its parts.
 // Full mode writes docs/benchmarks.{json,md} and docs/benchmarks-latency.svg; --quick runs every
 // scenario briefly (the test suite uses it so the benchmark cannot rot) and writes to a temp dir.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,12 @@ import { withTopology } from "./topology.js";
 const DEFAULT_POLL_MS = 50;
 
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+    // Re-render benchmarks.md and the SVG from an existing benchmarks.json, measuring nothing.
+    "report-only": { type: "boolean", default: false },
+  },
 });
 const quick = values.quick ?? false;
 const outDir =
@@ -53,7 +58,21 @@ const size = quick
       pollRuns: 20,
     };
 
+function writeReport(results: BenchResults): void {
+  mkdirSync(outDir, { recursive: true });
+  const svgName = "benchmarks-latency.svg";
+  writeFileSync(join(outDir, "benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, svgName), latencySvg(results));
+  writeFileSync(join(outDir, "benchmarks.md"), markdownReport(results, svgName));
+}
+
 async function main(): Promise<void> {
+  if (values["report-only"]) {
+    const results = JSON.parse(readFileSync(join(outDir, "benchmarks.json"), "utf8")) as BenchResults;
+    writeReport(results);
+    process.stdout.write(`${resultTables(results)}\n`);
+    return;
+  }
   const started = Date.now();
   progress(`mesh benchmark (${quick ? "quick" : "full"}); results go to ${outDir}`);
 
@@ -182,11 +201,7 @@ async function main(): Promise<void> {
     ],
   };
 
-  mkdirSync(outDir, { recursive: true });
-  const svgName = "benchmarks-latency.svg";
-  writeFileSync(join(outDir, "benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(outDir, svgName), latencySvg(results));
-  writeFileSync(join(outDir, "benchmarks.md"), markdownReport(results, svgName));
+  writeReport(results);
   process.stdout.write(
     `\n${resultTables(results)}\n\nWrote ${join(outDir, "benchmarks.md")} (+ .json, .svg)\n`,
   );
