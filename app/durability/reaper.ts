@@ -2,7 +2,7 @@ import { DBOS } from "@dbos-inc/dbos-sdk";
 import type pg from "pg";
 import { log } from "../log.js";
 import { reapedWorkflows } from "../metrics.js";
-import { RUN_QUEUES } from "../queue-names.js";
+import { requeuePendingRunsOf } from "./requeue-own-runs.js";
 
 /** Advisory lock key of the reaper ("mesh-rea" in ASCII): one reaper at a time across all processes. */
 const REAPER_LOCK_KEY = 0x6d6573682d726561n;
@@ -76,33 +76,23 @@ export class Reaper {
     );
     let total = 0;
     for (const executor of dead.rows) {
-      const pending = await DBOS.listWorkflows({
-        status: "PENDING",
-        executorId: executor.executor_id,
-        queueName: [...RUN_QUEUES],
-      });
-      const byQueue = new Map<string, string[]>();
-      for (const run of pending) {
-        if (run.queueName)
-          byQueue.set(run.queueName, [...(byQueue.get(run.queueName) ?? []), run.workflowID]);
-      }
-      for (const [queueName, ids] of byQueue) await DBOS.resumeWorkflows(ids, { queueName });
+      const runs = await requeuePendingRunsOf(DBOS, executor.executor_id);
       // Only if it is still silent: an executor that came back in the meantime keeps its row live.
       await client.query(
         `UPDATE mesh.executors SET reaped_at = now()
           WHERE executor_id = $1 AND last_seen < now() - make_interval(secs => $2::double precision)`,
         [executor.executor_id, timeoutSeconds],
       );
-      total += pending.length;
-      reapedWorkflows.inc(pending.length);
+      total += runs.length;
+      reapedWorkflows.inc(runs.length);
       log.warn(
         {
           executorId: executor.executor_id,
           role: executor.role,
           lastSeen: executor.last_seen,
-          runs: pending.map((run) => run.workflowID),
+          runs,
         },
-        pending.length > 0 ? "reaped a dead executor: its runs are back on their queues" : "executor is gone",
+        runs.length > 0 ? "reaped a dead executor: its runs are back on their queues" : "executor is gone",
       );
     }
     return total;

@@ -1,25 +1,38 @@
-import { DBOSClient } from "@dbos-inc/dbos-sdk";
+import { DBOSClient, type GetWorkflowsInput, type WorkflowStatus } from "@dbos-inc/dbos-sdk";
 import { log } from "../log.js";
 import { RUN_QUEUES } from "../queue-names.js";
 
+/** The two DBOS calls re-enqueueing needs; both the launched `DBOS` class and a `DBOSClient` have them. */
+export interface WorkflowAdmin {
+  listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]>;
+  resumeWorkflows(workflowIDs: string[], options?: { queueName?: string }): Promise<unknown>;
+}
+
 /**
- * Puts the runs an executor still has PENDING back on their original queues, so a live worker
- * continues them from their last checkpoint. Uses DBOS's public client API (listWorkflows +
- * resumeWorkflows with queueName). Returns how many runs were put back.
+ * Puts the runs an executor has PENDING back on their original queues (DBOS's public API:
+ * listWorkflows + resumeWorkflows with queueName; the thread partition is kept), so a live worker
+ * continues each from its last checkpoint. Returns the IDs it put back.
+ */
+export async function requeuePendingRunsOf(admin: WorkflowAdmin, executorId: string): Promise<string[]> {
+  const pending = await admin.listWorkflows({ status: "PENDING", executorId, queueName: [...RUN_QUEUES] });
+  const byQueue = new Map<string, string[]>();
+  for (const run of pending) {
+    if (run.queueName) byQueue.set(run.queueName, [...(byQueue.get(run.queueName) ?? []), run.workflowID]);
+  }
+  for (const [queueName, ids] of byQueue) await admin.resumeWorkflows(ids, { queueName });
+  return pending.map((run) => run.workflowID);
+}
+
+/**
+ * On shutdown, after DBOS itself is shut down: re-enqueues what this executor still has PENDING,
+ * through a short-lived DBOSClient. Returns how many runs were put back.
  */
 export async function requeuePendingRuns(databaseUrl: string, executorId: string): Promise<number> {
   const client = await DBOSClient.create({ systemDatabaseUrl: databaseUrl, applicationName: "mesh" });
   try {
-    const pending = await client.listWorkflows({ status: "PENDING", executorId, queueName: [...RUN_QUEUES] });
-    const byQueue = new Map<string, string[]>();
-    for (const run of pending) {
-      if (!run.queueName) continue;
-      byQueue.set(run.queueName, [...(byQueue.get(run.queueName) ?? []), run.workflowID]);
-    }
-    for (const [queueName, ids] of byQueue) await client.resumeWorkflows(ids, { queueName });
-    if (pending.length > 0)
-      log.info({ executorId, runs: pending.length }, "re-enqueued runs still pending here");
-    return pending.length;
+    const runs = await requeuePendingRunsOf(client, executorId);
+    if (runs.length > 0) log.info({ executorId, runs: runs.length }, "re-enqueued runs still pending here");
+    return runs.length;
   } finally {
     await client.destroy();
   }
