@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
+import { LOG_LEVELS } from "./log.js";
 import { type DispatchRole, resolveRole } from "./role.js";
 import { WORKFLOW_CODE_VERSION } from "./version.js";
 
@@ -154,6 +155,6 @@ export function loadConfig(env: Env = process.env): MeshConfig {
       tokenDelayMs: read(env, "MESH_BUILTIN_TOKEN_DELAY_MS", integer(0, 60_000), 5),
       checkpointEvery: read(env, "MESH_CHECKPOINT_EVERY", integer(1, 100_000), 8),
     },
-    logLevel: read(env, "LOG_LEVEL", z.enum(["trace", "debug", "info", "warn", "error", "fatal"]), "info"),
+    logLevel: read(env, "LOG_LEVEL", z.enum(LOG_LEVELS), "info"),
   };
 }

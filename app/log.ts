@@ -1,6 +1,6 @@
 import { pino } from "pino";
 
-const LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal"]);
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 const requested = process.env.LOG_LEVEL?.trim() ?? "";
 
 /**
@@ -9,7 +9,7 @@ const requested = process.env.LOG_LEVEL?.trim() ?? "";
  * other configuration errors, instead of crashing inside pino.
  */
 export const log = pino({
-  level: LEVELS.has(requested) ? requested : "info",
+  level: (LOG_LEVELS as readonly string[]).includes(requested) ? requested : "info",
   base: { service: "mesh" },
   redact: { paths: ["databaseUrl", "natsUrl", "apiToken", "*.authorization"], censor: "<redacted>" },
 });

@@ -1,6 +1,10 @@
 import type pg from "pg";
 import { RUN_QUEUES } from "../queue-names.js";
 
+/** An executor is live while its heartbeat is younger than $1 ms and it has not stopped. */
+const LIVE_EXECUTOR =
+  "stopped_at IS NULL AND last_seen > now() - make_interval(secs => $1::double precision / 1000)";
+
 export interface QueueStats {
   name: string;
   enqueued: number;
@@ -26,7 +30,7 @@ export async function readQueueStats(pool: pg.Pool, executorTimeoutMs: number): 
     pool.query<{ executor_id: string; listen_queues: string[] | null; role: string }>(
       `SELECT executor_id, listen_queues, role
          FROM mesh.executors
-        WHERE stopped_at IS NULL AND last_seen > now() - make_interval(secs => $1::double precision / 1000)`,
+        WHERE ${LIVE_EXECUTOR}`,
       [executorTimeoutMs],
     ),
   ]);
@@ -54,7 +58,7 @@ export async function readLiveExecutors(
 ): Promise<Record<string, number>> {
   const result = await pool.query<{ role: string; count: string }>(
     `SELECT role, count(*)::text AS count FROM mesh.executors
-      WHERE stopped_at IS NULL AND last_seen > now() - make_interval(secs => $1::double precision / 1000)
+      WHERE ${LIVE_EXECUTOR}
       GROUP BY role`,
     [executorTimeoutMs],
   );

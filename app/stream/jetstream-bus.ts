@@ -1,4 +1,10 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import {
+  DeliverPolicy,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
 import { AsyncQueue } from "./async-queue.js";
@@ -43,7 +49,8 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     }
   })();
 
-  await ensureRunStream(connection, options);
+  const manager = await jetstreamManager(connection);
+  await ensureRunStream(manager, options);
   const js = jetstream(connection, { timeout: 5_000 });
 
   const encode = (event: StreamEvent) => encoder.encode(JSON.stringify({ ...event, at: preciseNow() }));
@@ -69,7 +76,6 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       });
     },
     async hasMessages(runId) {
-      const manager = await jetstreamManager(connection);
       const message = await manager.streams.getMessage(RUN_STREAM_NAME, { last_by_subj: runSubject(runId) });
       return message !== null;
     },
@@ -113,8 +119,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   };
 }
 
-async function ensureRunStream(connection: NatsConnection, options: JetStreamBusOptions): Promise<void> {
-  const manager = await jetstreamManager(connection);
+async function ensureRunStream(manager: JetStreamManager, options: JetStreamBusOptions): Promise<void> {
   const config: Partial<StreamConfig> & { name: string } = {
     name: RUN_STREAM_NAME,
     subjects: ["mesh.runs.>"],
