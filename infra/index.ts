@@ -1,21 +1,9 @@
-// The mesh Pulumi program: validate the whole stack config first (no resource is registered when it
-// is invalid), then build the stack. See infra/stack.ts for the wiring and infra/topology.ts for what
-// runs where.
-import * as pulumi from "@pulumi/pulumi";
-import { MeshConfigError, parseMeshConfig, readStackConfig } from "./config.js";
-import { createMeshStack } from "./stack.js";
+// The mesh Pulumi program, as the Pulumi CLI runs it (Pulumi.yaml `main`). Everything happens in
+// meshProgram (infra/program.ts), which the Automation API also runs inline; see infra/stack.ts for
+// the wiring and infra/topology.ts for what runs where.
+import { meshProgram } from "./program.js";
 
-function validatedConfig() {
-  try {
-    return parseMeshConfig(readStackConfig());
-  } catch (error) {
-    // RunError: Pulumi prints the message (every problem, each naming its key) without a stack trace.
-    if (error instanceof MeshConfigError) throw new pulumi.RunError(error.message);
-    throw error;
-  }
-}
-
-const outputs = createMeshStack(validatedConfig());
+const outputs = meshProgram();
 
 export const namespace = outputs.namespace;
 export const serviceName = outputs.serviceName;

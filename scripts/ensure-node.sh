@@ -26,3 +26,10 @@ if [ ! -f "$stamp" ] || [ "$MESH_ROOT/package-lock.json" -nt "$stamp" ]; then
   echo "mesh: npm ci" >&2
   (cd "$MESH_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
+
+# The policy pack is its own package (`pulumi preview --policy-pack policy` loads its node_modules).
+policy_stamp="$MESH_ROOT/policy/node_modules/.package-lock.json"
+if [ ! -f "$policy_stamp" ] || [ "$MESH_ROOT/policy/package-lock.json" -nt "$policy_stamp" ]; then
+  echo "mesh: npm ci (policy pack)" >&2
+  (cd "$MESH_ROOT/policy" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi

@@ -1,16 +1,85 @@
 #!/usr/bin/env bash
-# Sourced by ./dev test and .ci/run: tools the test suite runs besides Node. actionlint validates the
-# GitHub workflows; it is built from the Go module proxy into .tools/bin (git-ignored).
+# Sourced by ./dev test and .ci/run: the tools the test suite runs besides Node, built from the Go module
+# proxy into .tools/bin (git-ignored). Every version is pinned in one place: the wrapper modules under
+# tools/ (go.mod + go.sum) and ACTIONLINT_VERSION below. A tool is rebuilt only when its wrapper module
+# changed (a stamp holds the hash), so a warm run is a no-op. A cold machine pays ≈ 25–35 min once.
+#
+#   actionlint                    validates .github/workflows
+#   pulumi                        the Pulumi CLI/engine (tools/pulumi), driven by the Automation API
+#   pulumi-resource-kubernetes    the Kubernetes provider plugin (tools/pulumi-kubernetes)
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
+#                                 the test control plane (tools/etcd, tools/kubernetes, tools/kwok)
 set -euo pipefail
 MESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ACTIONLINT_VERSION="v1.7.12"
+TOOLS_BIN="$MESH_ROOT/.tools/bin"
+mkdir -p "$TOOLS_BIN"
 
-if [ ! -x "$MESH_ROOT/.tools/bin/actionlint" ] && ! command -v actionlint >/dev/null; then
-  if command -v go >/dev/null; then
+# The version a wrapper module pins for a dependency, e.g. module_version tools/pulumi github.com/pulumi/pulumi/pkg/v3
+module_version() { (cd "$MESH_ROOT/$1" && go list -m -f '{{.Version}}' "$2"); }
+
+# Hash of everything that decides a tool's build: its wrapper module and this script.
+wrapper_hash() {
+  (cd "$MESH_ROOT" && cat "$1"/go.mod "$1"/go.sum "$1"/*.go scripts/ensure-tools.sh 2>/dev/null) | sha256sum | cut -c1-16
+}
+
+# build_tool <wrapper dir> <stamp name> <command...>: runs the command in the wrapper module unless the
+# stamp says this exact wrapper was built already.
+build_tool() {
+  local dir=$1 name=$2
+  shift 2
+  local stamp="$TOOLS_BIN/.$name.stamp" hash
+  hash=$(wrapper_hash "$dir")
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then return 0; fi
+  local started=$SECONDS
+  echo "mesh: building $name from the Go module proxy ($dir; cold builds take minutes, once per machine)" >&2
+  (cd "$MESH_ROOT/$dir" && "$@") >&2
+  echo "$hash" > "$stamp"
+  echo "mesh: built $name in $((SECONDS - started)) s" >&2
+}
+
+build_pulumi() {
+  local v
+  v=$(module_version tools/pulumi github.com/pulumi/pulumi/pkg/v3)
+  go build -o "$TOOLS_BIN/pulumi" \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+
+# The provider module's cmd/ embeds files its Makefile generates; our main embeds the schema and Terraform
+# mapping copied from the module cache. The proxy serves v4.25.0 only as a pseudo-version, so the
+# released version number is written here beside the commit it names.
+KUBERNETES_PROVIDER_VERSION="4.25.0" # = github.com/pulumi/pulumi-kubernetes/provider/v4 v4.0.0-20260115033456-f47bc2d6f199
+build_pulumi_kubernetes() {
+  local dir
+  dir=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+  install -m 0644 "$dir/cmd/pulumi-resource-kubernetes/schema.json" "$dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" .
+  go build -o "$TOOLS_BIN/pulumi-resource-kubernetes" \
+    -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION" .
+}
+
+build_kubernetes() {
+  local v
+  v=$(module_version tools/kubernetes k8s.io/kubernetes)
+  local flags="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$v" | cut -d. -f2)"
+  GOBIN="$TOOLS_BIN" go install -ldflags "$flags" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+if command -v go >/dev/null; then
+  if [ ! -x "$TOOLS_BIN/actionlint" ]; then
     echo "mesh: installing actionlint $ACTIONLINT_VERSION into .tools/bin" >&2
-    GOBIN="$MESH_ROOT/.tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2
-  else
-    echo "mesh: actionlint is missing and Go is not installed; the workflow test will fail" >&2
+    GOBIN="$TOOLS_BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2
   fi
+  build_tool tools/etcd etcd go build -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3
+  build_tool tools/kwok kwok go build -o "$TOOLS_BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
+  build_tool tools/kubernetes kubernetes build_kubernetes
+  build_tool tools/pulumi-kubernetes pulumi-resource-kubernetes build_pulumi_kubernetes
+  build_tool tools/pulumi pulumi build_pulumi
+else
+  echo "mesh: Go is not installed; the real-engine suite and the workflow test will fail" >&2
 fi
-export PATH="$MESH_ROOT/.tools/bin:$PATH"
+
+# The engine starts a Node policy pack through a plugin of this name when no Node language host is
+# installed (none is served by the module proxy); ours runs @pulumi/pulumi's policy-pack host.
+export PATH="$TOOLS_BIN:$MESH_ROOT/tools/bin:$PATH"

@@ -1,0 +1,22 @@
+import * as pulumi from "@pulumi/pulumi";
+import { MeshConfigError, parseMeshConfig, readStackConfig } from "./config.js";
+import { createMeshStack } from "./stack.js";
+
+/**
+ * The mesh Pulumi program as one function: validate the whole stack config first (no resource is
+ * registered when it is invalid), then build the stack and return its outputs. `infra/index.ts` (the
+ * CLI's entry) exports what it returns; the Automation API runs it as an inline program.
+ */
+export function meshProgram() {
+  return createMeshStack(validatedConfig());
+}
+
+function validatedConfig() {
+  try {
+    return parseMeshConfig(readStackConfig());
+  } catch (error) {
+    // RunError: Pulumi prints the message (every problem, each naming its key) without a stack trace.
+    if (error instanceof MeshConfigError) throw new pulumi.RunError(error.message);
+    throw error;
+  }
+}
