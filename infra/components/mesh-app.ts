@@ -19,8 +19,16 @@ export interface MeshAppArgs {
 }
 
 export const SECRET_NAME = "mesh";
+/** KEDA's own Secret: created with the queue-depth autoscaler, so switching workers on never touches `mesh`. */
+export const SCALER_SECRET_NAME = "mesh-keda";
 /** The database URL as KEDA's Go Postgres driver reads it (libpq semantics; no node-postgres options). */
 export const SCALER_DATABASE_URL_KEY = "KEDA_DATABASE_URL";
+/**
+ * Pod-template annotation holding the resourceVersion of Secret `mesh`: a changed secret changes it, so
+ * `pulumi up` rolls every Deployment whose pods read the Secret. The value is the API server's counter,
+ * not derived from any secret, so it reveals nothing.
+ */
+export const SECRET_REVISION_ANNOTATION = "mesh.dev/secret-revision";
 
 /** node-postgres needs `uselibpqcompat=true` for libpq's sslmode=require; pgx would send it to the server. */
 function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
@@ -57,9 +65,6 @@ export class MeshApp extends pulumi.ComponentResource {
           DATABASE_URL: args.databaseUrl,
           NATS_URL: args.natsUrl,
           ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
-          ...(plan.worker?.autoscaling?.kind === "queueDepth"
-            ? { [SCALER_DATABASE_URL_KEY]: scalerUrl(args.databaseUrl) }
-            : {}),
         },
       },
       childOpts,
@@ -103,7 +108,8 @@ export class MeshApp extends pulumi.ComponentResource {
     );
     const afterMigration = { ...childOpts, dependsOn: [migration, secret, ...(args.dependsOn ?? [])] };
 
-    const main = this.deployment(plan.main, args, afterMigration);
+    const podInputs = { ...args, secretRevision: secret.metadata.resourceVersion };
+    const main = this.deployment(plan.main, podInputs, afterMigration);
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
@@ -117,12 +123,12 @@ export class MeshApp extends pulumi.ComponentResource {
       childOpts,
     );
     this.disruptionBudget(plan.main, namespace, childOpts);
-    if (plan.main.autoscaling) this.autoscaler(plan.main, namespace, main, childOpts);
+    if (plan.main.autoscaling) this.autoscaler(plan.main, args, main, childOpts);
 
     if (plan.worker) {
-      const worker = this.deployment(plan.worker, args, afterMigration);
+      const worker = this.deployment(plan.worker, podInputs, afterMigration);
       this.disruptionBudget(plan.worker, namespace, childOpts);
-      if (plan.worker.autoscaling) this.autoscaler(plan.worker, namespace, worker, childOpts);
+      if (plan.worker.autoscaling) this.autoscaler(plan.worker, args, worker, childOpts);
     }
 
     this.serviceName = service.metadata.name;
@@ -130,7 +136,11 @@ export class MeshApp extends pulumi.ComponentResource {
     this.registerOutputs({ serviceName: this.serviceName, serviceUrl: this.serviceUrl });
   }
 
-  private deployment(plan: DeploymentPlan, args: MeshAppArgs, opts: pulumi.CustomResourceOptions) {
+  private deployment(
+    plan: DeploymentPlan,
+    args: MeshAppArgs & { secretRevision: pulumi.Output<string> },
+    opts: pulumi.CustomResourceOptions,
+  ) {
     const preStop = plan.serves
       ? // Keep serving while the endpoint removal reaches every kube-proxy, then let SIGTERM drain.
         { lifecycle: { preStop: { exec: { command: ["sleep", String(plan.preStopSleepSeconds)] } } } }
@@ -151,6 +161,7 @@ export class MeshApp extends pulumi.ComponentResource {
                 "prometheus.io/scrape": "true",
                 "prometheus.io/port": String(HTTP_PORT),
                 "prometheus.io/path": "/metrics",
+                [SECRET_REVISION_ANNOTATION]: args.secretRevision,
                 ...plan.podAnnotations,
               },
             },
@@ -183,7 +194,8 @@ export class MeshApp extends pulumi.ComponentResource {
                       : [{ name: "MESH_WORKER_CONCURRENCY", value: String(plan.concurrency) }]),
                     secretEnv("DATABASE_URL"),
                     secretEnv("NATS_URL"),
-                    secretEnv("MESH_API_TOKEN", true),
+                    // Only pods that serve the API need its token (workers serve health and metrics).
+                    ...(plan.serves ? [secretEnv("MESH_API_TOKEN", true)] : []),
                   ],
                   // The kubelet probes each pod directly on its own port, so workers stay healthy
                   // although no Service selects them.
@@ -235,12 +247,13 @@ export class MeshApp extends pulumi.ComponentResource {
 
   private autoscaler(
     plan: DeploymentPlan,
-    namespace: pulumi.Input<string>,
+    args: MeshAppArgs,
     deployment: k8s.apps.v1.Deployment,
     opts: pulumi.CustomResourceOptions,
   ) {
     const scaling = plan.autoscaling;
     if (!scaling) return;
+    const namespace = args.namespace;
     // Workers run long jobs: scale down slowly, one pod a minute, after five quiet minutes.
     const behavior = plan.serves
       ? undefined
@@ -279,6 +292,15 @@ export class MeshApp extends pulumi.ComponentResource {
       );
       return;
     }
+    const scalerSecret = new k8s.core.v1.Secret(
+      `${plan.name}-keda-secret`,
+      {
+        metadata: { name: SCALER_SECRET_NAME, namespace, labels: plan.labels },
+        type: "Opaque",
+        stringData: { [SCALER_DATABASE_URL_KEY]: scalerUrl(args.databaseUrl) },
+      },
+      opts,
+    );
     const auth = new k8s.apiextensions.CustomResource(
       `${plan.name}-keda-auth`,
       {
@@ -286,7 +308,9 @@ export class MeshApp extends pulumi.ComponentResource {
         kind: "TriggerAuthentication",
         metadata: { name: `${plan.name}-postgres`, namespace, labels: plan.labels },
         spec: {
-          secretTargetRef: [{ parameter: "connection", name: SECRET_NAME, key: SCALER_DATABASE_URL_KEY }],
+          secretTargetRef: [
+            { parameter: "connection", name: scalerSecret.metadata.name, key: SCALER_DATABASE_URL_KEY },
+          ],
         },
       },
       opts,

@@ -15,6 +15,22 @@ export interface RegisteredResource {
   registeredAtMs: number;
   /** Milliseconds since the run started when the mock engine answered it. */
   completedAtMs: number;
+  /** Everything besides inputs that decides what the engine does with it (its URN, ordering, options). */
+  engine: EngineView;
+}
+
+/**
+ * A resource as the engine keys and orders it, besides its inputs: the parent chain and type that make
+ * up its URN (a new parent is a new URN: a delete and a create), its provider, what it depends on, and
+ * every other resource option. `Type::name` paths name resources.
+ */
+export interface EngineView {
+  /** Parents from the outermost component down, e.g. ["mesh:infra:MeshApp::mesh"]; [] under the stack. */
+  parents: string[];
+  provider?: string;
+  dependsOn: string[];
+  /** protect, deleteBeforeReplace, ignoreChanges, replaceOnChanges, aliases, customTimeouts, ... when set. */
+  options: Record<string, unknown>;
 }
 
 export interface MockRunOptions {
@@ -52,6 +68,7 @@ export interface MockRunResult {
  */
 export async function runUnderMocks(options: MockRunOptions): Promise<MockRunResult> {
   const resources: RegisteredResource[] = [];
+  const engineViews = new Map<string, EngineView>();
   const started = Date.now();
   await pulumi.runtime.setMocks(
     {
@@ -63,6 +80,11 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
           type: args.type,
           name: args.name,
           inputs: args.inputs,
+          engine: engineViews.get(`${args.type}::${args.name}`) ?? {
+            parents: [],
+            dependsOn: [],
+            options: {},
+          },
           order: resources.length,
           registeredAtMs,
           completedAtMs: Date.now() - started,
@@ -86,6 +108,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     // Validation first, outside the stack: invalid config registers nothing, not even the stack.
     const config = parseMeshConfig(readStackConfig());
     await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation(recordEngineView(engineViews));
       Object.assign(outputs, createMeshStack(config));
       return outputs;
     });
@@ -104,4 +127,38 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   // drain the outstanding registrations so the inventory is complete.
   await pulumi.runtime.disconnect();
   return { resources, outputs: resolved, secretOutputs };
+}
+
+/** A stack transformation that records each resource's EngineView (and changes nothing). */
+function recordEngineView(views: Map<string, EngineView>): pulumi.ResourceTransformation {
+  const paths = new WeakMap<pulumi.Resource, string>();
+  const pathOf = (resource: unknown) =>
+    resource instanceof pulumi.Resource ? (paths.get(resource) ?? "(unrecorded resource)") : String(resource);
+  return ({ resource, type, name, opts }) => {
+    const path = `${type}::${name}`;
+    paths.set(resource, path);
+    const parents: string[] = [];
+    for (let parent = opts.parent; parent; parent = parentOf(parent)) {
+      if (paths.has(parent)) parents.unshift(pathOf(parent)); // the stack itself is never recorded
+    }
+    const dependsOn = [opts.dependsOn ?? []].flat() as unknown[];
+    const { parent: _, provider, providers: __, dependsOn: ___, ...rest } = opts;
+    const options = Object.fromEntries(
+      Object.entries(rest)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => [key, key === "aliases" ? (value as unknown[]).map(String) : value]),
+    );
+    views.set(path, {
+      parents,
+      ...(provider ? { provider: pathOf(provider) } : {}),
+      dependsOn: dependsOn.map(pathOf).sort(),
+      options,
+    });
+    return undefined;
+  };
+}
+
+/** The parent a resource was created with (Pulumi keeps it on the resource object). */
+function parentOf(resource: pulumi.Resource): pulumi.Resource | undefined {
+  return (resource as unknown as { __parentResource?: pulumi.Resource }).__parentResource;
 }

@@ -35,16 +35,19 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     );
   });
 
-  it("takes the connection from the Secret through a TriggerAuthentication", () => {
+  it("takes the connection from KEDA's own Secret through a TriggerAuthentication", () => {
     const auth = objectOf(prod.objects, "TriggerAuthentication", "mesh-worker-postgres");
     assert.deepEqual(auth.spec.secretTargetRef, [
-      { parameter: "connection", name: "mesh", key: "KEDA_DATABASE_URL" },
+      { parameter: "connection", name: "mesh-keda", key: "KEDA_DATABASE_URL" },
     ]);
-    const secret = prod.resources.find((resource) => resource.name === "mesh-secret");
+    const secret = prod.resources.find((resource) => resource.name === "mesh-worker-keda-secret");
     const data = unwrapSecrets(secret?.inputs.stringData) as Record<string, string>;
     // libpq semantics for KEDA's driver: TLS required, and no node-postgres-only option.
     assert.match(data.KEDA_DATABASE_URL ?? "", /^postgresql:\/\/mesh:.*@.*:5432\/mesh\?sslmode=require$/);
-    assert.match(data.DATABASE_URL ?? "", /sslmode=require&uselibpqcompat=true$/);
+    const main = prod.resources.find((resource) => resource.name === "mesh-secret");
+    const mainData = unwrapSecrets(main?.inputs.stringData) as Record<string, string>;
+    assert.match(mainData.DATABASE_URL ?? "", /sslmode=require&uselibpqcompat=true$/);
+    assert.equal(mainData.KEDA_DATABASE_URL, undefined, "Secret mesh (read by every pod) has no KEDA key");
   });
 
   it("scales down slowly for long runs", () => {

@@ -75,7 +75,11 @@ describe("secrets (DESIGN §3.2)", () => {
         );
         if (!deployment) continue;
         const env = envOf(deployment);
-        for (const key of ["DATABASE_URL", "NATS_URL", "MESH_API_TOKEN"]) {
+        // Only the API-serving pods get the API token; workers serve health and metrics only.
+        const keys =
+          name === "mesh" ? ["DATABASE_URL", "NATS_URL", "MESH_API_TOKEN"] : ["DATABASE_URL", "NATS_URL"];
+        if (name === "mesh-worker") assert.equal(env.MESH_API_TOKEN, undefined, "workers get no API token");
+        for (const key of keys) {
           assert.deepEqual(
             (env[key] as { secretKeyRef: { name: string; key: string } }).secretKeyRef.name,
             "mesh",
