@@ -142,11 +142,15 @@ function recordEngineView(views: Map<string, EngineView>): pulumi.ResourceTransf
       if (paths.has(parent)) parents.unshift(pathOf(parent)); // the stack itself is never recorded
     }
     const dependsOn = [opts.dependsOn ?? []].flat() as unknown[];
-    const { parent: _, provider, providers: __, dependsOn: ___, ...rest } = opts;
+    const { parent: _, provider, dependsOn: __, ...rest } = opts as pulumi.ComponentResourceOptions;
     const options = Object.fromEntries(
       Object.entries(rest)
         .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => [key, key === "aliases" ? (value as unknown[]).map(String) : value]),
+        .map(([key, value]) => {
+          if (key === "aliases") return [key, (value as unknown[]).map(String)];
+          if (key === "providers") return [key, [value].flat().map(pathOf)];
+          return [key, value];
+        }),
     );
     views.set(path, {
       parents,
