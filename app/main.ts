@@ -1,6 +1,9 @@
 // mesh: one image, three dispatch roles. This file is the start-up order of DESIGN §2.1, top to bottom.
+
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig, type MeshConfig } from "./config.js";
 import { createMeshPool } from "./db.js";
+import { executionGate } from "./durability/execution-gate.js";
 import { Heartbeat } from "./durability/heartbeat.js";
 import { runMigrations } from "./durability/migrations.js";
 import { Reaper } from "./durability/reaper.js";
@@ -111,14 +114,23 @@ async function main(argv: string[]): Promise<void> {
     server.close();
     // Open SSE streams end cleanly now; clients reconnect elsewhere with Last-Event-ID.
     await openStreams.endAll(2_000);
-    // Stops dequeuing at once, then waits for the runs in flight here, within the grace budget
-    // (keeping a little of it to re-enqueue what did not finish and to exit cleanly).
+    // Stop dequeuing at once, and let the runs in flight here finish or reach their next checkpoint
+    // boundary, within the grace budget (keeping a little of it to hand runs back and exit cleanly).
+    // A body stopped at a boundary never executes another segment here, so handing its run back
+    // executes no segment twice.
+    executionGate.stopAtCheckpoints();
     const waitMs = Math.max(0, deadline - Date.now() - 2_000);
-    await DBOS.shutdown({ workflowCompletionTimeoutMS: waitMs }).catch((error: Error) =>
+    const dbosStopped = DBOS.shutdown({ workflowCompletionTimeoutMS: waitMs }).catch((error: Error) =>
       log.error({ err: error.message }, "DBOS shutdown failed"),
     );
-    await requeuePendingRuns(config.databaseUrl, config.executorId).catch((error: Error) =>
-      log.error({ err: error.message }, "could not re-enqueue pending runs; the reaper will"),
+    if (!(await executionGate.settled(waitMs)))
+      log.warn({ runs: executionGate.midSegment }, "runs still inside a segment at the drain deadline");
+    // Parked bodies never complete, so DBOS's own wait would run to its timeout: give it only what
+    // finished runs need to record their outcome.
+    await Promise.race([dbosStopped, sleep(Math.min(1_000, Math.max(0, deadline - Date.now() - 1_500)))]);
+    await requeuePendingRuns(config.databaseUrl, config.executorId, executionGate.leftLocally).catch(
+      (error: Error) =>
+        log.error({ err: error.message }, "could not re-enqueue pending runs; the reaper will"),
     );
     server.closeAllConnections();
     await Promise.allSettled([bus.close(), pool.end()]);

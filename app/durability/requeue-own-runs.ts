@@ -13,8 +13,14 @@ export interface WorkflowAdmin {
  * listWorkflows + resumeWorkflows with queueName; the thread partition is kept), so a live worker
  * continues each from its last checkpoint. Returns the IDs it put back.
  */
-export async function requeuePendingRunsOf(admin: WorkflowAdmin, executorId: string): Promise<string[]> {
-  const pending = await admin.listWorkflows({ status: "PENDING", executorId, queueName: [...RUN_QUEUES] });
+export async function requeuePendingRunsOf(
+  admin: WorkflowAdmin,
+  executorId: string,
+  except: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
+  const pending = (
+    await admin.listWorkflows({ status: "PENDING", executorId, queueName: [...RUN_QUEUES] })
+  ).filter((run) => !except.has(run.workflowID));
   const byQueue = new Map<string, string[]>();
   for (const run of pending) {
     if (run.queueName) byQueue.set(run.queueName, [...(byQueue.get(run.queueName) ?? []), run.workflowID]);
@@ -24,13 +30,18 @@ export async function requeuePendingRunsOf(admin: WorkflowAdmin, executorId: str
 }
 
 /**
- * On shutdown, after DBOS itself is shut down: re-enqueues what this executor still has PENDING,
- * through a short-lived DBOSClient. Returns how many runs were put back.
+ * On shutdown: re-enqueues what this executor still has PENDING, through a short-lived DBOSClient, except
+ * the runs whose bodies ended here (`finishedHere`: DBOS records their outcome; re-running one would
+ * execute it twice). Returns how many runs were put back.
  */
-export async function requeuePendingRuns(databaseUrl: string, executorId: string): Promise<number> {
+export async function requeuePendingRuns(
+  databaseUrl: string,
+  executorId: string,
+  finishedHere: ReadonlySet<string> = new Set(),
+): Promise<number> {
   const client = await DBOSClient.create({ systemDatabaseUrl: databaseUrl, applicationName: "mesh" });
   try {
-    const runs = await requeuePendingRunsOf(client, executorId);
+    const runs = await requeuePendingRunsOf(client, executorId, finishedHere);
     if (runs.length > 0) log.info({ executorId, runs: runs.length }, "re-enqueued runs still pending here");
     return runs.length;
   } finally {

@@ -1,4 +1,5 @@
 import { DBOS } from "@dbos-inc/dbos-sdk";
+import { executionGate } from "../durability/execution-gate.js";
 import { log } from "../log.js";
 import { dispatchLatency, runsExecuted } from "../metrics.js";
 import { runPorts } from "./run-ports.js";
@@ -20,24 +21,34 @@ export async function executeAgentRun(
   dispatchLatency.observe({ queue }, Math.max(0, Date.now() - enqueuedAt) / 1000);
 
   const chunks: string[] = [];
+  executionGate.begin(runId);
   try {
     for (let segment = 0; ; segment++) {
       const firstSeq = chunks.length + 1;
+      // A draining process stops here, between checkpoints, and hands the run back (SIGTERM drain).
+      await executionGate.atCheckpoint(runId);
       const result = await DBOS.runStep(
-        () => {
+        async () => {
           let seq = firstSeq;
-          return model.generateSegment({
+          const generated = await model.generateSegment({
             input,
             segment,
             tokensSoFar: chunks.length,
             onToken: (text) => publishChunk(runId, { seq: seq++, text }),
           });
+          // Only a segment that really executed logs this (a resumed run replays recorded ones silently).
+          log.info(
+            { runId, segment, tokens: generated.tokens.length, executorId: DBOS.executorID },
+            "segment executed",
+          );
+          return generated;
         },
         { name: `segment-${segment}` },
       );
       chunks.push(...result.tokens);
       if (result.done) break;
     }
+    await executionGate.atCheckpoint(runId);
     await DBOS.runStep(
       () => publishDone(runId, { status: "SUCCESS", output: chunks.join(""), chunkCount: chunks.length }),
       {
@@ -47,6 +58,8 @@ export async function executeAgentRun(
   } catch (error) {
     runsExecuted.inc({ queue, outcome: "error" });
     throw error;
+  } finally {
+    executionGate.end(runId);
   }
   runsExecuted.inc({ queue, outcome: "success" });
   // The body is done; DBOS records the result next, unless another executor took the run over in the

@@ -41,11 +41,42 @@ export async function waitForAllSucceeded(client: ApiClient, runIds: string[], t
   );
 }
 
-/** Checkpoints per run: a run whose steps were recorded more than once would show more rows. */
-export async function stepCounts(databaseUrl: string): Promise<Map<string, number>> {
-  const rows = await query<{ workflow_uuid: string; steps: string }>(
-    databaseUrl,
-    "SELECT workflow_uuid, count(*)::text AS steps FROM dbos.operation_outputs GROUP BY workflow_uuid",
-  );
-  return new Map(rows.map((row) => [row.workflow_uuid, Number(row.steps)]));
+/** One execution of a run's segment (a DBOS step that really ran, not a replayed checkpoint). */
+export interface SegmentExecution {
+  runId: string;
+  segment: number;
+  executorId: string;
+}
+
+/**
+ * Every segment execution these processes logged ("segment executed"), per run, in log order. A segment
+ * executed twice shows twice; DBOS's operation_outputs cannot show that (its primary key forbids it).
+ */
+export function segmentExecutions(processes: MeshProcess[]): Map<string, SegmentExecution[]> {
+  const executions = new Map<string, SegmentExecution[]>();
+  for (const mesh of processes) {
+    for (const line of mesh.logs) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; runId?: string; segment?: number };
+        if (entry.msg === "segment executed" && entry.runId && entry.segment !== undefined) {
+          const execution = { runId: entry.runId, segment: entry.segment, executorId: mesh.executorId };
+          executions.set(entry.runId, [...(executions.get(entry.runId) ?? []), execution]);
+        }
+      } catch {
+        // not a log line of ours
+      }
+    }
+  }
+  return executions;
+}
+
+/** Segments of a run executed more than once, as "segment N on a, b". */
+export function segmentsExecutedTwice(executions: SegmentExecution[] = []): string[] {
+  const bySegment = new Map<number, string[]>();
+  for (const { segment, executorId } of executions)
+    bySegment.set(segment, [...(bySegment.get(segment) ?? []), executorId]);
+  return [...bySegment]
+    .filter(([, executors]) => executors.length > 1)
+    .map(([segment, executors]) => `segment ${segment} on ${executors.join(", ")}`);
 }
