@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ApiClient } from "../support/api-client.js";
+import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
 import { expectedOutput } from "../support/run-checks.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "../support/services.js";
@@ -15,6 +16,7 @@ const env = {
 };
 
 describe("durability: an api pod draining with open streams", () => {
+  useCpuHogIfRequested();
   let databaseUrl: string;
   let processes: MeshProcess[] = [];
 

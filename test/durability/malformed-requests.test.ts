@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import { type MeshProcess, startMesh } from "../support/mesh-process.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "../support/services.js";
 
@@ -223,6 +224,7 @@ function sendSlowly(port: number, abandon: boolean): Promise<number> {
 }
 
 describe("durability: malformed requests", () => {
+  useCpuHogIfRequested();
   let databaseUrl: string;
   let api: MeshProcess;
 

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "../support/services.js";
 
 // Fixture: an empty database and five processes (mixed roles) launched at the same moment, each
 // running the migrations at launch (MESH_AUTO_MIGRATE=true).
 describe("durability: parallel launch on an empty database", () => {
+  useCpuHogIfRequested();
   let databaseUrl: string;
   let processes: MeshProcess[] = [];
 

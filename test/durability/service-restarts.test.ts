@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ApiClient } from "../support/api-client.js";
+import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import {
   canRestartNats,
   canRestartPostgres,
@@ -24,6 +25,7 @@ const env = {
 };
 
 describe("durability: Postgres and NATS restarts", () => {
+  useCpuHogIfRequested();
   let databaseUrl: string;
   let processes: MeshProcess[] = [];
   let client: ApiClient;

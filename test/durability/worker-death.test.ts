@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ApiClient } from "../support/api-client.js";
+import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
 import {
   completionsByRun,
@@ -26,6 +27,7 @@ const env = {
 };
 
 describe("durability: dead, drained and frozen workers", () => {
+  useCpuHogIfRequested();
   let databaseUrl: string;
   let api: MeshProcess;
   const processes: MeshProcess[] = [];
