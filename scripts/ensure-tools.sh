@@ -58,6 +58,20 @@ build_pulumi_kubernetes() {
     -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION" .
 }
 
+# kwok ships its stages (what its fake node does to pods) as YAML in the module, not in the binary: the
+# "fast" set (node initialize + heartbeat with lease, pod ready/complete/delete) goes beside it.
+build_kwok() {
+  go build -o "$TOOLS_BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
+  local dir
+  dir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  mkdir -p "$MESH_ROOT/.tools/share"
+  for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    echo "---"
+    cat "$dir/kustomize/stage/$stage.yaml"
+  done > "$MESH_ROOT/.tools/share/kwok-stages.yaml"
+}
+
 build_kubernetes() {
   local v
   v=$(module_version tools/kubernetes k8s.io/kubernetes)
@@ -72,7 +86,7 @@ if command -v go >/dev/null; then
     GOBIN="$TOOLS_BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2
   fi
   build_tool tools/etcd etcd go build -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3
-  build_tool tools/kwok kwok go build -o "$TOOLS_BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
+  build_tool tools/kwok kwok build_kwok
   build_tool tools/kubernetes kubernetes build_kubernetes
   build_tool tools/pulumi-kubernetes pulumi-resource-kubernetes build_pulumi_kubernetes
   build_tool tools/pulumi pulumi build_pulumi

@@ -5,6 +5,7 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { freePort } from "../support/mesh-process.js";
 import { waitFor } from "../support/wait.js";
 import { type ControlPlaneCertificates, generateCertificates } from "./certificates.js";
@@ -22,6 +23,9 @@ const DISABLED_CONTROLLERS = [
   "cloud-node-lifecycle-controller",
   "node-route-controller",
 ];
+
+/** kwok's "fast" stages, copied from its module by scripts/ensure-tools.sh. */
+const KWOK_STAGES = fileURLToPath(new URL("../../.tools/share/kwok-stages.yaml", import.meta.url));
 
 /** The fake node kwok manages: pods bound to it become Running/Ready, Job pods Succeeded. */
 export const KWOK_NODE_NAME = "kwok-node-0";
@@ -149,6 +153,7 @@ export async function startControlPlane(options: { logPrefix?: string } = {}): P
     ]);
     start("kwok", [
       `--kubeconfig=${kubeconfigPath}`,
+      `--config=${KWOK_STAGES}`,
       "--manage-all-nodes=false",
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       "--node-lease-duration-seconds=40",
