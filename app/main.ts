@@ -14,7 +14,7 @@ import { Readiness } from "./http/readiness.js";
 import { startHttpServer } from "./http/server.js";
 import { log } from "./log.js";
 import { processInfo, streamChunks } from "./metrics.js";
-import { AUTOMATIONS_QUEUE, THREAD_GATE_QUEUE } from "./queue-names.js";
+import { ensureQueuesRegistered, writeQueueSettings } from "./queue-settings.js";
 import { listenQueuesFor } from "./role.js";
 
 async function main(argv: string[]): Promise<void> {
@@ -24,6 +24,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (argv[0] === "migrate") {
     await runMigrations(config.databaseUrl);
+    await writeQueueSettingsAsOwner(config);
     return;
   }
 
@@ -51,17 +52,8 @@ async function main(argv: string[]): Promise<void> {
   // 5. Migrate (locally, once, under a lock), launch, then register queues: DBOS 5 keeps them in Postgres.
   if (config.autoMigrate) await runMigrations(config.databaseUrl);
   await DBOS.launch();
-  await DBOS.registerQueue(THREAD_GATE_QUEUE, {
-    partitionConcurrency: 1,
-    workerConcurrency: config.workerConcurrency,
-    minPollingIntervalMs: config.queuePollMs,
-    onConflict: "always_update",
-  });
-  await DBOS.registerQueue(AUTOMATIONS_QUEUE, {
-    workerConcurrency: config.workerConcurrency,
-    minPollingIntervalMs: config.queuePollMs,
-    onConflict: "always_update",
-  });
+  // The release's migration owns the queue settings; a process only creates a missing row.
+  await ensureQueuesRegistered(DBOS, config);
 
   // 6. HTTP (routes per role), heartbeats, shutdown handling.
   const pool = createMeshPool(config.databaseUrl);
@@ -139,6 +131,21 @@ async function main(argv: string[]): Promise<void> {
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/** `main.js migrate`: the release's migration writes the run queues' settings (it owns them). */
+async function writeQueueSettingsAsOwner(config: MeshConfig): Promise<void> {
+  const { DBOSClient } = await import("@dbos-inc/dbos-sdk");
+  const client = await DBOSClient.create({ systemDatabaseUrl: config.databaseUrl, applicationName: "mesh" });
+  try {
+    await writeQueueSettings(client, config);
+    log.info(
+      { workerConcurrency: config.workerConcurrency, pollMs: config.queuePollMs },
+      "queue settings written",
+    );
+  } finally {
+    await client.destroy();
+  }
 }
 
 function loadConfigOrExit(): MeshConfig {

@@ -40,6 +40,12 @@ export interface DeploymentPlan {
 export interface TopologyPlan {
   /** 1 all-only, 2 all + workers (rollout step 1), 3 api + workers (rollout step 2). */
   state: 1 | 2 | 3;
+  /**
+   * The run queues' settings, written by the release's migration Job (their one owner) and used by every
+   * process that dequeues. Read whether or not workers are enabled, so switching them on changes nothing
+   * the main tier or the Job sees.
+   */
+  queueSettings: { workerConcurrency: number };
   main: DeploymentPlan;
   worker?: DeploymentPlan;
 }
@@ -99,7 +105,8 @@ export function planTopology(config: MeshConfig): TopologyPlan {
     podAnnotations: {},
   };
 
-  if (!config.worker.enabled) return { state: 1, main };
+  const queueSettings = { workerConcurrency: config.worker.concurrency };
+  if (!config.worker.enabled) return { state: 1, queueSettings, main };
 
   const worker = config.worker;
   const scaling = worker.autoscaling;
@@ -131,7 +138,7 @@ export function planTopology(config: MeshConfig): TopologyPlan {
     concurrency: worker.concurrency,
     podAnnotations: worker.doNotDisrupt ? { "karpenter.sh/do-not-disrupt": "true" } : {},
   };
-  return { state: config.dispatchRole === "api" ? 3 : 2, main, worker: workerPlan };
+  return { state: config.dispatchRole === "api" ? 3 : 2, queueSettings, main, worker: workerPlan };
 }
 
 /** One line per Deployment, for stack outputs and previews. */

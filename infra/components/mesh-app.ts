@@ -36,9 +36,13 @@ function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
 }
 export const HTTP_PORT = 8080;
 
-/** The Job that migrates the database for one image: a new image gets a new Job, and rollouts wait for it. */
-export function migrationJobName(image: string): string {
-  return `mesh-migrate-${createHash("sha256").update(image).digest("hex").slice(0, 10)}`;
+/**
+ * The Job that migrates the database and writes the queue settings for one release (image + settings): a
+ * new release gets a new Job, and rollouts wait for it.
+ */
+export function migrationJobName(image: string, queueSettings: TopologyPlan["queueSettings"]): string {
+  const release = JSON.stringify({ image, queueSettings });
+  return `mesh-migrate-${createHash("sha256").update(release).digest("hex").slice(0, 10)}`;
 }
 
 /**
@@ -74,7 +78,7 @@ export class MeshApp extends pulumi.ComponentResource {
       `${name}-migrate`,
       {
         metadata: {
-          name: migrationJobName(args.image),
+          name: migrationJobName(args.image, plan.queueSettings),
           namespace,
           labels: { ...plan.main.labels, "app.kubernetes.io/component": "migration" },
         },
@@ -92,7 +96,11 @@ export class MeshApp extends pulumi.ComponentResource {
                   name: "migrate",
                   image: args.image,
                   command: ["node", "dist/app/main.js", "migrate"],
-                  env: [secretEnv("DATABASE_URL")],
+                  env: [
+                    secretEnv("DATABASE_URL"),
+                    // The Job owns the run queues' settings (app/queue-settings.ts); pods never overwrite them.
+                    { name: "MESH_WORKER_CONCURRENCY", value: String(plan.queueSettings.workerConcurrency) },
+                  ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: containerSecurityContext,
                   volumeMounts: [tmpVolumeMount],

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { migrationJobName } from "../../infra/components/mesh-app.js";
 import { REPO_ROOT } from "./support.js";
 
 // The reviewer's offline preview: `npm run render`, run as a command, without credentials.
@@ -59,7 +60,7 @@ describe("npm run render", () => {
         "added:     Deployment/mesh-dev/mesh-worker",
         "added:     PodDisruptionBudget/mesh-dev/mesh-worker",
         "unchanged: Deployment/mesh-dev/mesh",
-        "unchanged: Job/mesh-dev/mesh-migrate-8b0ca874ff",
+        `unchanged: Job/mesh-dev/${migrationJobName("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.1.0", { workerConcurrency: 8 })}`,
         "unchanged: Namespace//mesh-dev",
         "unchanged: PodDisruptionBudget/mesh-dev/mesh",
         "unchanged: Secret/mesh-dev/mesh",

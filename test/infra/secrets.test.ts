@@ -92,6 +92,7 @@ describe("secrets (DESIGN §3.2)", () => {
     const job = prod.objects.find((object) => object.kind === "Job");
     assert.deepEqual(job?.spec.template.spec.containers[0].env, [
       { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_URL" } } },
+      { name: "MESH_WORKER_CONCURRENCY", value: "8" },
     ]);
   });
 

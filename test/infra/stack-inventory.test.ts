@@ -134,14 +134,26 @@ describe("stack inventories", () => {
     assert.deepEqual(prod.secretOutputs, ["databaseUrl"]);
   });
 
-  it("names the migration Job after the image, so a new image gets a new Job", () => {
+  it("names the migration Job after the release (image and queue settings), so a new release gets a new Job", () => {
     const prod = stacks.prod as RenderedStack;
     const job = prod.objects.find((object) => object.kind === "Job");
     assert.equal(
       job?.metadata.name,
-      migrationJobName("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.1.0"),
+      migrationJobName("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.1.0", { workerConcurrency: 8 }),
     );
-    assert.notEqual(migrationJobName("mesh:1"), migrationJobName("mesh:2"));
+    assert.notEqual(
+      migrationJobName("mesh:1", { workerConcurrency: 8 }),
+      migrationJobName("mesh:2", { workerConcurrency: 8 }),
+    );
+    assert.notEqual(
+      migrationJobName("mesh:1", { workerConcurrency: 8 }),
+      migrationJobName("mesh:1", { workerConcurrency: 16 }),
+    );
+    // The Job owns the queue settings: it writes the stack's worker concurrency.
+    assert.deepEqual(job?.spec.template.spec.containers[0].env[1], {
+      name: "MESH_WORKER_CONCURRENCY",
+      value: "8",
+    });
     assert.deepEqual(job?.spec.template.spec.containers[0].command, ["node", "dist/app/main.js", "migrate"]);
   });
 });
