@@ -92,15 +92,15 @@ function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback?
   return parsed.data;
 }
 
+/**
+ * What an error may echo of a bad value. Tokens and keys: nothing. URLs: everything but the credentials,
+ * found without parsing (the value is invalid, so it may not parse): whatever lies between the scheme and
+ * the last "@" is dropped, so a password holding "/", "#", "@" or spaces never shows, even in part.
+ */
 function redact(name: string, raw: string): string {
-  if (name.endsWith("TOKEN") || name.endsWith("KEY")) return "<redacted>";
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return raw.length > 80 ? `${raw.slice(0, 80)}...` : raw;
-  }
+  if (/(TOKEN|KEY|PASSWORD|SECRET)$/.test(name)) return "<redacted>";
+  const shown = name.endsWith("_URL") && raw.includes("@") ? raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1***@") : raw;
+  return shown.length > 80 ? `${shown.slice(0, 80)}...` : shown;
 }
 
 /** Builds the validated configuration or throws a ConfigError naming the first bad variable. */

@@ -73,6 +73,32 @@ describe("environment configuration", () => {
     );
   });
 
+  // Passwords that break URL parsing (an unescaped "/", "#", "@", a space): the error path is exactly where
+  // the value does not parse, so redaction must not depend on parsing.
+  const awkwardPasswords = ["p4ss/w0rd", "p4ss#w0rd", "p4ss@w0rd", "p4ss w0rd", "a/b#c@d e"];
+  for (const password of awkwardPasswords) {
+    for (const [name, value] of [
+      ["DATABASE_URL", `postgres://app:${password}@/mesh`],
+      ["DATABASE_URL", `mysql://app:${password}@db.internal/mesh`],
+      ["NATS_URL", `nats://mesh:${password}@nats-0:4222,http://mesh:${password}@nats-1:4222`],
+      ["NATS_URL", `nats://mesh:${password}@`],
+    ] as const) {
+      it(`never echoes the password ${JSON.stringify(password)} of a refused ${name}`, () => {
+        const env = { ...base, [name]: value };
+        let message = "";
+        try {
+          loadConfig(env);
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        if (message === "") return assert.fail(`${name}=${value} was accepted`);
+        assert.match(message, new RegExp(`^${name} `), "the error names the variable");
+        for (const piece of password.split(/[/#@ ]/).filter((part) => part.length >= 3))
+          assert.ok(!message.includes(piece), `${JSON.stringify(piece)} of the password in: ${message}`);
+      });
+    }
+  }
+
   it("reports a bad LOG_LEVEL as a configuration error, not a crash inside the logger", () => {
     const result = spawnSync(process.execPath, ["--import", "tsx", MAIN], {
       env: { PATH: process.env.PATH ?? "", ...base, LOG_LEVEL: "verbose" },
