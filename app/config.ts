@@ -99,8 +99,25 @@ function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback?
  */
 function redact(name: string, raw: string): string {
   if (/(TOKEN|KEY|PASSWORD|SECRET)$/.test(name)) return "<redacted>";
-  const shown = name.endsWith("_URL") && raw.includes("@") ? raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1***@") : raw;
+  const shown =
+    name.endsWith("_URL") && raw.includes("@")
+      ? raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1***@")
+      : raw;
   return shown.length > 80 ? `${shown.slice(0, 80)}...` : shown;
+}
+
+/**
+ * MESH_API_TOKEN: unset runs the API open (main.ts warns at start-up); set but blank is a mistake (a
+ * Secret key with an empty value, a templating slip) and must not silently open the API.
+ */
+function apiToken(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const token = raw.trim();
+  if (token === "")
+    throw new ConfigError(
+      "MESH_API_TOKEN is set but blank: set a token, or unset the variable to run the API without auth",
+    );
+  return token;
 }
 
 /** Builds the validated configuration or throws a ConfigError naming the first bad variable. */
@@ -141,7 +158,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     port: read(env, "PORT", integer(0, 65_535), 8080),
     executorId: env.POD_NAME?.trim() || `${hostname()}-${process.pid}`,
     workflowVersion: env.MESH_WORKFLOW_VERSION?.trim() || WORKFLOW_CODE_VERSION,
-    apiToken: env.MESH_API_TOKEN?.trim() || undefined,
+    apiToken: apiToken(env.MESH_API_TOKEN),
     workerConcurrency: read(env, "MESH_WORKER_CONCURRENCY", integer(1, 10_000), 8),
     shutdownGraceMs,
     executorTimeoutMs,

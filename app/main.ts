@@ -82,6 +82,11 @@ async function main(argv: string[]): Promise<void> {
     apiToken: config.apiToken,
     executorTimeoutMs: config.executorTimeoutMs,
   });
+  if (!config.apiToken && config.role !== "worker")
+    log.warn(
+      { role: config.role },
+      "MESH_API_TOKEN is not set: the /v1 API accepts requests without authentication",
+    );
   const server = await startHttpServer(app, config.port);
   readiness.markReady();
   log.info(

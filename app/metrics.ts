@@ -65,3 +65,10 @@ export const reapedWorkflows = new Counter({
   help: "PENDING workflows of dead executors put back on their queue by the reaper",
   registers: [registry],
 });
+
+export const authFailures = new Counter({
+  name: "mesh_auth_failures_total",
+  help: "Requests to /v1 refused with 401, by reason (missing or wrong bearer token)",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});

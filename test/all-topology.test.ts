@@ -13,8 +13,10 @@ describe("all topology: one process, in-process bus", () => {
   let databaseUrl: string;
   let mesh: MeshProcess;
   let client: ApiClient;
+  let startedAt: number;
 
   before(async () => {
+    startedAt = Date.now();
     databaseUrl = await createTestDatabase("all");
     mesh = await startMesh({
       role: "all",
@@ -173,6 +175,37 @@ describe("all topology: one process, in-process bus", () => {
     );
     assert.equal((await fetch(`${mesh.url}/healthz`)).status, 200);
     assert.equal((await fetch(`${mesh.url}/metrics`)).status, 200);
+  });
+
+  it("counts every refused request and logs refusals rate-limited, without token material", async () => {
+    const failures = async () => {
+      const text = await (await fetch(`${mesh.url}/metrics`)).text();
+      const count = (reason: string) =>
+        Number(new RegExp(`mesh_auth_failures_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      return { missing: count("missing_token"), invalid: count("invalid_token") };
+    };
+    const before = await failures();
+    const guess = "Bearer guessed-token-7c1e0f";
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await fetch(`${mesh.url}/v1/queues`, { headers: { authorization: guess } });
+      await fetch(`${mesh.url}/v1/queues`);
+    }
+    const after = await failures();
+    assert.equal(after.invalid - before.invalid, 20);
+    assert.equal(after.missing - before.missing, 20);
+    // Rate-limited: at most one line per 10 s window since the process started, however many refusals.
+    const refusals = mesh.logs.filter((line) => line.includes("without a valid bearer token"));
+    const windows = Math.ceil((Date.now() - startedAt) / 10_000);
+    assert.ok(
+      refusals.length >= 1 && refusals.length <= windows,
+      `${refusals.length} log lines, ${windows} windows`,
+    );
+    for (const line of mesh.logs)
+      assert.ok(!line.includes("guessed-token-7c1e0f"), `token material logged: ${line}`);
+  });
+
+  it("warns at start-up only when the API runs without a token", () => {
+    assert.ok(!mesh.logs.some((line) => line.includes("MESH_API_TOKEN is not set")));
   });
 
   it("cancels an enqueued run", async () => {

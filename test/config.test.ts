@@ -56,6 +56,8 @@ describe("environment configuration", () => {
       /^NATS_URL must be/,
     ],
     ["an unknown log level", { ...base, LOG_LEVEL: "verbose" }, /^LOG_LEVEL /],
+    ["an empty MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "" }, /^MESH_API_TOKEN is set but blank/],
+    ["a whitespace MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "  \t " }, /^MESH_API_TOKEN is set but blank/],
   ];
   for (const [label, env, message] of refused) {
     it(`refuses ${label} with a message naming the variable`, () => {

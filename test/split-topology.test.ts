@@ -35,6 +35,15 @@ describe("split topology: 1 api + 2 workers", () => {
     await dropTestDatabase(databaseUrl);
   });
 
+  it("warns at start-up that the api runs without a token (the workers serve no API and do not)", () => {
+    assert.ok(
+      api.logs.some((line) => line.includes("MESH_API_TOKEN is not set")),
+      "the api warns",
+    );
+    for (const worker of workers)
+      assert.ok(!worker.logs.some((line) => line.includes("MESH_API_TOKEN is not set")));
+  });
+
   const expectedOutput = (input: string) =>
     Array.from({ length: TOKENS }, (_, index) => builtinToken(input, index)).join("");
 
