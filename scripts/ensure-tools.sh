@@ -94,6 +94,4 @@ else
   echo "mesh: Go is not installed; the real-engine suite and the workflow test will fail" >&2
 fi
 
-# The engine starts a Node policy pack through a plugin of this name when no Node language host is
-# installed (none is served by the module proxy); ours runs @pulumi/pulumi's policy-pack host.
-export PATH="$TOOLS_BIN:$MESH_ROOT/tools/bin:$PATH"
+export PATH="$TOOLS_BIN:$PATH"

@@ -11,7 +11,15 @@ import { REPO_ROOT } from "../infra/support.js";
 import { applyShape, engineStack, stepRecorder } from "./support/engine-stack.js";
 import { stackShape } from "./support/stack-shapes.js";
 
-const POLICY_PACK = join(REPO_ROOT, "policy");
+/** The pack as an executable analyzer plugin (policy/analyzer): no Node language host is installed here. */
+const POLICY_PACK = join(REPO_ROOT, "policy", "analyzer");
+const MESH_POLICIES = [
+  "api-role-requires-workers",
+  "no-plaintext-secret-env",
+  "pods-hardened",
+  "rds-private-encrypted",
+  "service-selects-no-workers",
+];
 
 describe("real engine: the policy pack", () => {
   const cluster = useTestCluster();
@@ -35,10 +43,8 @@ describe("real engine: the policy pack", () => {
         (result.changeSummary.create ?? 0) > 5,
         `previewed creates: ${JSON.stringify(result.changeSummary)}`,
       );
-      assert.ok(
-        recorder.policyPacks.some((pack) => pack.startsWith("mesh@")),
-        `the mesh pack ran (packs: ${recorder.policyPacks.join(", ")})`,
-      );
+      assert.deepEqual([...recorder.policyPacks], ["mesh@0.1.0"], "the mesh pack ran");
+      assert.deepEqual([...recorder.passedPolicies].sort(), MESH_POLICIES, "every rule ran and passed");
       assert.deepEqual(recorder.policyViolations, [], "no policy violation");
     });
   }

@@ -88,14 +88,22 @@ export interface ResourceStep {
   changedPaths: string[];
 }
 
+interface PolicySummary {
+  policyPackName: string;
+  policyPackVersion: string;
+  passed?: string[];
+}
+
 /** Collects the engine's per-resource steps from the event stream of a preview or update. */
 export function stepRecorder() {
   const steps: ResourceStep[] = [];
   const diagnostics: string[] = [];
   /** `<policy>: <message>` of every policy violation reported. */
   const policyViolations: string[] = [];
-  /** `<pack>@<version>` of every policy pack that ran. */
-  const policyPacks: string[] = [];
+  /** `<pack>@<version>` of every policy pack that reported an analysis. */
+  const policyPacks = new Set<string>();
+  /** Names of the policies that passed on some resource or on the stack. */
+  const passedPolicies = new Set<string>();
   const onEvent = (event: EngineEvent) => {
     const metadata = event.resourcePreEvent?.metadata;
     if (metadata) {
@@ -112,10 +120,15 @@ export function stepRecorder() {
       diagnostics.push(`${diagnostic.severity}: ${diagnostic.message.trim()}`);
     if (event.policyEvent)
       policyViolations.push(`${event.policyEvent.policyName}: ${event.policyEvent.message.trim()}`);
-    for (const [pack, version] of Object.entries(event.summaryEvent?.policyPacks ?? {}))
-      policyPacks.push(`${pack}@${version}`);
+    // The engine's policy summaries are not in the SDK's EngineEvent type yet.
+    const untyped = event as EngineEvent & Record<string, PolicySummary | undefined>;
+    for (const summary of [untyped.policyAnalyzeSummaryEvent, untyped.policyAnalyzeStackSummaryEvent]) {
+      if (!summary) continue;
+      policyPacks.add(`${summary.policyPackName}@${summary.policyPackVersion}`);
+      for (const policy of summary.passed ?? []) passedPolicies.add(policy);
+    }
   };
-  return { steps, diagnostics, policyViolations, policyPacks, onEvent };
+  return { steps, diagnostics, policyViolations, policyPacks, passedPolicies, onEvent };
 }
 
 /** The steps that change something (everything but `same` and reads), and the stack itself. */
