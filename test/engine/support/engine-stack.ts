@@ -32,8 +32,10 @@ export interface EngineStackOptions {
 export async function engineStack(options: EngineStackOptions): Promise<Stack> {
   const home = join(options.backendDir, "pulumi-home");
   const state = join(options.backendDir, "state");
-  mkdirSync(home, { recursive: true });
-  mkdirSync(state, { recursive: true });
+  // One workspace folder per backend: the stack settings files (Pulumi.<stack>.yaml, the config) live
+  // there, so a second program for the same stack sees the same config.
+  const workDir = join(options.backendDir, "workspace");
+  for (const dir of [home, state, workDir]) mkdirSync(dir, { recursive: true });
   return LocalWorkspace.createOrSelectStack(
     {
       stackName: options.stackName,
@@ -41,6 +43,7 @@ export async function engineStack(options: EngineStackOptions): Promise<Stack> {
       program: options.program ?? (async () => meshProgram()),
     },
     {
+      workDir,
       projectSettings: { name: "mesh", runtime: "nodejs", backend: { url: `file://${state}` } },
       secretsProvider: "passphrase",
       envVars: {
