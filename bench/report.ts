@@ -101,6 +101,7 @@ export function resultTables(results: BenchResults): string {
       ]),
     ),
     "",
+    ...engineLines(results),
     "### Targets",
     row(["target", "goal", "measured", "met"]),
     row(["---", "---", "---", "---"]),
@@ -109,6 +110,25 @@ export function resultTables(results: BenchResults): string {
     ),
   );
   return lines.join("\n");
+}
+
+/** Real-engine wall times: the dev stack's shape on the test control plane (not a target, not asserted). */
+function engineLines(results: BenchResults): string[] {
+  const engine = results.engine;
+  if (!engine) return [];
+  const seconds = (summary: Summary) =>
+    `${(summary.p50 / 1000).toFixed(1)} s (min ${(summary.min / 1000).toFixed(1)}, max ${(summary.max / 1000).toFixed(1)}, n ${summary.n})`;
+  return [
+    "### The Pulumi program under the real engine (dev stack's shape, test control plane with kwok)",
+    row(["operation", "wall time, median"]),
+    row(["---", "---"]),
+    row(["`pulumi preview`, empty stack", seconds(engine.previewEmptyMs)]),
+    row(["`pulumi up`, empty → state 1 (awaits the migration Job and the Deployment)", seconds(engine.upMs)]),
+    row(["`pulumi preview`, nothing to change", seconds(engine.previewNoChangeMs)]),
+    row(["`pulumi preview`, rollout step 1 (workers on)", seconds(engine.previewWorkersOnMs)]),
+    row(["`pulumi destroy`", seconds(engine.destroyMs)]),
+    "",
+  ];
 }
 
 /** Latency distributions as an SVG: one row per series, a bar from p50 to p99 and a tick at p95, log scale. */

@@ -1,3 +1,4 @@
+import type { EngineTimings } from "./engine.js";
 import type { IsolationResult } from "./isolation.js";
 import type { PollingResult } from "./polling.js";
 import type { Summary } from "./stats.js";
@@ -29,5 +30,7 @@ export interface BenchResults {
     allToSplitLoadedP99: { get: number; post: number };
   };
   polling: PollingResult[];
+  /** Real-engine wall times of the dev stack's shape; absent in reports from before it was measured. */
+  engine?: EngineTimings;
   targets: Array<{ name: string; target: string; measured: string; met: boolean }>;
 }

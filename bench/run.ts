@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { createTestDatabase, dropTestDatabase } from "../test/support/services.js";
 import { natsLatency, postgresCommitRate } from "./baselines.js";
 import { dispatchLatency, dispatchThroughput, TRIVIAL_RUN_ENV } from "./dispatch.js";
+import { engineTimings } from "./engine.js";
 import { apiIsolation, HEAVY_RUN_ENV, type IsolationResult } from "./isolation.js";
 import { pollingTradeOff } from "./polling.js";
 import { progress } from "./progress.js";
@@ -44,6 +45,7 @@ const size = quick
       heavyRuns: 4,
       pollIdleMs: 1_000,
       pollRuns: 3,
+      engineCycles: 1,
     }
   : {
       pgMs: 5_000,
@@ -56,6 +58,7 @@ const size = quick
       heavyRuns: 60,
       pollIdleMs: 5_000,
       pollRuns: 20,
+      engineCycles: 3,
     };
 
 function writeReport(results: BenchResults): void {
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   progress(`mesh benchmark (${quick ? "quick" : "full"}); results go to ${outDir}`);
 
-  progress("[1/5] baselines: raw Postgres commits, raw NATS latency");
+  progress("[1/6] baselines: raw Postgres commits, raw NATS latency");
   const baselineDb = await createTestDatabase("bench_baseline");
   const connections = 8;
   const postgresCommitsPerSecond = await postgresCommitRate(baselineDb, connections, size.pgMs).finally(() =>
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
   );
   const natsLatencyMs = await natsLatency(size.natsMessages);
 
-  progress("[2/5] dispatch: light-load latency, throughput with 1 and 2 workers");
+  progress("[2/6] dispatch: light-load latency, throughput with 1 and 2 workers");
   const dispatchEnv = {
     ...TRIVIAL_RUN_ENV,
     MESH_QUEUE_POLL_MS: String(DEFAULT_POLL_MS),
@@ -101,12 +104,12 @@ async function main(): Promise<void> {
     dispatchThroughput(topology, size.burstRuns, 32),
   );
 
-  progress("[3/5] streaming: worker publish → SSE client through the api");
+  progress("[3/6] streaming: worker publish → SSE client through the api");
   const streaming = await withTopology({ kind: "split", workers: 1, env: STREAMING_RUN_ENV }, (topology) =>
     streamingLatency(topology, size.streamRuns),
   );
 
-  progress("[4/5] isolation: api latency idle and under CPU-heavy runs, all vs split (pinned cores)");
+  progress("[4/6] isolation: api latency idle and under CPU-heavy runs, all vs split (pinned cores)");
   const probe = { ratePerSecond: size.rate, phaseMs: size.phaseMs, heavyRuns: size.heavyRuns };
   const all: IsolationResult = await withTopology({ kind: "all", env: HEAVY_RUN_ENV }, (topology) =>
     apiIsolation(topology, probe),
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
     (topology) => apiIsolation(topology, probe),
   );
 
-  progress("[5/5] polling trade-off: 1000, 250, 50 ms");
+  progress("[5/6] polling trade-off: 1000, 250, 50 ms");
   const polling = [];
   for (const pollMs of [1000, 250, 50]) {
     progress(`      MESH_QUEUE_POLL_MS=${pollMs}`);
@@ -127,6 +130,9 @@ async function main(): Promise<void> {
       ),
     );
   }
+
+  progress("[6/6] the Pulumi program under the real engine: preview, up, destroy (test control plane)");
+  const engine = await engineTimings(size.engineCycles);
 
   const loadedToIdleP99 = {
     all: {
@@ -167,6 +173,7 @@ async function main(): Promise<void> {
     },
     isolation: { all, split, loadedToIdleP99, allToSplitLoadedP99 },
     polling,
+    engine,
     targets: [
       {
         name: "dispatch p50",

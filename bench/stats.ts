@@ -5,6 +5,7 @@ export interface Summary {
   p95: number;
   p99: number;
   mean: number;
+  min: number;
   max: number;
 }
 
@@ -23,6 +24,7 @@ export function summarize(samples: number[]): Summary {
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     mean: sorted.length > 0 ? sum / sorted.length : Number.NaN,
+    min: sorted[0] ?? Number.NaN,
     max: sorted.at(-1) ?? Number.NaN,
   };
 }
