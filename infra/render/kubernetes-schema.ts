@@ -8,12 +8,28 @@ import type { KubernetesObject } from "./kubernetes-objects.js";
 // - kubernetes-types: TypeScript types generated from the same spec. Type-checking each object as a
 //   fresh literal of its kind rejects any property the schema does not define (a typo in a name).
 
-/** apiVersion → the module path segment both packages use ("v1" is core). */
-function groupPath(apiVersion: string): { models: string; types: string } {
-  if (!apiVersion.includes("/")) return { models: apiVersion, types: `core/${apiVersion}` };
+// Custom resources: the kubernetes-models family's package per API group, whose generated interfaces
+// (I<Kind>) serve as the TypeScript types too.
+const CUSTOM_RESOURCE_MODELS: Record<string, string> = { "keda.sh": "@kubernetes-models/keda" };
+
+/** apiVersion + kind → the validator module and the TypeScript type of the kind ("v1" is core). */
+function schemaModules(apiVersion: string, kind: string): { models: string; type: string } {
+  if (!apiVersion.includes("/"))
+    return {
+      models: `kubernetes-models/${apiVersion}`,
+      type: `import("kubernetes-types/core/${apiVersion}").${kind}`,
+    };
   const [group = "", version = ""] = apiVersion.split("/");
+  const customPackage = CUSTOM_RESOURCE_MODELS[group];
+  if (customPackage) {
+    const module = `${customPackage}/${group}/${version}`;
+    return { models: module, type: `import("${module}").I${kind}` };
+  }
   const short = group.replace(/\.k8s\.io$/, "");
-  return { models: `${group}/${version}`, types: `${short}/${version}` };
+  return {
+    models: `kubernetes-models/${group}/${version}`,
+    type: `import("kubernetes-types/${short}/${version}").${kind}`,
+  };
 }
 
 export interface SchemaProblem {
@@ -21,17 +37,17 @@ export interface SchemaProblem {
   message: string;
 }
 
-/** Objects whose kind has no schema here (custom resources such as KEDA's) are reported as skipped. */
+/** Objects whose kind has no schema here are reported as skipped (every kind mesh renders has one). */
 export async function validateAgainstOpenApi(
   objects: KubernetesObject[],
 ): Promise<{ problems: SchemaProblem[]; skipped: string[] }> {
   const problems: SchemaProblem[] = [];
   const skipped: string[] = [];
-  const typed: Array<{ label: string; object: KubernetesObject; typesPath: string }> = [];
+  const typed: Array<{ label: string; object: KubernetesObject; type: string }> = [];
   for (const object of objects) {
     const label = `${object.kind}/${object.metadata?.name}`;
-    const paths = groupPath(String(object.apiVersion));
-    const models = (await import(`kubernetes-models/${paths.models}`).catch(() => ({}))) as Record<
+    const modules = schemaModules(String(object.apiVersion), String(object.kind));
+    const models = (await import(modules.models).catch(() => ({}))) as Record<
       string,
       new (
         data: unknown,
@@ -47,22 +63,19 @@ export async function validateAgainstOpenApi(
     } catch (error) {
       problems.push({ object: label, message: (error as Error).message });
     }
-    typed.push({ label, object, typesPath: paths.types });
+    typed.push({ label, object, type: modules.type });
   }
   problems.push(...checkUnknownFields(typed));
   return { problems, skipped };
 }
 
 function checkUnknownFields(
-  objects: Array<{ label: string; object: KubernetesObject; typesPath: string }>,
+  objects: Array<{ label: string; object: KubernetesObject; type: string }>,
 ): SchemaProblem[] {
   // A virtual file beside this module, so `kubernetes-types` resolves from the project's node_modules.
   const fileName = fileURLToPath(new URL("./__rendered-objects.ts", import.meta.url));
   const source = objects
-    .map(
-      ({ object, typesPath }, index) =>
-        `const object${index}: import("kubernetes-types/${typesPath}").${object.kind} = ${JSON.stringify(object)};`,
-    )
+    .map(({ object, type }, index) => `const object${index}: ${type} = ${JSON.stringify(object)};`)
     .join("\n");
   const options: ts.CompilerOptions = {
     strict: true,

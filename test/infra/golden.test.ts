@@ -66,4 +66,26 @@ describe("OpenAPI validation of rendered objects", () => {
       problems.some((problem) => problem.object === "Service/mesh" && /integer|number/.test(problem.message)),
     );
   });
+
+  it("checks KEDA's objects against KEDA's schema: a misspelt field and a wrongly typed value fail", async () => {
+    const { objects } = await renderStack("prod");
+    const scaledObject = structuredClone(objectOf(objects, "ScaledObject", "mesh-worker"));
+    assert.deepEqual((await validateAgainstOpenApi([scaledObject])).problems, []);
+    scaledObject.spec.maxReplicaCont = 3;
+    const auth = structuredClone(objectOf(objects, "TriggerAuthentication", "mesh-worker-postgres"));
+    auth.spec.secretTargetRef[0].key = 42;
+    const { problems, skipped } = await validateAgainstOpenApi([scaledObject, auth]);
+    assert.deepEqual(skipped, []);
+    assert.ok(
+      problems.some(
+        (problem) =>
+          problem.object === "ScaledObject/mesh-worker" && problem.message.includes("maxReplicaCont"),
+      ),
+      JSON.stringify(problems),
+    );
+    assert.ok(
+      problems.some((problem) => problem.object === "TriggerAuthentication/mesh-worker-postgres"),
+      JSON.stringify(problems),
+    );
+  });
 });

@@ -26,10 +26,13 @@ describe("secrets (DESIGN §3.2)", () => {
     "external-nats-password-42",
   ];
 
-  it("keeps every secret out of every registered input except the Secret `mesh`", () => {
+  it("keeps every secret out of every registered input except the Secrets `mesh` and `mesh-keda`", () => {
     for (const stack of [prod, external]) {
       for (const resource of stack.resources) {
-        if (resource.type === "kubernetes:core/v1:Secret" && resource.inputs.metadata.name === "mesh")
+        if (
+          resource.type === "kubernetes:core/v1:Secret" &&
+          ["mesh", "mesh-keda"].includes(resource.inputs.metadata.name)
+        )
           continue;
         const text = JSON.stringify(unwrapSecrets(resource.inputs));
         for (const secret of plaintexts)
@@ -59,7 +62,7 @@ describe("secrets (DESIGN §3.2)", () => {
 
   it("builds the RDS URL from the managed secret with TLS required", () => {
     const data = unwrapSecrets(
-      resourceOf(prod.resources, "kubernetes:core/v1:Secret").inputs.stringData,
+      resourceOf(prod.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs.stringData,
     ) as Record<string, string>;
     assert.match(
       data.DATABASE_URL ?? "",

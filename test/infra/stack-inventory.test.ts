@@ -56,26 +56,33 @@ describe("stack inventories", () => {
     });
   });
 
-  it("prod: api + autoscaled workers, multi-AZ RDS with deletion protection, three NATS servers", () => {
+  it("prod: api + workers scaled on queue depth, multi-AZ RDS with deletion protection, three NATS servers", () => {
     const prod = stacks.prod as RenderedStack;
     const names = inventory(prod);
     for (const expected of [
       "kubernetes:apps/v1:Deployment mesh-worker-deployment",
       "kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-hpa",
-      "kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa",
+      "kubernetes:keda.sh/v1alpha1:ScaledObject mesh-worker-keda",
+      "kubernetes:keda.sh/v1alpha1:TriggerAuthentication mesh-worker-keda-auth",
+      "kubernetes:core/v1:Secret mesh-worker-keda-secret",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-worker-pdb",
     ]) {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
-    assert.equal(names.length, 21);
+    assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
+    assert.equal(names.length, 23);
     const main = objectOf(prod.objects, "Deployment", "mesh");
     const worker = objectOf(prod.objects, "Deployment", "mesh-worker");
     assert.equal(main.spec.replicas, undefined, "the HPA owns the replica count");
     assert.equal(worker.spec.replicas, undefined);
-    const workerHpa = objectOf(prod.objects, "HorizontalPodAutoscaler", "mesh-worker");
-    assert.deepEqual([workerHpa.spec.minReplicas, workerHpa.spec.maxReplicas], [4, 40]);
-    assert.equal(workerHpa.spec.scaleTargetRef.name, "mesh-worker");
-    assert.equal(workerHpa.spec.behavior.scaleDown.stabilizationWindowSeconds, 300);
+    const scaler = objectOf(prod.objects, "ScaledObject", "mesh-worker");
+    assert.deepEqual([scaler.spec.minReplicaCount, scaler.spec.maxReplicaCount], [4, 40]);
+    assert.equal(scaler.spec.scaleTargetRef.name, "mesh-worker");
+    assert.equal(
+      scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds,
+      300,
+    );
+    assert.equal(worker.spec.template.metadata.annotations["karpenter.sh/do-not-disrupt"], "true");
     const rds = resourceOf(prod.resources, "aws:rds/instance:Instance").inputs;
     assert.deepEqual(
       {
@@ -91,7 +98,7 @@ describe("stack inventories", () => {
     assert.deepEqual(prod.outputs.topology, {
       state: 3,
       main: { deployment: "mesh", role: "api", replicas: "3-12 (cpu)" },
-      worker: { deployment: "mesh-worker", role: "worker", replicas: "4-40 (cpu)" },
+      worker: { deployment: "mesh-worker", role: "worker", replicas: "4-40 (queueDepth)" },
     });
   });
 
