@@ -13,6 +13,13 @@ export interface ClusterArgs {
   context?: string;
 }
 
+/**
+ * Secrets change in place. By default the provider replaces a Secret whose data changes, and the engine
+ * then replaces every resource that depends on it — the Deployments: all pods deleted at once. Found by
+ * the real-engine suite (a rotated apiToken); in place, the Secret's new resourceVersion rolls the pods.
+ */
+const PROVIDER_BEHAVIOUR = { enableSecretMutable: true };
+
 /** The network facts of an EKS cluster that RDS needs. */
 export interface ClusterNetwork {
   vpcId: pulumi.Output<string>;
@@ -66,13 +73,21 @@ export class Cluster extends pulumi.ComponentResource {
           },
         ],
       });
-      this.provider = new k8s.Provider(`${name}-eks`, { kubeconfig }, { parent: this });
+      this.provider = new k8s.Provider(
+        `${name}-eks`,
+        { kubeconfig, ...PROVIDER_BEHAVIOUR },
+        { parent: this },
+      );
       this.network = {
         vpcId: eks.vpcConfig.vpcId,
         clusterSecurityGroupId: eks.vpcConfig.clusterSecurityGroupId,
       };
     } else {
-      this.provider = new k8s.Provider(`${name}-kubeconfig`, { context: args.context }, { parent: this });
+      this.provider = new k8s.Provider(
+        `${name}-kubeconfig`,
+        { context: args.context, ...PROVIDER_BEHAVIOUR },
+        { parent: this },
+      );
     }
     this.registerOutputs({ mode: args.mode });
   }

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import type { DeploymentPlan, TopologyPlan } from "../topology.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
+import { SECRET_REVISION_ANNOTATION, secretRevision } from "./secret-revision.js";
 
 export interface MeshAppArgs {
   namespace: pulumi.Input<string>;
@@ -23,12 +24,7 @@ export const SECRET_NAME = "mesh";
 export const SCALER_SECRET_NAME = "mesh-keda";
 /** The database URL as KEDA's Go Postgres driver reads it (libpq semantics; no node-postgres options). */
 export const SCALER_DATABASE_URL_KEY = "KEDA_DATABASE_URL";
-/**
- * Pod-template annotation holding the resourceVersion of Secret `mesh`: a changed secret changes it, so
- * `pulumi up` rolls every Deployment whose pods read the Secret. The value is the API server's counter,
- * not derived from any secret, so it reveals nothing.
- */
-export const SECRET_REVISION_ANNOTATION = "mesh.dev/secret-revision";
+export { SECRET_REVISION_ANNOTATION } from "./secret-revision.js";
 
 /** node-postgres needs `uselibpqcompat=true` for libpq's sslmode=require; pgx would send it to the server. */
 function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
@@ -60,18 +56,27 @@ export class MeshApp extends pulumi.ComponentResource {
     const { plan, namespace } = args;
     const commonLabels = { ...plan.main.labels, "app.kubernetes.io/component": "config" };
 
+    const secretData = pulumi.all({
+      DATABASE_URL: args.databaseUrl,
+      NATS_URL: args.natsUrl,
+      ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
+    });
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
       {
         metadata: { name: SECRET_NAME, namespace, labels: commonLabels },
         type: "Opaque",
-        stringData: {
-          DATABASE_URL: args.databaseUrl,
-          NATS_URL: args.natsUrl,
-          ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
-        },
+        stringData: secretData,
       },
       childOpts,
+    );
+    // Rolls every Deployment whose pods read the Secret when any of its values changes (secret-revision.ts).
+    // Not a Pulumi secret: the HMAC reveals nothing, and a secret annotation would make Pulumi hide the
+    // whole pod spec in every diff.
+    const revision = pulumi.unsecret(
+      pulumi
+        .all([secret.metadata.uid, secretData])
+        .apply(([uid, data]) => secretRevision(uid, data as Record<string, string>)),
     );
 
     const migration = new k8s.batch.v1.Job(
@@ -116,7 +121,7 @@ export class MeshApp extends pulumi.ComponentResource {
     );
     const afterMigration = { ...childOpts, dependsOn: [migration, secret, ...(args.dependsOn ?? [])] };
 
-    const podInputs = { ...args, secretRevision: secret.metadata.resourceVersion };
+    const podInputs = { ...args, secretRevision: revision };
     const main = this.deployment(plan.main, podInputs, afterMigration);
     const service = new k8s.core.v1.Service(
       `${name}-service`,

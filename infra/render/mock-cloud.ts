@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 
 // What the cloud would compute, as stand-ins for Pulumi's mock runtime. Every value here is marked as
@@ -75,13 +74,8 @@ export function mockComputedState(
     case "aws:rds/subnetGroup:SubnetGroup":
       return { name: inputs.name ?? `${name}-mock` };
     case "kubernetes:core/v1:Secret":
-      // The API server's resourceVersion changes with every write; the stand-in changes with the content.
-      return {
-        metadata: {
-          ...(inputs.metadata as Record<string, unknown>),
-          resourceVersion: `mock-${createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12)}`,
-        },
-      };
+      // The API server gives every object a random uid; the stand-in is fixed per object name.
+      return { metadata: { ...(inputs.metadata as Record<string, unknown>), uid: `mock-uid-${name}` } };
     case "random:index/randomPassword:RandomPassword":
       return { result: "mock-random-password-for-in-cluster-postgres" };
     default:

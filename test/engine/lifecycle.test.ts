@@ -7,8 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack, UpResult } from "@pulumi/pulumi/automation/index.js";
-import { SECRET_REVISION_ANNOTATION } from "../../infra/components/mesh-app.js";
-import { REDACTED } from "../../infra/render/kubernetes-objects.js";
+import { SECRET_REVISION_ANNOTATION, secretRevision } from "../../infra/components/secret-revision.js";
+import { type KubernetesObject, REDACTED } from "../../infra/render/kubernetes-objects.js";
 import { useTestCluster } from "../control-plane/test-cluster.js";
 import { waitFor } from "../support/wait.js";
 import { applyShape, changes, describeSteps, engineStack, stepRecorder } from "./support/engine-stack.js";
@@ -84,15 +84,16 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
     const rendered = renderOffline(STACK, shape);
     assert.ok(rendered.length >= 6, `rendered ${rendered.length} objects`);
     const live = liveObjects(cluster.current);
-    // The one rendered value the API server computes: the Secret's resourceVersion on the pod templates.
-    const secretRevision = (await live.read("v1", "Secret", "mesh", NAMESPACE)).metadata.resourceVersion;
+    // The one rendered value keyed by what the API server assigns: the secret revision (the render keys it
+    // with a stand-in uid); live, it is the HMAC of the live Secret's data keyed by its uid.
+    const revision = liveSecretRevision(await live.read("v1", "Secret", "mesh", NAMESPACE));
     for (const object of rendered) {
       const { apiVersion, kind, metadata } = object;
       const actual = await live.read(apiVersion, kind, metadata.name, metadata.namespace);
       const annotations = object.spec?.template?.metadata?.annotations;
       if (annotations?.[SECRET_REVISION_ANNOTATION]) {
-        assert.match(annotations[SECRET_REVISION_ANNOTATION], /^mock-/, "the render's stand-in");
-        annotations[SECRET_REVISION_ANNOTATION] = secretRevision;
+        assert.match(annotations[SECRET_REVISION_ANNOTATION], /^[0-9a-f]{16}$/);
+        annotations[SECRET_REVISION_ANNOTATION] = revision;
       }
       if (kind === "Secret") {
         // The render shows key names only; the live Secret holds the same keys (values: next test).
@@ -146,6 +147,45 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
       assert.deepEqual(result.outputs[key], output, `output ${key}`);
   });
 
+  it("rolls the pods when a secret changes: `pulumi config set --secret apiToken` then up", async () => {
+    const live = liveObjects(cluster.current);
+    const before = await live.read("apps/v1", "Deployment", "mesh", NAMESPACE);
+    await stack.setConfig("mesh:apiToken", { value: "engine-test-token-rotated-77aa", secret: true });
+    const preview = stepRecorder();
+    await stack.preview({ onEvent: preview.onEvent });
+    const recorder = stepRecorder();
+    await stack.up({ onEvent: recorder.onEvent });
+    const described = describeSteps(changes(recorder.steps)).sort();
+    assert.equal(described.length, 2, described.join("\n"));
+    assert.match(described[1] ?? "", /^update kubernetes:core\/v1:Secret mesh-secret/);
+    assert.match(
+      described[0] ?? "",
+      /^update kubernetes:apps\/v1:Deployment mesh-deployment \[spec\.template\.metadata\.annotations/,
+    );
+    assert.deepEqual(
+      changes(preview.steps)
+        .map((step) => `${step.op} ${step.name}`)
+        .sort(),
+      ["update mesh-deployment", "update mesh-secret"],
+      "the preview already shows the roll",
+    );
+    const secret = await live.read("v1", "Secret", "mesh", NAMESPACE);
+    const after = await live.read("apps/v1", "Deployment", "mesh", NAMESPACE);
+    assert.equal(
+      after.spec.template.metadata.annotations[SECRET_REVISION_ANNOTATION],
+      liveSecretRevision(secret),
+    );
+    assert.notEqual(
+      after.spec.template.metadata.annotations[SECRET_REVISION_ANNOTATION],
+      before.spec.template.metadata.annotations[SECRET_REVISION_ANNOTATION],
+    );
+    assert.ok(after.metadata.generation > before.metadata.generation, "a new pod template: the pods roll");
+    assert.equal(
+      Buffer.from(secret.data.MESH_API_TOKEN, "base64").toString(),
+      "engine-test-token-rotated-77aa",
+    );
+  });
+
   it("destroys everything: no resource left in the state, the namespace is gone", async () => {
     const result = await stack.destroy();
     assert.equal(result.summary.result, "succeeded");
@@ -158,6 +198,17 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
     );
   });
 });
+
+/** What the program computes for a Secret, from the live object: HMAC of its data keyed with its uid. */
+function liveSecretRevision(secret: KubernetesObject): string {
+  const data = Object.fromEntries(
+    Object.entries(secret.data as Record<string, string>).map(([key, value]) => [
+      key,
+      Buffer.from(value, "base64").toString("utf8"),
+    ]),
+  );
+  return secretRevision(secret.metadata.uid, data);
+}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
