@@ -29,7 +29,12 @@ const clusterSchema = z
 
 const apiSchema = z
   .strictObject({
-    replicas: replicas.default(2),
+    // At least one: the api tier serves the Service (and, in state 1, dequeues every run).
+    replicas: z
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be at least 1 (the api tier serves the Service)")
+      .default(2),
     resources: resources.default({ requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } }),
     terminationGracePeriodSeconds: z
       .number()
@@ -110,17 +115,38 @@ const kedaSchema = z
   })
   .prefault({});
 
+/**
+ * A pinned image: `repo:tag`, `repo@sha256:<digest>` or `repo:tag@sha256:<digest>`. `latest` and untagged
+ * images are refused: the migration Job and the rollout are keyed on the image, so it must name one build.
+ */
+const imageReference = z
+  .string({
+    error: "is required (the mesh image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2)",
+  })
+  .trim()
+  .min(1, "is required (the mesh image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2)")
+  .superRefine((image, ctx) => {
+    const [name = "", digest] = image.split("@");
+    const lastSegment = name.split("/").pop() ?? "";
+    const tag = lastSegment.includes(":") ? lastSegment.slice(lastSegment.indexOf(":") + 1) : undefined;
+    const problem = (message: string) => ctx.addIssue({ code: "custom", message });
+    if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest))
+      problem(`has a malformed digest "${digest}" (expected sha256: and 64 hex digits)`);
+    else if (digest === undefined && tag === undefined)
+      problem(`"${image}" has no tag: pin a version tag or a digest (repo:1.4.2 or repo@sha256:...)`);
+    else if (tag === "latest")
+      problem(`"${image}" uses :latest: pin a version tag or a digest (repo:1.4.2 or repo@sha256:...)`);
+    else if (tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag))
+      problem(`has a malformed tag "${tag}"`);
+  });
+
 const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
 
 const configSchema = z
   .strictObject({
-    image: z
-      .string({
-        error: "is required (the mesh image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2)",
-      })
-      .min(1),
+    image: imageReference,
     namespace: dnsLabel.optional(),
     cluster: clusterSchema,
     dispatchRole: z.enum(["all", "api"]).default("all"),

@@ -2,9 +2,13 @@ import type pg from "pg";
 
 export type Lifecycle = "starting" | "ready" | "draining";
 
+/** How long /readyz waits for Postgres: below the readiness probe's timeoutSeconds (3) in the Deployments. */
+export const READINESS_DATABASE_TIMEOUT_MS = 2_000;
+
 /**
- * What /readyz answers: 200 only when started, not draining, and Postgres answered recently.
- * The Postgres probe is cached briefly so a burst of probes costs one query.
+ * What /readyz answers: 200 only when started, not draining, and Postgres answered recently, within
+ * READINESS_DATABASE_TIMEOUT_MS (a Postgres that hangs is as unready as one that refuses). The Postgres
+ * probe is cached briefly so a burst of probes costs one query.
  */
 export class Readiness {
   #state: Lifecycle = "starting";
@@ -37,9 +41,12 @@ export class Readiness {
 
   async #databaseOk(): Promise<boolean> {
     if (Date.now() - this.#lastCheck < this.cacheMs) return this.#lastOk;
-    this.#inflight ??= this.pool
-      .query("SELECT 1")
-      .then(() => true)
+    this.#inflight ??= Promise.race([
+      this.pool.query("SELECT 1").then(() => true),
+      new Promise<boolean>((resolve) =>
+        setTimeout(() => resolve(false), READINESS_DATABASE_TIMEOUT_MS).unref(),
+      ),
+    ])
       .catch(() => false)
       .then((ok) => {
         this.#lastOk = ok;

@@ -212,19 +212,24 @@ export class MeshApp extends pulumi.ComponentResource {
                   ],
                   // The kubelet probes each pod directly on its own port, so workers stay healthy
                   // although no Service selects them.
+                  // /healthz answers from memory; /readyz reads Postgres, bounded at 2 s by the app
+                  // (READINESS_DATABASE_TIMEOUT_MS), so its probe waits 3 s.
                   startupProbe: {
                     httpGet: { path: "/healthz", port: "http" },
                     periodSeconds: 2,
+                    timeoutSeconds: 2,
                     failureThreshold: 60,
                   },
                   livenessProbe: {
                     httpGet: { path: "/healthz", port: "http" },
                     periodSeconds: 10,
+                    timeoutSeconds: 2,
                     failureThreshold: 3,
                   },
                   readinessProbe: {
                     httpGet: { path: "/readyz", port: "http" },
                     periodSeconds: 5,
+                    timeoutSeconds: 3,
                     failureThreshold: 2,
                   },
                   resources: plan.resources,

@@ -83,6 +83,15 @@ describe("stack config validation", () => {
     ["a misspelt top-level key", ["dispatchrole=api"], /mesh:dispatchrole: unknown key/],
     ["a wrong type", ["api.replicas=two"], /mesh:api\.replicas: /],
     ["a bad namespace", ["namespace=Mesh_Prod"], /mesh:namespace: must be a DNS-1123 label/],
+    ["an image tagged latest", ["image=registry.example/mesh:latest"], /mesh:image: .* uses :latest/],
+    ["an untagged image", ["image=registry.example/mesh"], /mesh:image: .* has no tag/],
+    [
+      "an untagged image with a registry port",
+      ["image=registry.example:5000/mesh"],
+      /mesh:image: .* has no tag/,
+    ],
+    ["a malformed digest", ["image=registry.example/mesh@sha256:abc"], /mesh:image: has a malformed digest/],
+    ["zero api replicas", ["api.replicas=0"], /mesh:api\.replicas: must be at least 1/],
   ];
 
   for (const [label, overrides, message] of cases) {
@@ -99,6 +108,30 @@ describe("stack config validation", () => {
     assert.match(error.message, /mesh:image: /);
     assert.deepEqual(error.resources, []);
   });
+
+  for (const image of [
+    "registry.example/mesh:1.4.2",
+    `registry.example:5000/team/mesh@sha256:${"ab".repeat(32)}`,
+    `registry.example/mesh:1.4.2@sha256:${"0f".repeat(32)}`,
+  ]) {
+    it(`accepts the pinned image ${image.slice(0, 48)}…, keying the Job and the version label on it`, async () => {
+      const { objects } = await renderStack("dev", [`image=${image}`]);
+      const deployment = objects.find((object) => object.kind === "Deployment");
+      const job = objects.find((object) => object.kind === "Job");
+      assert.equal(deployment?.spec.template.spec.containers[0].image, image);
+      assert.equal(job?.spec.template.spec.containers[0].image, image);
+      const version = deployment?.metadata.labels["app.kubernetes.io/version"];
+      assert.equal(version, image.includes("@") ? image.split("@sha256:")[1]?.slice(0, 12) : "1.4.2");
+      const other = await renderStack("dev", [
+        `image=${image.replace(/.$/, image.endsWith("0") ? "1" : "0")}`,
+      ]);
+      assert.notEqual(
+        other.objects.find((object) => object.kind === "Job")?.metadata.name,
+        job?.metadata.name,
+        "another build gets another migration Job",
+      );
+    });
+  }
 
   it("reports every problem at once", async () => {
     const error = await refusal("dev", [

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { READINESS_DATABASE_TIMEOUT_MS } from "../../app/http/readiness.js";
 import { envOf, mainContainer, objectOf, type RenderedStack, renderStack } from "./support.js";
 
 // Fixture: prod (api + workers). The mock engine takes 300 ms to "create" the migration Job, so a
@@ -41,6 +42,10 @@ describe("pods of both Deployments (DESIGN §3.2)", () => {
       assert.deepEqual(container.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
       assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" });
       assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" });
+      // Readiness reads Postgres (bounded by the app below the probe's timeout); liveness never does.
+      assert.ok(container.readinessProbe.timeoutSeconds * 1000 > READINESS_DATABASE_TIMEOUT_MS);
+      assert.equal(container.livenessProbe.timeoutSeconds, 2);
+      assert.equal(container.startupProbe.timeoutSeconds, 2);
     }
   });
 
