@@ -208,6 +208,58 @@ describe("all topology: one process, in-process bus", () => {
     assert.ok(!mesh.logs.some((line) => line.includes("MESH_API_TOKEN is not set")));
   });
 
+  it("creates, lists and deletes an automation of every accepted name shape", async () => {
+    // Yearly: never fires during the test.
+    for (const name of ["a", "9lives", "Daily.Report_v2-final", "a..b", "x".repeat(100)]) {
+      const created = await client.request("POST", "/v1/automations", {
+        name,
+        cron: "0 0 1 1 *",
+        input: "yearly",
+      });
+      assert.equal(created.status, 201, `${name}: ${JSON.stringify(created.body)}`);
+      const listed = await client.request("GET", "/v1/automations");
+      assert.ok(
+        listed.body.automations.some((automation: { name: string }) => automation.name === name),
+        name,
+      );
+      const deleted = await client.request("DELETE", `/v1/automations/${encodeURIComponent(name)}`);
+      assert.equal(deleted.status, 204, `${name} could not be deleted: ${JSON.stringify(deleted.body)}`);
+      const after = await client.request("GET", "/v1/automations");
+      assert.ok(
+        !after.body.automations.some((automation: { name: string }) => automation.name === name),
+        name,
+      );
+    }
+  });
+
+  it("refuses automation names the API could not address again", async () => {
+    for (const name of [".", "..", ".hidden", "-lead", "_lead", "a/b", "a b", "", "x".repeat(101)]) {
+      const created = await client.request("POST", "/v1/automations", {
+        name,
+        cron: "0 0 1 1 *",
+        input: "yearly",
+      });
+      assert.equal(created.status, 400, `${JSON.stringify(name)} accepted`);
+      assert.equal(created.body.error.code, "invalid_request", JSON.stringify(created.body));
+    }
+    assert.deepEqual((await client.request("GET", "/v1/automations")).body.automations, []);
+  });
+
+  it("answers 409 to every concurrent create of a name but one", async () => {
+    const attempts = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        client.request("POST", "/v1/automations", { name: "raced", cron: "0 0 1 1 *", input: "yearly" }),
+      ),
+    );
+    const statuses = attempts.map((attempt) => attempt.status).sort();
+    assert.deepEqual(
+      statuses,
+      [201, 409, 409, 409, 409, 409, 409, 409],
+      JSON.stringify(attempts.map((a) => a.body)),
+    );
+    assert.equal((await client.request("DELETE", "/v1/automations/raced")).status, 204);
+  });
+
   it("cancels an enqueued run", async () => {
     // Occupy the thread so the next run waits in the queue.
     await client.createRun("cancel-thread", "first");

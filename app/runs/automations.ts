@@ -72,6 +72,9 @@ export async function createAutomation(request: CreateAutomationRequest): Promis
     });
   } catch (error) {
     const message = (error as Error).message ?? "";
+    // A concurrent create of the same name won the race between the check above and this insert.
+    if (/already exists|duplicate key|unique constraint/i.test(message))
+      throw new AutomationExistsError(`automation ${JSON.stringify(request.name)} already exists`);
     if (CRON_PARSE_ERROR.test(message))
       throw new InvalidScheduleError(`cron ${JSON.stringify(request.cron)}: ${message}`);
     throw error;
