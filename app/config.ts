@@ -20,6 +20,13 @@ export interface MeshConfig {
   databaseUrl: string;
   natsUrl?: string;
   port: number;
+  /** HTTP server limits against slow or idle clients (app/http/server.ts). */
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  };
   executorId: string;
   workflowVersion: string;
   apiToken?: string;
@@ -156,6 +163,12 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     databaseUrl,
     natsUrl,
     port: read(env, "PORT", integer(0, 65_535), 8080),
+    http: {
+      headersTimeoutMs: read(env, "MESH_HTTP_HEADERS_TIMEOUT_MS", integer(500, 600_000), 15_000),
+      requestTimeoutMs: read(env, "MESH_HTTP_REQUEST_TIMEOUT_MS", integer(1_000, 3_600_000), 60_000),
+      keepAliveTimeoutMs: read(env, "MESH_HTTP_KEEP_ALIVE_TIMEOUT_MS", integer(1_000, 600_000), 65_000),
+      maxConnections: read(env, "MESH_HTTP_MAX_CONNECTIONS", integer(1, 1_000_000), 10_000),
+    },
     executorId: env.POD_NAME?.trim() || `${hostname()}-${process.pid}`,
     workflowVersion: env.MESH_WORKFLOW_VERSION?.trim() || WORKFLOW_CODE_VERSION,
     apiToken: apiToken(env.MESH_API_TOKEN),

@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
       { role: config.role },
       "MESH_API_TOKEN is not set: the /v1 API accepts requests without authentication",
     );
-  const server = await startHttpServer(app, config.port);
+  const server = await startHttpServer(app, config.port, config.http);
   readiness.markReady();
   log.info(
     { role: config.role, executorId: config.executorId, port: config.port, bus: bus.kind, listenQueues },

@@ -50,26 +50,48 @@ function answerProtocolError(error: NodeJS.ErrnoException, socket: Duplex): void
   );
 }
 
-/** Serves a Hono app on PORT with node:http; resolves once listening. */
-export function startHttpServer(app: Hono, port: number): Promise<Server> {
+export interface HttpLimits {
+  /** A client must send its request headers within this (slowloris on headers). */
+  headersTimeoutMs: number;
+  /** ... and its whole request, body included, within this. Responses (SSE streams) are not limited. */
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections close after this: above a load balancer's idle timeout (ALB: 60 s). */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; more are refused at accept. */
+  maxConnections: number;
+}
+
+/** Serves a Hono app on PORT with node:http, with limits against slow clients; resolves once listening. */
+export function startHttpServer(app: Hono, port: number, limits: HttpLimits): Promise<Server> {
   const listener = getRequestListener(app.fetch, { errorHandler: adapterError });
-  const server = createServer((request, response) => {
-    // The fetch adapter answers a bare 400 to a GET or DELETE whose body nobody reads; refuse it
-    // here with a JSON error instead (such a body has no meaning in this API).
-    if (BODYLESS_METHODS.has(request.method ?? "") && hasBody(request)) {
-      const body = JSON.stringify({
-        error: { code: "unexpected_body", message: `${request.method} requests must not carry a body` },
-      });
-      response.writeHead(400, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(body),
-      });
-      response.end(body);
-      request.resume();
-      return;
-    }
-    void listener(request, response);
-  });
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this period (default 30 s, which would let a slow client
+      // overstay them by up to that much).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs / 2),
+    },
+    (request, response) => {
+      // The fetch adapter answers a bare 400 to a GET or DELETE whose body nobody reads; refuse it
+      // here with a JSON error instead (such a body has no meaning in this API).
+      if (BODYLESS_METHODS.has(request.method ?? "") && hasBody(request)) {
+        const body = JSON.stringify({
+          error: { code: "unexpected_body", message: `${request.method} requests must not carry a body` },
+        });
+        response.writeHead(400, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        });
+        response.end(body);
+        request.resume();
+        return;
+      }
+      void listener(request, response);
+    },
+  );
+  server.maxConnections = limits.maxConnections;
   server.on("clientError", answerProtocolError);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
