@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { builtinToken } from "../app/model/builtin.js";
 import { ApiClient, type Json } from "./support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { expireStreamData } from "./support/run-stream-contents.js";
 import {
   createTestDatabase,
   dropTestDatabase,
@@ -167,6 +168,35 @@ describe("split topology: 1 api + 2 workers", () => {
       assert.ok(workerIds.has(row.executor_id ?? ""), `tick ran on ${row.executor_id}`);
     const listed = await client.request("GET", "/v1/automations");
     assert.deepEqual(listed.body.automations, []);
+  });
+
+  it("rebuilds a finished run's stream from the stored result when its stream data expired, and counts it", async () => {
+    const runId = await client.createRun("expired-stream", "stored answer");
+    const live = await client.readStream(runId);
+    assert.equal(live.done?.status, "SUCCESS");
+    assert.equal(live.done?.source, undefined, "the first read came from JetStream");
+    await expireStreamData(runId);
+    const fallbacks = async () =>
+      Number(
+        /mesh_stream_fallbacks_total\{[^}]*\} (\d+)/.exec(
+          await (await fetch(`${api.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await fallbacks();
+    const rebuilt = await client.readStream(runId);
+    assert.equal(rebuilt.done?.status, "SUCCESS");
+    assert.equal(rebuilt.done?.source, "stored", JSON.stringify(rebuilt.done));
+    assert.deepEqual(
+      rebuilt.chunks.map((chunk) => chunk.text),
+      live.chunks.map((chunk) => chunk.text),
+      "the same chunks, in order",
+    );
+    assert.equal(rebuilt.done?.output, expectedOutput("stored answer"));
+    assert.equal(await fallbacks(), before + 1, "mesh_stream_fallbacks_total counted it");
+    assert.ok(
+      api.logs.some((line) => line.includes(runId) && /stored/i.test(line)),
+      "and logged it",
+    );
   });
 
   it("keeps /v1 off the workers: every /v1 path answers 404 there, health and metrics answer", async () => {

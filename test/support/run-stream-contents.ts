@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { RUN_STREAM_NAME } from "../../app/stream/jetstream-bus.js";
 import { runSubject } from "../../app/stream/run-stream-bus.js";
@@ -22,6 +22,17 @@ export async function storedStreamEvents(runId: string): Promise<string[]> {
       if (events.length >= pending) break;
     }
     return events;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Deletes everything JetStream holds for a run, as if its stream data had expired (max_age). */
+export async function expireStreamData(runId: string): Promise<void> {
+  const connection = await connect({ servers: NATS_URL });
+  try {
+    const manager = await jetstreamManager(connection);
+    await manager.streams.purge(RUN_STREAM_NAME, { filter: runSubject(runId) });
   } finally {
     await connection.close();
   }
