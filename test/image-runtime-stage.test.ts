@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ApiClient } from "./support/api-client.js";
+import { freePort } from "./support/mesh-process.js";
+import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
+import { waitFor } from "./support/wait.js";
+
+// Fixture: what the Dockerfile's runtime stage holds, rebuilt in an empty folder — package.json and the
+// lock, `npm ci --omit=dev --ignore-scripts`, and the compiled dist/ — with NODE_ENV=production. Nothing at
+// run time may need a dev dependency (tsx, Pulumi, mocha, ...): migrate and every role run from it.
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+describe("the image's runtime stage runs migrate and every role without dev dependencies", () => {
+  let image: string;
+  let databaseUrl: string;
+  const children: ChildProcess[] = [];
+
+  before(async function () {
+    this.timeout(600_000);
+    image = mkdtempSync(join(tmpdir(), "mesh-runtime-stage-"));
+    const build = mkdtempSync(join(tmpdir(), "mesh-build-"));
+    // The build stage: compile with the project's toolchain into a separate dist/.
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules/typescript/bin/tsc"),
+        "-p",
+        "tsconfig.build.json",
+        "--outDir",
+        join(build, "dist"),
+      ],
+      {
+        cwd: ROOT,
+        stdio: "pipe",
+      },
+    );
+    for (const file of ["package.json", "package-lock.json"]) cpSync(join(ROOT, file), join(image, file));
+    cpSync(join(build, "dist"), join(image, "dist"), { recursive: true });
+    rmSync(build, { recursive: true, force: true });
+    execFileSync(
+      "npm",
+      ["ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+      {
+        cwd: image,
+        stdio: "pipe",
+        env: { ...process.env, NODE_ENV: "production" },
+      },
+    );
+    databaseUrl = await createTestDatabase("runtime_stage");
+  });
+  after(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await dropTestDatabase(databaseUrl);
+    rmSync(image, { recursive: true, force: true });
+  });
+
+  const runtimeEnv = (extra: Record<string, string>) => ({
+    PATH: process.env.PATH ?? "",
+    NODE_ENV: "production",
+    MESH_AUTO_MIGRATE: "false",
+    DATABASE_URL: databaseUrl,
+    ...extra,
+  });
+
+  it("holds no dev dependency", () => {
+    const installed = execFileSync("npm", ["ls", "--omit=dev", "--depth=0", "--json"], {
+      cwd: image,
+      encoding: "utf8",
+    });
+    const names = Object.keys(JSON.parse(installed).dependencies ?? {});
+    for (const dev of ["tsx", "@pulumi/pulumi", "mocha", "typescript"])
+      assert.ok(!names.includes(dev), `${dev} installed`);
+  });
+
+  it("migrates with `node dist/app/main.js migrate`", () => {
+    const result = spawnSync(process.execPath, ["dist/app/main.js", "migrate"], {
+      cwd: image,
+      env: runtimeEnv({}),
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(result.status, 0, result.stderr || result.stdout);
+    assert.match(result.stdout, /migrations complete/);
+  });
+
+  it("serves and completes a run with an api and a worker, and starts as all", async () => {
+    const start = async (role: string) => {
+      const port = await freePort();
+      const child = spawn(process.execPath, ["dist/app/main.js"], {
+        cwd: image,
+        env: runtimeEnv({
+          MESH_DISPATCH_ROLE: role,
+          PORT: String(port),
+          NATS_URL,
+          POD_NAME: `runtime-${role}-${port}`,
+        }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.push(child);
+      let output = "";
+      child.stdout?.on("data", (data) => {
+        output += data;
+      });
+      child.stderr?.on("data", (data) => {
+        output += data;
+      });
+      await waitFor(`${role} ready`, async () => {
+        if (child.exitCode !== null) throw new Error(`${role} exited: ${output}`);
+        return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
+      });
+      return `http://127.0.0.1:${port}`;
+    };
+    const api = await start("api");
+    await start("worker");
+    const client = new ApiClient(api);
+    const runId = await client.createRun("runtime", "from the runtime stage");
+    const stream = await client.readStream(runId);
+    assert.equal(stream.done?.status, "SUCCESS");
+    assert.ok(stream.chunks.length > 0);
+    await start("all");
+  });
+});
