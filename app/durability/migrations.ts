@@ -2,6 +2,7 @@ import { DBOS } from "@dbos-inc/dbos-sdk";
 import pg from "pg";
 import { log } from "../log.js";
 import { migrateMeshSchema } from "./mesh-schema.js";
+import { ensureScalerRole } from "./scaler-role.js";
 
 /** Advisory lock key held while migrating ("mesh-mig" in ASCII), so parallel launches never race. */
 const MIGRATION_LOCK_KEY = 0x6d6573682d6d6967n;
@@ -20,6 +21,15 @@ export async function runMigrations(databaseUrl: string): Promise<void> {
     const started = Date.now();
     await DBOS.migrate(databaseUrl);
     await migrateMeshSchema(client);
+    await ensureScalerRole(client, databaseUrl).catch((error: Error & { code?: string }) => {
+      // A database user without CREATEROLE (some external Postgres): everything but queue-depth
+      // autoscaling works, so say what is missing instead of failing the release.
+      if (error.code !== "42501") throw error;
+      log.warn(
+        { err: error.message },
+        "cannot create the KEDA scaler role; worker.autoscaling.mode=queueDepth needs it",
+      );
+    });
     log.info({ ms: Date.now() - started }, "migrations complete");
   } finally {
     await client

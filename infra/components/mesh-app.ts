@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import type { DeploymentPlan, TopologyPlan } from "../topology.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
@@ -26,18 +27,31 @@ export const SCALER_SECRET_NAME = "mesh-keda";
 export const SCALER_DATABASE_URL_KEY = "KEDA_DATABASE_URL";
 export { SECRET_REVISION_ANNOTATION } from "./secret-revision.js";
 
-/** node-postgres needs `uselibpqcompat=true` for libpq's sslmode=require; pgx would send it to the server. */
+/**
+ * KEDA's connection: the scaler role the migration creates (app/durability/scaler-role.ts), never the
+ * owner. node-postgres needs `uselibpqcompat=true` for libpq's sslmode=require; KEDA's pgx would send it
+ * to the server, so it is dropped.
+ */
 function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
-  return databaseUrl.apply((url) => url.replace(/([?&])uselibpqcompat=true(&|$)/, "$1").replace(/[?&]$/, ""));
+  return databaseUrl.apply((url) =>
+    scalerDatabaseUrl(url)
+      .replace(/([?&])uselibpqcompat=true(&|$)/, "$1")
+      .replace(/[?&]$/, ""),
+  );
 }
 export const HTTP_PORT = 8080;
 
 /**
- * The Job that migrates the database and writes the queue settings for one release (image + settings): a
- * new release gets a new Job, and rollouts wait for it.
+ * The Job that migrates the database, writes the queue settings and sets the scaler role for one release
+ * (image, queue settings, and the revision of Secret `mesh`, whose database URL it uses): a new release
+ * gets a new Job (created before the old one is deleted), and rollouts wait for it.
  */
-export function migrationJobName(image: string, queueSettings: TopologyPlan["queueSettings"]): string {
-  const release = JSON.stringify({ image, queueSettings });
+export function migrationJobName(
+  image: string,
+  queueSettings: TopologyPlan["queueSettings"],
+  secretRevision: string,
+): string {
+  const release = JSON.stringify({ image, queueSettings, secretRevision });
   return `mesh-migrate-${createHash("sha256").update(release).digest("hex").slice(0, 10)}`;
 }
 
@@ -73,17 +87,21 @@ export class MeshApp extends pulumi.ComponentResource {
     // Rolls every Deployment whose pods read the Secret when any of its values changes (secret-revision.ts).
     // Not a Pulumi secret: the HMAC reveals nothing, and a secret annotation would make Pulumi hide the
     // whole pod spec in every diff.
+    // A Secret about to be created has no uid yet (a preview of its creation): no revision then — the
+    // pods are new anyway, and `pulumi up` computes it from the created Secret.
     const revision = pulumi.unsecret(
       pulumi
         .all([secret.metadata.uid, secretData])
-        .apply(([uid, data]) => secretRevision(uid, data as Record<string, string>)),
+        .apply(([uid, data]) => (uid ? secretRevision(uid, data as Record<string, string>) : "")),
     );
 
     const migration = new k8s.batch.v1.Job(
       `${name}-migrate`,
       {
         metadata: {
-          name: migrationJobName(args.image, plan.queueSettings),
+          name: revision.apply((secretRevision) =>
+            migrationJobName(args.image, plan.queueSettings, secretRevision),
+          ),
           namespace,
           labels: { ...plan.main.labels, "app.kubernetes.io/component": "migration" },
         },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { queueDepthQuery } from "../../infra/queue-depth-query.js";
 import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
+import { MOCK_RDS_PASSWORD } from "../../infra/render/mock-cloud.js";
 import { objectOf, type RenderedStack, renderStack } from "./support.js";
 
 // Fixture: prod with worker.autoscaling.mode=queueDepth, Karpenter's do-not-disrupt, and KEDA installed.
@@ -22,9 +23,9 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     assert.deepEqual([scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount], [4, 40]);
     const [trigger] = scaled.spec.triggers;
     assert.equal(trigger.type, "postgresql");
+    // The query reads the migration's view (what it counts is tested on real runs in queue-depth-query).
     assert.equal(trigger.metadata.query, queueDepthQuery());
-    assert.match(trigger.metadata.query, /status IN \('ENQUEUED', 'PENDING'\)/);
-    assert.match(trigger.metadata.query, /queue_name IN \('thread-gate', 'automations'\)/);
+    assert.equal(trigger.metadata.query, "SELECT depth FROM mesh.run_queue_depth");
     assert.equal(trigger.metadata.targetQueryValue, "6");
     assert.equal(trigger.authenticationRef.name, "mesh-worker-postgres");
     assert.equal(
@@ -42,8 +43,13 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     ]);
     const secret = prod.resources.find((resource) => resource.name === "mesh-worker-keda-secret");
     const data = unwrapSecrets(secret?.inputs.stringData) as Record<string, string>;
-    // libpq semantics for KEDA's driver: TLS required, and no node-postgres-only option.
-    assert.match(data.KEDA_DATABASE_URL ?? "", /^postgresql:\/\/mesh:.*@.*:5432\/mesh\?sslmode=require$/);
+    // KEDA's own role (never the owner `mesh`), libpq semantics for KEDA's driver: TLS required, and no
+    // node-postgres-only option.
+    assert.match(
+      data.KEDA_DATABASE_URL ?? "",
+      /^postgresql:\/\/mesh_keda_scaler:[0-9a-f]{64}@.*:5432\/mesh\?sslmode=require$/,
+    );
+    assert.ok(!(data.KEDA_DATABASE_URL ?? "").includes(MOCK_RDS_PASSWORD), "not the master password");
     const main = prod.resources.find((resource) => resource.name === "mesh-secret");
     const mainData = unwrapSecrets(main?.inputs.stringData) as Record<string, string>;
     assert.match(mainData.DATABASE_URL ?? "", /sslmode=require&uselibpqcompat=true$/);

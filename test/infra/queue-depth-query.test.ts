@@ -23,7 +23,7 @@ describe("KEDA queue-depth query against real runs", () => {
   });
 
   const depth = async () =>
-    Number((await query<{ count: string }>(databaseUrl, queueDepthQuery()))[0]?.count);
+    Number((await query<{ depth: string }>(databaseUrl, queueDepthQuery()))[0]?.depth);
   const counted = async () =>
     (await workflowRows(databaseUrl)).filter(
       (row) =>

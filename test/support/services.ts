@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { scalerRoleName } from "../../app/durability/scaler-role.js";
 
 /** The machine's Postgres and NATS (DESIGN: started before every session and CI run). */
 export const POSTGRES_ADMIN_URL =
@@ -27,6 +28,8 @@ export async function dropTestDatabase(databaseUrl: string): Promise<void> {
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    // The migration's KEDA scaler role is per server; its only grants were on the dropped database.
+    await admin.query(`DROP ROLE IF EXISTS "${scalerRoleName(databaseUrl)}"`);
   } finally {
     await admin.end();
   }
