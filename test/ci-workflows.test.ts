@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
 
 // The GitHub workflows cannot run here; actionlint (installed by scripts/ensure-tools.sh) checks them.
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -21,6 +30,32 @@ describe("CI workflows for users of this repo", () => {
   it("has tests on PRs, previews with the policy pack, dev on merge and prod behind approval", () => {
     const workflows = readdirSync(join(ROOT, ".github", "workflows")).sort();
     assert.deepEqual(workflows, ["deploy-dev.yml", "deploy-prod.yml", "preview.yml", "test.yml"]);
+  });
+
+  it("deploys what was built: dev pushes this commit's image and deploys its digest; prod promotes a digest", () => {
+    const workflow = (name: string) =>
+      parse(readFileSync(join(ROOT, ".github", "workflows", name), "utf8")) as {
+        on: { workflow_dispatch?: { inputs: Record<string, unknown> } };
+        jobs: { up: { steps: Array<{ id?: string; uses?: string; with?: Record<string, string> }> } };
+      };
+    const devSteps = workflow("deploy-dev.yml").jobs.up.steps;
+    const build = devSteps.find((step) => step.uses?.startsWith("docker/build-push-action"));
+    assert.equal(build?.with?.push, true);
+    const devUp = devSteps.find(
+      (step) => step.uses?.startsWith("pulumi/actions") && step.with?.command === "up",
+    );
+    assert.match(
+      devUp?.with?.["config-map"] ?? "",
+      /"mesh:image".*@\$\{\{ steps\.build\.outputs\.digest \}\}/,
+    );
+    assert.ok(
+      devSteps.indexOf(build as object) < devSteps.indexOf(devUp as object),
+      "the image is built before it is deployed",
+    );
+    const prod = workflow("deploy-prod.yml");
+    assert.ok(prod.on.workflow_dispatch?.inputs.image, "prod takes the image to promote");
+    const prodUp = prod.jobs.up.steps.find((step) => step.uses?.startsWith("pulumi/actions"));
+    assert.match(prodUp?.with?.["config-map"] ?? "", /"mesh:image".*\$\{\{ inputs\.image \}\}/);
   });
 
   it("passes actionlint", () => {

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { ApiClient } from "../support/api-client.js";
 import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import {
-  canRestartNats,
-  canRestartPostgres,
+  cannotRestart,
   restartPostgres,
   startNats,
   stopNats,
@@ -46,7 +45,8 @@ describe("durability: Postgres and NATS restarts", () => {
   });
 
   it("loses no run across a Postgres restart; /readyz goes 503 and back to 200; every process survives", async function () {
-    if (!canRestartPostgres()) this.skip();
+    const missing = cannotRestart("postgres");
+    if (missing) assert.fail(missing);
     const [api] = processes;
     assert.ok(api);
     const inputs = Array.from({ length: 16 }, (_, index) => `pg restart ${index}`);
@@ -78,7 +78,8 @@ describe("durability: Postgres and NATS restarts", () => {
   });
 
   it("completes every run across a NATS restart; an open stream resumes or ends with the stored output and done", async function () {
-    if (!canRestartNats()) this.skip();
+    const missing = cannotRestart("nats");
+    if (missing) assert.fail(missing);
     const inputs = Array.from({ length: 8 }, (_, index) => `nats restart ${index}`);
     const runIds = await Promise.all(inputs.map((input, index) => client.createRun(`nats-${index}`, input)));
     const firstRun = runIds[0] ?? "";
