@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { ApiClient } from "../support/api-client.js";
 import { useCpuHogIfRequested } from "../support/cpu-hog.js";
-import {
-  cannotRestart,
-  restartPostgres,
-  startNats,
-  stopNats,
-} from "../support/machine-services.js";
+import { cannotRestart, restartPostgres, startNats, stopNats } from "../support/machine-services.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
 import { expectedOutput, waitForAllSucceeded } from "../support/run-checks.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "../support/services.js";
@@ -44,7 +39,7 @@ describe("durability: Postgres and NATS restarts", () => {
     await dropTestDatabase(databaseUrl);
   });
 
-  it("loses no run across a Postgres restart; /readyz goes 503 and back to 200; every process survives", async function () {
+  it("loses no run across a Postgres restart; /readyz goes 503 and back to 200; every process survives", async () => {
     const missing = cannotRestart("postgres");
     if (missing) assert.fail(missing);
     const [api] = processes;
@@ -77,7 +72,7 @@ describe("durability: Postgres and NATS restarts", () => {
     for (const mesh of processes) assert.equal(mesh.exited, false, `${mesh.executorId} died`);
   });
 
-  it("completes every run across a NATS restart; an open stream resumes or ends with the stored output and done", async function () {
+  it("completes every run across a NATS restart; an open stream resumes or ends with the stored output and done", async () => {
     const missing = cannotRestart("nats");
     if (missing) assert.fail(missing);
     const inputs = Array.from({ length: 8 }, (_, index) => `nats restart ${index}`);

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack, UpResult } from "@pulumi/pulumi/automation/index.js";
+import { migrationJobName } from "../../infra/components/mesh-app.js";
 import { SECRET_REVISION_ANNOTATION, secretRevision } from "../../infra/components/secret-revision.js";
 import { type KubernetesObject, REDACTED } from "../../infra/render/kubernetes-objects.js";
 import { useTestCluster } from "../control-plane/test-cluster.js";
@@ -89,6 +90,11 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
     const revision = liveSecretRevision(await live.read("v1", "Secret", "mesh", NAMESPACE));
     for (const object of rendered) {
       const { apiVersion, kind, metadata } = object;
+      if (kind === "Job") {
+        // Its name hashes the release, the Secret's revision included: computed from the live Secret.
+        assert.match(metadata.name, /^mesh-migrate-[0-9a-f]{10}$/);
+        metadata.name = migrationJobName(shape.values.image as string, { workerConcurrency: 8 }, revision);
+      }
       const actual = await live.read(apiVersion, kind, metadata.name, metadata.namespace);
       const annotations = object.spec?.template?.metadata?.annotations;
       if (annotations?.[SECRET_REVISION_ANNOTATION]) {
@@ -155,15 +161,24 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
     await stack.preview({ onEvent: preview.onEvent });
     const recorder = stepRecorder();
     await stack.up({ onEvent: recorder.onEvent });
-    const described = describeSteps(changes(recorder.steps)).sort();
-    assert.equal(described.length, 2, described.join("\n"));
-    assert.match(described[1] ?? "", /^update kubernetes:core\/v1:Secret mesh-secret/);
-    assert.match(
-      described[0] ?? "",
-      /^update kubernetes:apps\/v1:Deployment mesh-deployment \[spec\.template\.metadata\.annotations/,
+    // The Secret changes in place, the Deployment rolls (its pod template's revision only), and the release's
+    // migration Job is created anew before the old one goes (the database URL may have changed). Nothing
+    // is deleted first: no replacement cascades to the Deployment.
+    const described = describeSteps(changes(recorder.steps));
+    assert.deepEqual(described.filter((step) => !step.includes(":batch/v1:Job ")).sort(), [
+      `update kubernetes:apps/v1:Deployment mesh-deployment [spec.template.metadata.annotations["${SECRET_REVISION_ANNOTATION}"]]`,
+      "update kubernetes:core/v1:Secret mesh-secret [data.MESH_API_TOKEN]",
+    ]);
+    const jobSteps = changes(recorder.steps)
+      .filter((step) => step.type === "kubernetes:batch/v1:Job")
+      .map((step) => step.op);
+    assert.ok(
+      jobSteps.indexOf("create-replacement") < jobSteps.indexOf("delete-replaced"),
+      `the new Job before the old one is deleted: ${jobSteps.join(", ")}`,
     );
     assert.deepEqual(
       changes(preview.steps)
+        .filter((step) => step.type !== "kubernetes:batch/v1:Job")
         .map((step) => `${step.op} ${step.name}`)
         .sort(),
       ["update mesh-deployment", "update mesh-secret"],
