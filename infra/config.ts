@@ -157,6 +157,8 @@ const configSchema = z
     keda: kedaSchema,
     hasDatabaseUrl: z.boolean(),
     hasNatsUrl: z.boolean(),
+    hasApiToken: z.boolean(),
+    blankSecrets: z.array(z.string()),
   })
   .superRefine((config, ctx) => {
     const problem = (path: string, message: string) =>
@@ -183,6 +185,15 @@ const configSchema = z
           `must not exceed ${tier}.autoscaling.maxReplicas (${minReplicas} > ${maxReplicas})`,
         );
       }
+    }
+    if (config.cluster.mode === "eks" && !config.hasApiToken) {
+      problem(
+        "apiToken",
+        'is required when cluster.mode=eks: without it the /v1 API is open to anyone who reaches the Service (pulumi config set --secret apiToken "$(openssl rand -hex 32)")',
+      );
+    }
+    for (const key of config.blankSecrets) {
+      problem(key, "is set but blank: set a value with pulumi config set --secret, or remove the key");
     }
     if (config.postgres.mode === "rds" && config.cluster.mode !== "eks") {
       problem(
@@ -227,7 +238,7 @@ type ParsedConfig = z.infer<typeof configSchema>;
 
 /** The validated stack configuration. Secrets stay Outputs; everything else is plain data. */
 export type MeshConfig = Readonly<
-  Omit<ParsedConfig, "hasDatabaseUrl" | "hasNatsUrl" | "namespace"> & {
+  Omit<ParsedConfig, "hasDatabaseUrl" | "hasNatsUrl" | "hasApiToken" | "blankSecrets" | "namespace"> & {
     stack: string;
     namespace: string;
     apiToken?: pulumi.Output<string>;
@@ -255,6 +266,8 @@ export interface RawStackConfig {
   stack: string;
   values: Record<string, unknown>;
   secrets: Partial<Record<(typeof SECRET_KEYS)[number], pulumi.Output<string>>>;
+  /** Secret keys that are set to an empty or whitespace value. */
+  blankSecrets?: string[];
   /** Every key set under the project namespace, to catch typos in top-level keys. */
   keys: string[];
 }
@@ -270,6 +283,8 @@ export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
     ...raw.values,
     hasDatabaseUrl: raw.secrets.databaseUrl !== undefined,
     hasNatsUrl: raw.secrets.natsUrl !== undefined,
+    hasApiToken: raw.secrets.apiToken !== undefined,
+    blankSecrets: raw.blankSecrets ?? [],
   });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -282,7 +297,13 @@ export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
     }
   }
   if (problems.length > 0 || !parsed.success) throw new MeshConfigError(problems);
-  const { hasDatabaseUrl: _db, hasNatsUrl: _nats, ...config } = parsed.data;
+  const {
+    hasDatabaseUrl: _db,
+    hasNatsUrl: _nats,
+    hasApiToken: _token,
+    blankSecrets: _blank,
+    ...config
+  } = parsed.data;
   return Object.freeze({
     ...config,
     stack: raw.stack,
@@ -323,8 +344,14 @@ export function readStackConfig(): RawStackConfig {
     const value = config.getSecret(key);
     if (value !== undefined) secrets[key] = value;
   }
+  // Blankness is checked on the decrypted values the engine handed over, without turning them into
+  // plain Outputs; nothing of a value is kept.
+  const all = pulumi.runtime.allConfig();
+  const blankSecrets = SECRET_KEYS.filter(
+    (key) => all[`mesh:${key}`] !== undefined && all[`mesh:${key}`]?.trim() === "",
+  );
   const keys = Object.keys(pulumi.runtime.allConfig())
     .filter((key) => key.startsWith("mesh:"))
     .map((key) => key.slice("mesh:".length));
-  return { stack: pulumi.getStack(), values, secrets, keys };
+  return { stack: pulumi.getStack(), values, secrets, keys, blankSecrets };
 }

@@ -16,6 +16,11 @@ export interface LoadStackOptions {
   overrides?: string[];
   /** Values for secret keys (`apiToken` → value): encrypted stack secrets cannot be decrypted offline. */
   secrets?: Record<string, string>;
+  /**
+   * Stand in for `apiToken` on an eks stack when neither the file nor `secrets` sets it (default true): it
+   * is required there, but usually set with `pulumi config set --secret` by the deployer, not committed.
+   */
+  standInApiToken?: boolean;
 }
 
 /** Placeholder for an encrypted stack secret whose value is not supplied. */
@@ -77,6 +82,11 @@ export function loadStackConfig(stack: string, options: LoadStackOptions): MockS
   for (const [key, value] of Object.entries(options.secrets ?? {})) {
     values[qualified(key)] = value;
     secretKeys.add(qualified(key));
+  }
+  const clusterMode = (values["mesh:cluster"] as { mode?: string } | undefined)?.mode ?? "eks";
+  if ((options.standInApiToken ?? true) && clusterMode === "eks" && values["mesh:apiToken"] === undefined) {
+    values["mesh:apiToken"] = SECRET_PLACEHOLDER;
+    secretKeys.add("mesh:apiToken");
   }
   const config = Object.fromEntries(
     Object.entries(values).map(([key, value]) => [

@@ -18,6 +18,17 @@ async function refusal(
   assert.fail(`config ${overrides.join(" ")} was accepted`);
 }
 
+/** Like refusal, with exactly these secrets and no stand-in apiToken. */
+async function refusalWithout(stack: string, secrets: Record<string, string>): Promise<MockProgramError> {
+  try {
+    await renderStack(stack, [], { secrets, standInApiToken: false });
+  } catch (error) {
+    assert.ok(error instanceof MockProgramError, String(error));
+    return error;
+  }
+  assert.fail(`stack ${stack} without apiToken was accepted`);
+}
+
 describe("stack config validation", () => {
   const cases: Array<[string, string[], RegExp]> = [
     [
@@ -102,6 +113,24 @@ describe("stack config validation", () => {
       assert.deepEqual(error.resources, []);
     });
   }
+
+  it("refuses an eks stack without apiToken (an open API), naming mesh:apiToken", async () => {
+    const error = await refusalWithout("dev", {});
+    assert.match(error.message, /mesh:apiToken: is required when cluster\.mode=eks/);
+    assert.deepEqual(error.resources, []);
+  });
+
+  it("refuses a set-but-blank secret, naming it", async () => {
+    for (const blank of ["", "   "]) {
+      const error = await refusalWithout("dev", { apiToken: blank });
+      assert.match(error.message, /mesh:apiToken: is set but blank/);
+    }
+  });
+
+  it("runs a kubeconfig (local) stack without apiToken", async () => {
+    const stack = await renderStack("local", [], { secrets: {}, standInApiToken: false });
+    assert.ok(stack.resources.length > 0);
+  });
 
   it("refuses a missing image", async () => {
     const error = await refusal("dev", ["image="]);

@@ -19,12 +19,17 @@ export interface RenderedStack {
 export async function renderStack(
   stack: string,
   overrides: string[] = [],
-  options: { secrets?: Record<string, string>; createDelayMs?: Record<string, number> } = {},
+  options: {
+    secrets?: Record<string, string>;
+    createDelayMs?: Record<string, number>;
+    standInApiToken?: boolean;
+  } = {},
 ): Promise<RenderedStack> {
   const { config, secretKeys } = loadStackConfig(stack, {
     root: REPO_ROOT,
     overrides,
     secrets: options.secrets ?? TEST_SECRETS,
+    standInApiToken: options.standInApiToken,
   });
   const result = await runUnderMocks({ stack, config, secretKeys, createDelayMs: options.createDelayMs });
   return { ...result, objects: kubernetesObjects(result.resources) };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig } from "../../infra/config.js";
 import { imageVersion, planTopology } from "../../infra/topology.js";
 
@@ -7,7 +8,7 @@ function config(values: Record<string, unknown>) {
   return parseMeshConfig({
     stack: "unit",
     values: { image: "registry.example/mesh:2.3.4", cluster: { mode: "eks", name: "c" }, ...values },
-    secrets: {},
+    secrets: { apiToken: pulumi.output("unit-test-token") },
     keys: [],
   });
 }
