@@ -1,6 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,7 +63,9 @@ interface Managed {
  * removes the directory; a crash of the test process kills them too.
  */
 export async function startControlPlane(options: { logPrefix?: string } = {}): Promise<ControlPlane> {
-  const dir = mkdtempSync(join(tmpdir(), "mesh-control-plane-"));
+  reapOrphanedControlPlanes();
+  const dir = mkdtempSync(join(tmpdir(), CONTROL_PLANE_DIR_PREFIX));
+  writeFileSync(join(dir, "owner"), String(process.pid));
   const certificates = generateCertificates(dir);
   const [etcdClient, etcdPeer, apiserverPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiserverPort}`;
@@ -67,6 +79,7 @@ export async function startControlPlane(options: { logPrefix?: string } = {}): P
     const log = openSync(join(dir, `${name}.log`), "a");
     const child = spawn(name, args, { cwd: dir, stdio: ["ignore", log, log] });
     closeSync(log);
+    appendFileSync(join(dir, "pids"), `${child.pid} ${name}\n`);
     const exited = once(child, "exit");
     processes.push({ name, child, exited });
     child.once("error", (error) =>
@@ -207,6 +220,43 @@ export async function startControlPlane(options: { logPrefix?: string } = {}): P
       if (!process.env.MESH_KEEP_CONTROL_PLANE) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const CONTROL_PLANE_DIR_PREFIX = "mesh-control-plane-";
+
+/**
+ * A test process killed outright (SIGKILL, a closed pipe) never runs its stop(): its control plane would
+ * keep running. Every start first ends the control planes whose owning test process is gone, by the PIDs
+ * they recorded (checked against the binary's name, in case a PID was reused), and removes their folders.
+ */
+function reapOrphanedControlPlanes(): void {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(CONTROL_PLANE_DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), entry);
+    const owner = Number(readOptional(join(dir, "owner")));
+    if (owner && isAlive(owner)) continue;
+    for (const line of readOptional(join(dir, "pids")).split("\n").filter(Boolean)) {
+      const [pid, name] = line.split(" ");
+      if (name && readOptional(`/proc/${pid}/cmdline`).includes(name)) process.kill(Number(pid), "SIGKILL");
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readOptional(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Alive and not a zombie (a killed process whose parent has not reaped it yet is as good as gone). */
+function isAlive(pid: number): boolean {
+  const stat = readOptional(`/proc/${pid}/stat`);
+  if (stat === "") return false;
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
 }
 
 interface NodeStatus {

@@ -1,7 +1,6 @@
 import { builtinToken } from "../../app/model/builtin.js";
 import type { ApiClient } from "./api-client.js";
 import type { MeshProcess } from "./mesh-process.js";
-import { query } from "./services.js";
 import { waitFor } from "./wait.js";
 
 /** The output the deterministic builtin model gives an input, uninterrupted. */
