@@ -22,11 +22,19 @@ describe("npm run bench -- --quick", () => {
       timeout: 280_000,
     });
     assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-3000)}`);
-    assert.match(run.stderr, /\[5\/5\] polling trade-off/, "progress lines for every scenario");
+    assert.match(run.stderr, /\[5\/6\] polling trade-off/, "progress lines for every scenario");
+    assert.match(run.stderr, /\[6\/6\] the Pulumi program under the real engine/);
     results = JSON.parse(readFileSync(join(outDir, "benchmarks.json"), "utf8")) as BenchResults;
   });
 
   after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it("times the Pulumi program under the real engine: preview, up, destroy", () => {
+    const engine = results.engine;
+    assert.ok(engine, "engine timings in the report");
+    for (const [name, summary] of Object.entries(engine))
+      assert.ok(summary.n > 0 && Number.isFinite(summary.p50) && summary.p50 > 0, name);
+  });
 
   it("measures the raw baselines", () => {
     assert.ok(results.baselines.postgresCommitsPerSecond > 0);
