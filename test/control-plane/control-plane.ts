@@ -140,30 +140,26 @@ export async function startControlPlane(options: { logPrefix?: string } = {}): P
       timeoutMs: 60_000,
       intervalMs: 250,
     });
-    start("kube-controller-manager", [
+    // The controller manager and the scheduler are both clients of the apiserver, serving on loopback.
+    const apiserverClient = async () => [
       `--kubeconfig=${kubeconfigPath}`,
       `--authentication-kubeconfig=${kubeconfigPath}`,
       `--authorization-kubeconfig=${kubeconfigPath}`,
       "--bind-address=127.0.0.1",
       `--secure-port=${await freePort()}`,
       "--leader-elect=false",
+      "--v=1",
+    ];
+    start("kube-controller-manager", [
+      ...(await apiserverClient()),
       `--controllers=*,${DISABLED_CONTROLLERS.map((name) => `-${name}`).join(",")}`,
       `--service-account-private-key-file=${certificates.serviceAccountKey}`,
       `--root-ca-file=${certificates.caCert}`,
       `--cluster-signing-cert-file=${certificates.caCert}`,
       `--cluster-signing-key-file=${certificates.caKey}`,
       "--use-service-account-credentials=false",
-      "--v=1",
     ]);
-    start("kube-scheduler", [
-      `--kubeconfig=${kubeconfigPath}`,
-      `--authentication-kubeconfig=${kubeconfigPath}`,
-      `--authorization-kubeconfig=${kubeconfigPath}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${await freePort()}`,
-      "--leader-elect=false",
-      "--v=1",
-    ]);
+    start("kube-scheduler", await apiserverClient());
     start("kwok", [
       `--kubeconfig=${kubeconfigPath}`,
       `--config=${KWOK_STAGES}`,

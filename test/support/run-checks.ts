@@ -8,20 +8,31 @@ export function expectedOutput(input: string, tokens: number): string {
   return Array.from({ length: tokens }, (_, index) => builtinToken(input, index)).join("");
 }
 
+interface LogEntry {
+  msg?: string;
+  runId?: string;
+  segment?: number;
+}
+
+/** The JSON log entries of a process, skipping lines that are not ours. */
+function* logEntries(mesh: MeshProcess): Generator<LogEntry> {
+  for (const line of mesh.logs) {
+    if (!line.startsWith("{")) continue;
+    try {
+      yield JSON.parse(line) as LogEntry;
+    } catch {
+      // not a log line of ours
+    }
+  }
+}
+
 /** How many times each run's body ran to its end, per the logs of these processes (executor IDs). */
 export function completionsByRun(processes: MeshProcess[]): Map<string, string[]> {
   const completions = new Map<string, string[]>();
   for (const mesh of processes) {
-    for (const line of mesh.logs) {
-      if (!line.startsWith("{")) continue;
-      try {
-        const entry = JSON.parse(line) as { msg?: string; runId?: string };
-        if (entry.msg === "run body finished" && entry.runId) {
-          completions.set(entry.runId, [...(completions.get(entry.runId) ?? []), mesh.executorId]);
-        }
-      } catch {
-        // not a log line of ours
-      }
+    for (const entry of logEntries(mesh)) {
+      if (entry.msg === "run body finished" && entry.runId)
+        completions.set(entry.runId, [...(completions.get(entry.runId) ?? []), mesh.executorId]);
     }
   }
   return completions;
@@ -54,16 +65,10 @@ export interface SegmentExecution {
 export function segmentExecutions(processes: MeshProcess[]): Map<string, SegmentExecution[]> {
   const executions = new Map<string, SegmentExecution[]>();
   for (const mesh of processes) {
-    for (const line of mesh.logs) {
-      if (!line.startsWith("{")) continue;
-      try {
-        const entry = JSON.parse(line) as { msg?: string; runId?: string; segment?: number };
-        if (entry.msg === "segment executed" && entry.runId && entry.segment !== undefined) {
-          const execution = { runId: entry.runId, segment: entry.segment, executorId: mesh.executorId };
-          executions.set(entry.runId, [...(executions.get(entry.runId) ?? []), execution]);
-        }
-      } catch {
-        // not a log line of ours
+    for (const entry of logEntries(mesh)) {
+      if (entry.msg === "segment executed" && entry.runId && entry.segment !== undefined) {
+        const execution = { runId: entry.runId, segment: entry.segment, executorId: mesh.executorId };
+        executions.set(entry.runId, [...(executions.get(entry.runId) ?? []), execution]);
       }
     }
   }
