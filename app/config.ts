@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { LOG_LEVELS } from "./log.js";
@@ -27,6 +28,8 @@ export interface MeshConfig {
     keepAliveTimeoutMs: number;
     maxConnections: number;
   };
+  /** The address the HTTP server binds (default: every interface); a pod's own IP, for instance. */
+  listenAddress?: string;
   executorId: string;
   workflowVersion: string;
   apiToken?: string;
@@ -79,6 +82,11 @@ const boolean = z
   .toLowerCase()
   .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], "must be true or false"))
   .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const ipAddress = z
+  .string()
+  .trim()
+  .refine((value) => isIP(value) !== 0, "must be an IPv4 or IPv6 address (the pod's own IP, say)");
 
 const modelSpec = z
   .string()
@@ -163,6 +171,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     databaseUrl,
     natsUrl,
     port: read(env, "PORT", integer(0, 65_535), 8080),
+    listenAddress: read(env, "MESH_LISTEN_ADDRESS", ipAddress),
     http: {
       headersTimeoutMs: read(env, "MESH_HTTP_HEADERS_TIMEOUT_MS", integer(500, 600_000), 15_000),
       requestTimeoutMs: read(env, "MESH_HTTP_REQUEST_TIMEOUT_MS", integer(1_000, 3_600_000), 60_000),

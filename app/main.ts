@@ -87,10 +87,21 @@ async function main(argv: string[]): Promise<void> {
       { role: config.role },
       "MESH_API_TOKEN is not set: the /v1 API accepts requests without authentication",
     );
-  const server = await startHttpServer(app, config.port, config.http);
+  const server = await startHttpServer(
+    app,
+    { port: config.port, address: config.listenAddress },
+    config.http,
+  );
   readiness.markReady();
   log.info(
-    { role: config.role, executorId: config.executorId, port: config.port, bus: bus.kind, listenQueues },
+    {
+      role: config.role,
+      executorId: config.executorId,
+      address: config.listenAddress ?? "*",
+      port: config.port,
+      bus: bus.kind,
+      listenQueues,
+    },
     "mesh ready",
   );
 

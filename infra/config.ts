@@ -144,6 +144,48 @@ const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
 
+/** Env vars mesh's Deployments set themselves; extraEnv may not override them. */
+export const MANAGED_ENV_NAMES = [
+  "MESH_DISPATCH_ROLE",
+  "PORT",
+  "POD_NAME",
+  "MESH_AUTO_MIGRATE",
+  "MESH_SHUTDOWN_GRACE_MS",
+  "MESH_WORKER_CONCURRENCY",
+  "MESH_LISTEN_ADDRESS",
+  "DATABASE_URL",
+  "NATS_URL",
+  "MESH_API_TOKEN",
+];
+
+/**
+ * Plain env for every mesh pod (model settings, LOG_LEVEL, ...), e.g. `pulumi config set --path
+ * extraEnv.LOG_LEVEL debug`. Values sit in the stack file and the pod spec in plaintext, so names that
+ * look like secrets are refused: those belong in a Kubernetes Secret.
+ */
+const extraEnvSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env var names are letters, digits and '_'"),
+    z.union([z.string(), z.number(), z.boolean()]).transform(String),
+  )
+  .superRefine((env, ctx) => {
+    for (const name of Object.keys(env)) {
+      if (MANAGED_ENV_NAMES.includes(name))
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "is set by mesh itself (from the stack's topology and secrets); it cannot be overridden",
+        });
+      else if (/(TOKEN|KEY|PASSWORD|SECRET|CREDENTIALS?)$/i.test(name))
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "looks like a secret: extraEnv values are stored and rendered in plaintext",
+        });
+    }
+  })
+  .default({});
+
 const configSchema = z
   .strictObject({
     image: imageReference,
@@ -155,6 +197,7 @@ const configSchema = z
     postgres: postgresSchema,
     nats: natsSchema,
     keda: kedaSchema,
+    extraEnv: extraEnvSchema,
     hasDatabaseUrl: z.boolean(),
     hasNatsUrl: z.boolean(),
     hasApiToken: z.boolean(),
@@ -256,7 +299,7 @@ export class MeshConfigError extends Error {
   }
 }
 
-export const STRUCTURED_KEYS = ["cluster", "api", "worker", "postgres", "nats", "keda"] as const;
+export const STRUCTURED_KEYS = ["cluster", "api", "worker", "postgres", "nats", "keda", "extraEnv"] as const;
 export const PLAIN_KEYS = ["image", "namespace", "dispatchRole"] as const;
 export const SECRET_KEYS = ["apiToken", "databaseUrl", "natsUrl"] as const;
 const KNOWN_KEYS = new Set<string>([...STRUCTURED_KEYS, ...PLAIN_KEYS, ...SECRET_KEYS]);

@@ -35,6 +35,8 @@ export interface DeploymentPlan {
   /** MESH_WORKER_CONCURRENCY, when the tier executes runs and sets it. */
   concurrency?: number;
   podAnnotations: Record<string, string>;
+  /** The stack's extraEnv, appended after the env mesh manages. */
+  extraEnv: Record<string, string>;
 }
 
 export interface TopologyPlan {
@@ -103,6 +105,7 @@ export function planTopology(config: MeshConfig): TopologyPlan {
     shutdownGraceMs:
       (api.terminationGracePeriodSeconds - PRE_STOP_SLEEP_SECONDS - SHUTDOWN_MARGIN_SECONDS) * 1000,
     podAnnotations: {},
+    extraEnv: config.extraEnv,
   };
 
   const queueSettings = { workerConcurrency: config.worker.concurrency };
@@ -137,6 +140,7 @@ export function planTopology(config: MeshConfig): TopologyPlan {
     shutdownGraceMs: (worker.terminationGracePeriodSeconds - SHUTDOWN_MARGIN_SECONDS) * 1000,
     concurrency: worker.concurrency,
     podAnnotations: worker.doNotDisrupt ? { "karpenter.sh/do-not-disrupt": "true" } : {},
+    extraEnv: config.extraEnv,
   };
   return { state: config.dispatchRole === "api" ? 3 : 2, queueSettings, main, worker: workerPlan };
 }

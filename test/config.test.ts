@@ -19,6 +19,12 @@ describe("environment configuration", () => {
     assert.equal(config.autoMigrate, true);
     assert.deepEqual(config.model, { kind: "builtin" });
     assert.equal(config.natsUrl, undefined);
+    assert.equal(config.listenAddress, undefined, "every interface unless told");
+  });
+
+  it("binds the address MESH_LISTEN_ADDRESS names (a pod's own IP)", () => {
+    assert.equal(loadConfig({ ...base, MESH_LISTEN_ADDRESS: "127.0.1.7" }).listenAddress, "127.0.1.7");
+    assert.equal(loadConfig({ ...base, MESH_LISTEN_ADDRESS: "::1" }).listenAddress, "::1");
   });
 
   it("falls back to <hostname>-<pid> without POD_NAME and honours MESH_WORKFLOW_VERSION", () => {
@@ -54,6 +60,11 @@ describe("environment configuration", () => {
       "worker with bad NATS",
       { ...base, MESH_DISPATCH_ROLE: "worker", NATS_URL: "localhost" },
       /^NATS_URL must be/,
+    ],
+    [
+      "a host name as listen address",
+      { ...base, MESH_LISTEN_ADDRESS: "localhost" },
+      /^MESH_LISTEN_ADDRESS must be an IPv4 or IPv6 address/,
     ],
     ["an unknown log level", { ...base, LOG_LEVEL: "verbose" }, /^LOG_LEVEL /],
     ["an empty MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "" }, /^MESH_API_TOKEN is set but blank/],

@@ -61,8 +61,12 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
-/** Serves a Hono app on PORT with node:http, with limits against slow clients; resolves once listening. */
-export function startHttpServer(app: Hono, port: number, limits: HttpLimits): Promise<Server> {
+/** Serves a Hono app on PORT (and MESH_LISTEN_ADDRESS) with node:http, with limits against slow clients; resolves once listening. */
+export function startHttpServer(
+  app: Hono,
+  listen: { port: number; address?: string },
+  limits: HttpLimits,
+): Promise<Server> {
   const listener = getRequestListener(app.fetch, { errorHandler: adapterError });
   const server = createServer(
     {
@@ -95,7 +99,9 @@ export function startHttpServer(app: Hono, port: number, limits: HttpLimits): Pr
   server.on("clientError", answerProtocolError);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, () => {
+    // No address: every interface, as in a container. An address: that one only (a pod's IP on a host
+    // shared with other pods, as the test suite's process node runs them).
+    server.listen(listen.port, listen.address, () => {
       server.off("error", reject);
       resolve(server);
     });

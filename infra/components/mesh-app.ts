@@ -227,6 +227,10 @@ export class MeshApp extends pulumi.ComponentResource {
                     secretEnv("NATS_URL"),
                     // Only pods that serve the API need its token (workers serve health and metrics).
                     ...(plan.serves ? [secretEnv("MESH_API_TOKEN", true)] : []),
+                    // Last, so the managed entries keep their positions whatever the stack adds.
+                    ...Object.keys(plan.extraEnv)
+                      .sort()
+                      .map((name) => ({ name, value: plan.extraEnv[name] })),
                   ],
                   // The kubelet probes each pod directly on its own port, so workers stay healthy
                   // although no Service selects them.

@@ -103,6 +103,17 @@ describe("stack config validation", () => {
     ],
     ["a malformed digest", ["image=registry.example/mesh@sha256:abc"], /mesh:image: has a malformed digest/],
     ["zero api replicas", ["api.replicas=0"], /mesh:api\.replicas: must be at least 1/],
+    [
+      "an extraEnv entry overriding a managed variable",
+      ["extraEnv.DATABASE_URL=postgres://elsewhere/db"],
+      /mesh:extraEnv\.DATABASE_URL: is set by mesh itself/,
+    ],
+    [
+      "an extraEnv entry that looks like a secret",
+      ["extraEnv.OPENAI_API_KEY=sk-123"],
+      /mesh:extraEnv\.OPENAI_API_KEY: looks like a secret/,
+    ],
+    ["an extraEnv name that is no env var name", ["extraEnv.LOG-LEVEL=debug"], /mesh:extraEnv\.LOG-LEVEL: /],
   ];
 
   for (const [label, overrides, message] of cases) {

@@ -68,6 +68,23 @@ describe("pods of both Deployments (DESIGN §3.2)", () => {
     assert.equal(mainContainer(worker).lifecycle, undefined);
   });
 
+  it("carry the stack's extraEnv after the env mesh manages, in both tiers and not in the migration Job", async () => {
+    const stack = await renderStack("prod", ["extraEnv.MESH_BUILTIN_TOKENS=60", "extraEnv.LOG_LEVEL=debug"]);
+    for (const name of ["mesh", "mesh-worker"]) {
+      const deployment = objectOf(stack.objects, "Deployment", name);
+      const managed = mainContainer(objectOf(prod.objects, "Deployment", name)).env;
+      const env = mainContainer(deployment).env;
+      assert.deepEqual(env.slice(0, managed.length), managed, `${name}: managed entries keep their places`);
+      assert.deepEqual(env.slice(managed.length), [
+        { name: "LOG_LEVEL", value: "debug" },
+        { name: "MESH_BUILTIN_TOKENS", value: "60" },
+      ]);
+    }
+    const job = stack.objects.find((object) => object.kind === "Job");
+    assert.ok(job);
+    assert.equal(JSON.stringify(job).includes("MESH_BUILTIN_TOKENS"), false);
+  });
+
   it("register the Deployments only after the migration Job is created", () => {
     const job = prod.resources.find((resource) => resource.type === "kubernetes:batch/v1:Job");
     assert.ok(job);
