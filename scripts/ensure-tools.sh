@@ -18,6 +18,10 @@ mkdir -p "$TOOLS_BIN"
 # The version a wrapper module pins for a dependency, e.g. module_version tools/pulumi github.com/pulumi/pulumi/pkg/v3
 module_version() { (cd "$MESH_ROOT/$1" && go list -m -f '{{.Version}}' "$2"); }
 
+# Where a module the current wrapper module requires lies in the module cache, downloading it first
+# (`go list -m` alone prints nothing for a module not yet downloaded, as on a machine with an empty cache).
+module_dir() { go mod download "$1" && go list -m -f '{{.Dir}}' "$1"; }
+
 # Hash of everything that decides a tool's build: its wrapper module and this script.
 wrapper_hash() {
   (cd "$MESH_ROOT" && cat "$1"/go.mod "$1"/go.sum "$1"/*.go scripts/ensure-tools.sh 2>/dev/null) | sha256sum | cut -c1-16
@@ -52,7 +56,7 @@ build_pulumi() {
 KUBERNETES_PROVIDER_VERSION="4.25.0" # = github.com/pulumi/pulumi-kubernetes/provider/v4 v4.0.0-20260115033456-f47bc2d6f199
 build_pulumi_kubernetes() {
   local dir
-  dir=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+  dir=$(module_dir github.com/pulumi/pulumi-kubernetes/provider/v4)
   install -m 0644 "$dir/cmd/pulumi-resource-kubernetes/schema.json" "$dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" .
   go build -o "$TOOLS_BIN/pulumi-resource-kubernetes" \
     -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION" .
@@ -63,7 +67,7 @@ build_pulumi_kubernetes() {
 build_kwok() {
   go build -o "$TOOLS_BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
   local dir
-  dir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  dir=$(module_dir sigs.k8s.io/kwok)
   mkdir -p "$MESH_ROOT/.tools/share"
   for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
     pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do

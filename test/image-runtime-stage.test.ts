@@ -1,72 +1,44 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiClient } from "./support/api-client.js";
 import { freePort } from "./support/mesh-process.js";
+import { buildRuntimeImage, type RuntimeImage } from "./support/runtime-image.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
 import { waitFor } from "./support/wait.js";
 
 // Fixture: what the Dockerfile's runtime stage holds, rebuilt in an empty folder — package.json and the
 // lock, `npm ci --omit=dev --ignore-scripts`, and the compiled dist/ — with NODE_ENV=production. Nothing at
 // run time may need a dev dependency (tsx, Pulumi, mocha, ...): migrate and every role run from it.
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const _ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 describe("the image's runtime stage runs migrate and every role without dev dependencies", () => {
+  let runtimeImage: RuntimeImage;
   let image: string;
   let databaseUrl: string;
   const children: ChildProcess[] = [];
 
   before(async function () {
     this.timeout(600_000);
-    image = mkdtempSync(join(tmpdir(), "mesh-runtime-stage-"));
-    const build = mkdtempSync(join(tmpdir(), "mesh-build-"));
-    // The build stage: compile with the project's toolchain into a separate dist/.
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, "node_modules/typescript/bin/tsc"),
-        "-p",
-        "tsconfig.build.json",
-        "--outDir",
-        join(build, "dist"),
-      ],
-      {
-        cwd: ROOT,
-        stdio: "pipe",
-      },
-    );
-    for (const file of ["package.json", "package-lock.json"]) cpSync(join(ROOT, file), join(image, file));
-    cpSync(join(build, "dist"), join(image, "dist"), { recursive: true });
-    rmSync(build, { recursive: true, force: true });
-    execFileSync(
-      "npm",
-      ["ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-      {
-        cwd: image,
-        stdio: "pipe",
-        env: { ...process.env, NODE_ENV: "production" },
-      },
-    );
+    runtimeImage = buildRuntimeImage();
+    image = runtimeImage.root;
     databaseUrl = await createTestDatabase("runtime_stage");
   });
   after(async () => {
     for (const child of children) child.kill("SIGKILL");
     await dropTestDatabase(databaseUrl);
-    rmSync(image, { recursive: true, force: true });
+    runtimeImage?.remove();
   });
 
   const runtimeEnv = (extra: Record<string, string>) => ({
     PATH: process.env.PATH ?? "",
-    NODE_ENV: "production",
-    MESH_AUTO_MIGRATE: "false",
+    ...runtimeImage.env,
     DATABASE_URL: databaseUrl,
     ...extra,
   });
 
-  it("holds no dev dependency", () => {
+  it("holds no dev dependency, and starts with the stage's ENV", () => {
+    assert.deepEqual(runtimeImage.env, { NODE_ENV: "production", MESH_AUTO_MIGRATE: "false", PORT: "8080" });
     const installed = execFileSync("npm", ["ls", "--omit=dev", "--depth=0", "--json"], {
       cwd: image,
       encoding: "utf8",
