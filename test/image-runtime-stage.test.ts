@@ -39,6 +39,7 @@ describe("the image's runtime stage runs migrate and every role without dev depe
 
   it("holds no dev dependency, and starts with the stage's ENV", () => {
     assert.deepEqual(runtimeImage.env, { NODE_ENV: "production", MESH_AUTO_MIGRATE: "false", PORT: "8080" });
+    assert.deepEqual(runtimeImage.cmd, ["node", "dist/app/main.js"]);
     const installed = execFileSync("npm", ["ls", "--omit=dev", "--depth=0", "--json"], {
       cwd: image,
       encoding: "utf8",

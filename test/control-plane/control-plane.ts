@@ -62,7 +62,14 @@ interface Managed {
  * loopback, on free ports, with a fresh PKI and data directory. `stop()` ends every process by PID and
  * removes the directory; a crash of the test process kills them too.
  */
-export async function startControlPlane(options: { logPrefix?: string } = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  options: {
+    logPrefix?: string;
+    /** false: no kwok and no fake node (pods run on process nodes the caller starts). Default true. */
+    fakeNode?: boolean;
+  } = {},
+): Promise<ControlPlane> {
+  const fakeNodeWanted = options.fakeNode ?? true;
   reapOrphanedControlPlanes();
   const dir = mkdtempSync(join(tmpdir(), CONTROL_PLANE_DIR_PREFIX));
   writeFileSync(join(dir, "owner"), String(process.pid));
@@ -105,7 +112,8 @@ export async function startControlPlane(options: { logPrefix?: string } = {}): P
     apiRequest(server, certificates, method, path, body) as never;
 
   try {
-    for (const binary of BINARIES) await assertOnPath(binary);
+    for (const binary of BINARIES.filter((name) => fakeNodeWanted || name !== "kwok"))
+      await assertOnPath(binary);
     mkdirSync(join(dir, "etcd"));
     start("etcd", [
       "--name=mesh-test",
@@ -160,23 +168,25 @@ export async function startControlPlane(options: { logPrefix?: string } = {}): P
       "--use-service-account-credentials=false",
     ]);
     start("kube-scheduler", await apiserverClient());
-    start("kwok", [
-      `--kubeconfig=${kubeconfigPath}`,
-      `--config=${KWOK_STAGES}`,
-      "--manage-all-nodes=false",
-      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      "--node-lease-duration-seconds=40",
-      `--server-address=127.0.0.1:${await freePort()}`,
-    ]);
-    await api("POST", "/api/v1/nodes", fakeNode(KWOK_NODE_NAME));
-    await waitFor(
-      `node ${KWOK_NODE_NAME} Ready`,
-      async () => {
-        const node = await api<NodeStatus>("GET", `/api/v1/nodes/${KWOK_NODE_NAME}`);
-        return node.body.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    );
+    if (fakeNodeWanted) {
+      start("kwok", [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--config=${KWOK_STAGES}`,
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--node-lease-duration-seconds=40",
+        `--server-address=127.0.0.1:${await freePort()}`,
+      ]);
+      await api("POST", "/api/v1/nodes", fakeNode(KWOK_NODE_NAME));
+      await waitFor(
+        `node ${KWOK_NODE_NAME} Ready`,
+        async () => {
+          const node = await api<NodeStatus>("GET", `/api/v1/nodes/${KWOK_NODE_NAME}`);
+          return node.body.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+    }
     // The ServiceAccount admission plugin refuses pods until the default ServiceAccount exists.
     await waitFor(
       "default ServiceAccount",

@@ -12,6 +12,8 @@ export interface RuntimeImage {
   root: string;
   /** The stage's `ENV` lines (NODE_ENV=production, ...): a container starts with them. */
   env: Record<string, string>;
+  /** The stage's `CMD` (exec form): what a container without `command` runs. */
+  cmd: string[];
   remove(): void;
 }
 
@@ -51,9 +53,11 @@ export function buildRuntimeImage(): RuntimeImage {
   } finally {
     rmSync(build, { recursive: true, force: true });
   }
+  const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
   return {
     root,
-    env: runtimeStageEnv(readFileSync(join(ROOT, "Dockerfile"), "utf8")),
+    env: runtimeStageEnv(dockerfile),
+    cmd: runtimeStageCmd(dockerfile),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
 }
@@ -72,4 +76,14 @@ export function runtimeStageEnv(dockerfile: string): Record<string, string> {
     }
   }
   return env;
+}
+
+/** The `CMD` of the Dockerfile's last stage, in exec (JSON array) form. */
+export function runtimeStageCmd(dockerfile: string): string[] {
+  const cmd = dockerfile
+    .split("\n")
+    .filter((line) => /^CMD\s/i.test(line.trim()))
+    .at(-1);
+  if (!cmd) throw new Error("the Dockerfile has no CMD");
+  return JSON.parse(cmd.trim().slice(3).trim()) as string[];
 }
