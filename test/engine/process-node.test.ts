@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ControlPlane, startControlPlane } from "../control-plane/control-plane.js";
 import { type ProcessNode, startProcessNode } from "../process-node/process-node.js";
+import { startServiceProxy } from "../process-node/service-proxy.js";
 import { waitFor } from "../support/wait.js";
 
 const NAMESPACE = "default";
@@ -136,7 +137,7 @@ describe("process node: a kubelet whose containers are processes", () => {
     );
     await phase("env-pod", "Succeeded");
     const pod = await getPod("env-pod");
-    assert.match(pod.status.podIP ?? "", /^127\.20\.\d+\.\d+$/);
+    assert.match(pod.status.podIP ?? "", /^10\.244\.20\.\d+$/);
     assert.deepEqual(JSON.parse(logOf("env-pod").trim()), {
       PLAIN: "plain",
       EXPANDED: "plain-and-$(UNDEFINED_VAR)",
@@ -202,6 +203,37 @@ describe("process node: a kubelet whose containers are processes", () => {
     await waitFor("probed Ready", async () => condition(await getPod("probed"), "Ready") === "True", {
       timeoutMs: 30_000,
     });
+  });
+
+  it("publishes Ready pods in the Service's EndpointSlice, and the proxy routes only to them", async () => {
+    const answering = `require("node:http").createServer((q, s) => { s.statusCode = q.url === "/ready" && process.env.NEVER_READY ? 503 : 200; s.end(process.env.MESH_LISTEN_ADDRESS); }).listen(8080, process.env.MESH_LISTEN_ADDRESS);`;
+    const probe = { readinessProbe: { httpGet: { path: "/ready", port: "http" }, periodSeconds: 1 } };
+    const labelled = (name: string, env: { name: string; value: string }[]) => {
+      const pod = scriptPod(name, answering, {}, { ...probe, env });
+      return { ...pod, metadata: { ...pod.metadata, labels: { app: "web" } } };
+    };
+    await cluster.api("POST", `/api/v1/namespaces/${NAMESPACE}/services`, {
+      metadata: { name: "web" },
+      spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+    });
+    await create(labelled("web-ready", []));
+    await create(labelled("web-never-ready", [{ name: "NEVER_READY", value: "1" }]));
+    await phase("web-never-ready", "Running");
+    const proxy = await startServiceProxy({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: NAMESPACE,
+      service: "web",
+    });
+    try {
+      await waitFor("one endpoint", async () => proxy.endpoints().length === 1, { timeoutMs: 30_000 });
+      const readyIP = (await getPod("web-ready")).status.podIP;
+      assert.deepEqual(proxy.endpoints(), [`${readyIP}:8080`]);
+      const answers = new Set<string>();
+      for (let index = 0; index < 20; index++) answers.add(await (await fetch(proxy.url)).text());
+      assert.deepEqual([...answers], [readyIP]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("restarts a failed container (restartPolicy Always) and ends Job-style pods by exit code", async () => {

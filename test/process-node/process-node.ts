@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -14,7 +15,7 @@ import { type NodeContext, type PodRecord, PodRuntime } from "./pod-runtime.js";
 export interface ProcessNodeOptions {
   name: string;
   kubeconfigPath: string;
-  /** Pods get addresses 127.<subnet>.<1..254>.<1..254>: one /16 of the loopback range per node. */
+  /** The node's pod CIDR is 10.244.<subnet>.0/24, added to the loopback interface (needs CAP_NET_ADMIN). */
   subnet: number;
   zone: string;
   image: NodeContext["image"];
@@ -44,6 +45,7 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
   const core = kubeconfig.makeApiClient(CoreV1Api);
   const coordination = kubeconfig.makeApiClient(CoordinationV1Api);
   mkdirSync(options.logDir, { recursive: true });
+  addPodRange(options.subnet);
   const context: NodeContext = {
     core,
     nodeName: options.name,
@@ -177,16 +179,31 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
   };
 }
 
-/** Loopback addresses for pods, handed out in turn so a released address is not reused at once. */
+/**
+ * Makes the node's pod CIDR local: an address with a prefix on `lo` makes the whole prefix local (as
+ * 127.0.0.0/8 is), so every pod can bind its own address of it. Not loopback addresses themselves: the
+ * API server refuses those in EndpointSlices, and the Service's endpoints are part of what is tested.
+ */
+function addPodRange(subnet: number): void {
+  const result = spawnSync("ip", ["addr", "replace", `10.244.${subnet}.1/24`, "dev", "lo"], {
+    encoding: "utf8",
+  });
+  if (result.status !== 0)
+    throw new Error(
+      `process node: cannot add its pod range 10.244.${subnet}.0/24 to lo (needs root or CAP_NET_ADMIN): ${result.stderr || result.error}`,
+    );
+}
+
+/** Pod addresses of the node's /24, handed out in turn so a released address is not reused at once. */
 function addressPool(subnet: number) {
   const inUse = new Set<string>();
   let next = 0;
-  const SIZE = 254 * 254;
+  const SIZE = 253; // .2 to .254 (.1 is the node's own)
   return {
     take(): string {
       for (let tries = 0; tries < SIZE; tries++) {
         const index = next++ % SIZE;
-        const address = `127.${subnet}.${Math.floor(index / 254) + 1}.${(index % 254) + 1}`;
+        const address = `10.244.${subnet}.${index + 2}`;
         if (!inUse.has(address)) {
           inUse.add(address);
           return address;
@@ -288,7 +305,7 @@ function nodeObject(options: ProcessNodeOptions) {
         "mesh.dev/process-node": "true",
       },
     },
-    spec: {},
+    spec: { podCIDR: `10.244.${options.subnet}.0/24`, podCIDRs: [`10.244.${options.subnet}.0/24`] },
     status: {
       capacity: { cpu: "16", memory: "64Gi", pods: "110" },
       allocatable: { cpu: "16", memory: "64Gi", pods: "110" },

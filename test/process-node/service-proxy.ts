@@ -1,7 +1,6 @@
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { CoreV1Api, KubeConfig, type V1Pod, type V1Service } from "@kubernetes/client-node";
-import { containerPort } from "./probes.js";
+import { DiscoveryV1Api, KubeConfig } from "@kubernetes/client-node";
 
 export interface ServiceProxy {
   /** http://127.0.0.1:<port>: what a client inside the cluster would reach as the Service. */
@@ -14,12 +13,11 @@ export interface ServiceProxy {
 const REFRESH_MS = 250;
 
 /**
- * kube-proxy for one Service, in user space: every new TCP connection goes to a random endpoint among the
- * pods the Service's selector matches that are Ready and not terminating — the set the EndpointSlice
- * controller would publish (the API server refuses loopback addresses in EndpointSlices, so the slices
- * of loopback pods stay empty and the set is computed here, from the same selector and conditions).
- * An established connection stays with its pod, as with kube-proxy's conntrack. No endpoint: the
- * connection is refused (kube-proxy's REJECT).
+ * kube-proxy for one Service, in user space: every new TCP connection goes to a random endpoint of the
+ * Service's EndpointSlices whose `ready` condition is true (serving and not terminating), as kube-proxy
+ * routes; the slices are the EndpointSlice controller's, refreshed here every 250 ms. An established
+ * connection stays with its pod, as with kube-proxy's conntrack. No endpoint: the connection is refused
+ * (kube-proxy's REJECT).
  */
 export async function startServiceProxy(options: {
   kubeconfigPath: string;
@@ -28,25 +26,21 @@ export async function startServiceProxy(options: {
 }): Promise<ServiceProxy> {
   const kubeconfig = new KubeConfig();
   kubeconfig.loadFromFile(options.kubeconfigPath);
-  const core = kubeconfig.makeApiClient(CoreV1Api);
+  const discovery = kubeconfig.makeApiClient(DiscoveryV1Api);
   let endpoints: string[] = [];
   let stopped = false;
 
   const refresh = async () => {
-    const service: V1Service = await core.readNamespacedService({
-      name: options.service,
+    const slices = await discovery.listNamespacedEndpointSlice({
       namespace: options.namespace,
+      labelSelector: `kubernetes.io/service-name=${options.service}`,
     });
-    const selector = service.spec?.selector ?? {};
-    const servicePort = service.spec?.ports?.[0];
-    const labelSelector = Object.entries(selector)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(",");
-    const pods = await core.listNamespacedPod({ namespace: options.namespace, labelSelector });
-    endpoints = pods.items.filter(serving).flatMap((pod) => {
-      const container = pod.spec?.containers[0];
-      if (!container || !pod.status?.podIP || !servicePort) return [];
-      return [`${pod.status.podIP}:${containerPort(container, servicePort.targetPort ?? servicePort.port)}`];
+    endpoints = slices.items.flatMap((slice) => {
+      const port = slice.ports?.[0]?.port;
+      if (port === undefined) return [];
+      return (slice.endpoints ?? [])
+        .filter((endpoint) => endpoint.conditions?.ready === true)
+        .flatMap((endpoint) => endpoint.addresses.map((address) => `${address}:${port}`));
     });
   };
   const loop = (async () => {
@@ -93,13 +87,4 @@ export async function startServiceProxy(options: {
       await loop;
     },
   };
-}
-
-/** Ready and not terminating: what the EndpointSlice controller publishes as a serving endpoint. */
-function serving(pod: V1Pod): boolean {
-  if (pod.metadata?.deletionTimestamp) return false;
-  return (
-    pod.status?.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") ??
-    false
-  );
 }
