@@ -46,7 +46,7 @@ export interface ControlPlane {
   server: string;
   certificates: ControlPlaneCertificates;
   dir: string;
-  /** GET/POST/... against the API server as admin; parses JSON. */
+  /** GET/POST/... against the API server as admin; parses JSON. PATCH bodies are JSON merge patches. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -325,7 +325,11 @@ function apiRequest(
         cert: readFileSync(certificates.adminCert),
         key: readFileSync(certificates.adminKey),
         headers: payload
-          ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+          ? {
+              // A PATCH body is a JSON merge patch (RFC 7386).
+              "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json",
+              "content-length": Buffer.byteLength(payload),
+            }
           : {},
         timeout: 10_000,
       },
