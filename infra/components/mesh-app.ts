@@ -60,6 +60,20 @@ export function migrationJobName(
  * its Service, PDB and optional HPA, and (when enabled) the worker Deployment with its PDB and
  * autoscaler. Everything follows the TopologyPlan; nothing here decides what runs where.
  */
+/**
+ * The migration Job's labels: the main tier's, under a name of its own. Sharing app.kubernetes.io/name
+ * with the main pods would put the Job's pod under the main PodDisruptionBudget, whose controller lookup
+ * then fails ("jobs.batch does not implement the scale subresource"): the budget allows no disruption
+ * and every eviction — every `kubectl drain` — is refused. The rollout drill found it.
+ */
+export function migrationLabels(plan: TopologyPlan): Record<string, string> {
+  return {
+    ...plan.main.labels,
+    "app.kubernetes.io/name": `${plan.main.name}-migrate`,
+    "app.kubernetes.io/component": "migration",
+  };
+}
+
 export class MeshApp extends pulumi.ComponentResource {
   readonly serviceName: pulumi.Output<string>;
   readonly serviceUrl: pulumi.Output<string>;
@@ -103,13 +117,13 @@ export class MeshApp extends pulumi.ComponentResource {
             migrationJobName(args.image, plan.queueSettings, secretRevision),
           ),
           namespace,
-          labels: { ...plan.main.labels, "app.kubernetes.io/component": "migration" },
+          labels: migrationLabels(plan),
         },
         spec: {
           backoffLimit: 4,
           activeDeadlineSeconds: 600,
           template: {
-            metadata: { labels: { ...plan.main.labels, "app.kubernetes.io/component": "migration" } },
+            metadata: { labels: migrationLabels(plan) },
             spec: {
               restartPolicy: "Never",
               automountServiceAccountToken: false,

@@ -65,6 +65,7 @@ describe("process node: a kubelet whose containers are processes", () => {
         cmd: ["node", "-e", "0"],
       },
       logDir: join(cluster.dir, "pods"),
+      pidFile: join(cluster.dir, "pids"),
     });
   });
   after(async function () {

@@ -64,6 +64,7 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
           kubeconfigPath: cluster.kubeconfigPath,
           image,
           logDir: join(logRoot, node.name),
+          pidFile: join(cluster.dir, "pids"),
         }),
       );
     databaseUrl = await createTestDatabase("drill");

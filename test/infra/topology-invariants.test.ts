@@ -140,6 +140,43 @@ describe("topology invariants (DESIGN §3.3)", () => {
     }
   });
 
+  it("has every PodDisruptionBudget, Deployment and the Service select only the pods of their own Deployment, never the migration Job's", () => {
+    for (const stack of [one, two, three]) {
+      const deployments = stack.objects.filter((object) => object.kind === "Deployment");
+      const job = stack.objects.find((object) => object.kind === "Job");
+      assert.ok(job);
+      const podTemplates = [
+        ...deployments.map((deployment) => ({
+          owner: deployment.metadata.name,
+          labels: deployment.spec.template.metadata.labels,
+        })),
+        { owner: "migration Job", labels: job.spec.template.metadata.labels },
+      ];
+      const selectors = [
+        ...stack.objects
+          .filter((object) => object.kind === "PodDisruptionBudget" || object.kind === "Deployment")
+          .map((object) => ({
+            of: `${object.kind} ${object.metadata.name}`,
+            owner: object.metadata.name,
+            selector: object.spec.selector.matchLabels,
+          })),
+        {
+          of: "Service mesh",
+          owner: "mesh",
+          selector: objectOf(stack.objects, "Service", "mesh").spec.selector,
+        },
+      ];
+      for (const { of, owner, selector } of selectors) {
+        const selected = podTemplates
+          .filter((template) => selects(selector, template.labels))
+          .map((template) => template.owner);
+        // A PDB whose selector matches a Job's pod cannot find a scale subresource: it then allows no
+        // eviction at all, and a node drain hangs.
+        assert.deepEqual(selected, [owner], `${of} selects the pods of ${selected.join(", ")}`);
+      }
+    }
+  });
+
   it("is refused as dispatchRole=api without workers", async () => {
     await assert.rejects(renderStack("dev", ["dispatchRole=api"]), /no pod would dequeue the run queues/);
   });

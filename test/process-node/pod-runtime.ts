@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, openSync } from "node:fs";
+import { appendFileSync, closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -22,6 +22,7 @@ export interface NodeContext {
   /** The image's root folder (its WORKDIR), ENV and CMD. */
   image: { root: string; env: Record<string, string>; cmd: string[] };
   logDir: string;
+  pidFile?: string;
 }
 
 /** What the drill reads back about a pod after the fact (never its env: that holds secrets). */
@@ -171,6 +172,7 @@ export class PodRuntime {
       detached: true, // its own process group, like a container's PID namespace: signals reach all of it
     });
     closeSync(log);
+    if (this.node.pidFile && child.pid) appendFileSync(this.node.pidFile, `${child.pid} ${file}\n`);
     this.child = child;
     this.generation += 1;
     this.started = false;

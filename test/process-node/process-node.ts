@@ -20,6 +20,11 @@ export interface ProcessNodeOptions {
   zone: string;
   image: NodeContext["image"];
   logDir: string;
+  /**
+   * A file to append "<pid> <command>" of every container process to: the control plane's `pids`, so a
+   * test process killed outright has its pods' processes reaped with the control plane at the next start.
+   */
+  pidFile?: string;
 }
 
 export interface ProcessNode {
@@ -52,6 +57,7 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
     hostIP: "127.0.0.1",
     image: options.image,
     logDir: options.logDir,
+    pidFile: options.pidFile,
   };
   const runtimes = new Map<string, PodRuntime>();
   const records: PodRecord[] = [];
