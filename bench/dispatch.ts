@@ -83,3 +83,33 @@ export async function dispatchThroughput(
   const last = Math.max(...rows.map((row) => Number(row.completed_at)));
   return (runs / (last - first)) * 1000;
 }
+
+/**
+ * Enqueue → the first instruction of the workflow body, at light load: one run at a time with jittered
+ * spacing, so the queue is empty at each arrival. Both stamps are wall-clock times on this machine: the
+ * api's at enqueue and the worker's in its "run body started" log line (the processes must log at info).
+ */
+export async function dispatchToBody(
+  topology: RunningTopology,
+  runs: number,
+  spacingMs: number,
+): Promise<Summary> {
+  const client = new ApiClient(topology.api.url);
+  const runIds = new Set<string>();
+  for (let index = 0; index < runs; index++) {
+    runIds.add(await client.createRun(`body-${index % 64}`, `body ${index}`));
+    await new Promise((resolve) => setTimeout(resolve, spacingMs + Math.random() * spacingMs));
+  }
+  await waitFinished(topology.databaseUrl, [...runIds], 120_000);
+  const samples: number[] = [];
+  for (const worker of topology.workers) {
+    for (const line of worker.logs) {
+      if (!line.includes('"run body started"')) continue;
+      const entry = JSON.parse(line) as { runId: string; enqueuedAt: number; bodyStartedAt: number };
+      if (runIds.has(entry.runId)) samples.push(entry.bodyStartedAt - entry.enqueuedAt);
+    }
+  }
+  if (samples.length !== runs)
+    throw new Error(`dispatch to body: ${samples.length} "run body started" lines for ${runs} runs`);
+  return summarize(samples);
+}

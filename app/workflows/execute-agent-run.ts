@@ -17,8 +17,12 @@ export async function executeAgentRun(
   input: string,
   enqueuedAt: number,
 ): Promise<RunResult> {
+  // The body's first instruction: enqueue (the api's clock) → here (this process's), one machine's clock
+  // on a single host and NTP-bounded across hosts. Logged per start so benchmarks read every sample.
+  const bodyStartedAt = Date.now();
   const { model, publishChunk, publishDone } = runPorts();
-  dispatchLatency.observe({ queue }, Math.max(0, Date.now() - enqueuedAt) / 1000);
+  dispatchLatency.observe({ queue }, Math.max(0, bodyStartedAt - enqueuedAt) / 1000);
+  log.info({ runId, queue, enqueuedAt, bodyStartedAt, executorId: DBOS.executorID }, "run body started");
 
   const chunks: string[] = [];
   executionGate.begin(runId);

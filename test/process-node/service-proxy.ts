@@ -45,10 +45,8 @@ export async function startServiceProxy(options: {
   };
   const loop = (async () => {
     while (!stopped) {
-      await refresh().catch(() => {
-        // The Service does not exist (yet, or any more): no endpoints.
-        endpoints = [];
-      });
+      // On an API error the last known endpoints stay, as kube-proxy keeps its rules while the API is away.
+      await refresh().catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, REFRESH_MS));
     }
   })();
