@@ -27,7 +27,15 @@ export function resultTables(results: BenchResults): string {
     `### Dispatch (MESH_QUEUE_POLL_MS=${dispatch.pollMs})`,
     row(["measure", "p50 (ms)", "p95 (ms)", "p99 (ms)", "n"]),
     row(["---", "---", "---", "---", "---"]),
-    row(["enqueue → start, light load", ...pct(dispatch.lightLoadMs)]),
+    ...(dispatch.toBodyMs
+      ? [
+          row([
+            "enqueue (api) → first instruction of the body (worker), light load",
+            ...pct(dispatch.toBodyMs),
+          ]),
+        ]
+      : []),
+    row(["enqueue → DBOS's dequeue transaction (Postgres stamps), light load", ...pct(dispatch.lightLoadMs)]),
     "",
     row(["topology", "trivial runs/s", "÷ raw commits/s"]),
     row(["---", "---", "---"]),
@@ -102,6 +110,7 @@ export function resultTables(results: BenchResults): string {
     ),
     "",
     ...engineLines(results),
+    ...fleetLines(results),
     "### Targets",
     row(["target", "goal", "measured", "met"]),
     row(["---", "---", "---", "---"]),
@@ -110,6 +119,67 @@ export function resultTables(results: BenchResults): string {
     ),
   );
   return lines.join("\n");
+}
+
+/** What a fleet costs Postgres and NATS, idle and per run. */
+function fleetLines(results: BenchResults): string[] {
+  const lines: string[] = [];
+  const idle = results.idleCost;
+  if (idle) {
+    const workerCounts = [...new Set(idle.points.map((point) => point.workers))];
+    const polls = [...new Set(idle.points.map((point) => point.pollMs))];
+    lines.push(
+      "### Idle fleet: Postgres transactions/s with 1 api + N idle workers",
+      row([
+        "MESH_QUEUE_POLL_MS",
+        ...workerCounts.map((n) => `${n} workers`),
+        "slope (tx/s per idle worker)",
+        `at prod's ceiling (${results.prodWorkerMaxReplicas ?? "?"} workers)`,
+      ]),
+      row(["---", ...workerCounts.map(() => "---"), "---", "---"]),
+      ...polls.map((pollMs) => {
+        const slope =
+          idle.slopes.find((entry) => entry.pollMs === pollMs)?.transactionsPerSecondPerWorker ?? Number.NaN;
+        return row([
+          String(pollMs),
+          ...workerCounts.map((n) =>
+            rate(
+              idle.points.find((point) => point.pollMs === pollMs && point.workers === n)
+                ?.transactionsPerSecond ?? Number.NaN,
+            ),
+          ),
+          slope.toFixed(1),
+          `≈ ${rate(slope * (results.prodWorkerMaxReplicas ?? Number.NaN))} tx/s`,
+        ]);
+      }),
+      "",
+    );
+  }
+  const busy = results.busyCost;
+  if (busy) {
+    lines.push(
+      "### Busy cost per completed run (1 api + 1 worker; K segments of one token, one checkpoint each)",
+      row(["checkpoints K", "runs", "Postgres tx per run (net of idle polling)", "NATS messages per run"]),
+      row(["---", "---", "---", "---"]),
+      ...busy.map((point) =>
+        row([
+          String(point.checkpoints),
+          String(point.runs),
+          point.transactionsPerRun.toFixed(1),
+          point.natsMessagesPerRun.toFixed(1),
+        ]),
+      ),
+    );
+    const first = busy[0];
+    const last = busy.at(-1);
+    if (first && last && last.checkpoints > first.checkpoints)
+      lines.push(
+        "",
+        `Marginal cost of a checkpoint: ${((last.transactionsPerRun - first.transactionsPerRun) / (last.checkpoints - first.checkpoints)).toFixed(2)} Postgres transactions.`,
+      );
+    lines.push("");
+  }
+  return lines;
 }
 
 /** Real-engine wall times: the dev stack's shape on the test control plane (not a target, not asserted). */

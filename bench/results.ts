@@ -1,4 +1,5 @@
 import type { EngineTimings } from "./engine.js";
+import type { BusyCostPoint, IdleCostResult } from "./fleet-cost.js";
 import type { IsolationResult } from "./isolation.js";
 import type { PollingResult } from "./polling.js";
 import type { Summary } from "./stats.js";
@@ -11,6 +12,8 @@ export interface BenchResults {
   baselines: { postgresCommitsPerSecond: number; postgresConnections: number; natsLatencyMs: Summary };
   dispatch: {
     pollMs: number;
+    /** Enqueue (api) → first instruction of the workflow body (worker), light load; absent in older reports. */
+    toBodyMs?: Summary;
     lightLoadMs: Summary;
     throughputRunsPerSecond: { oneWorker: number; twoWorkers: number };
     throughputToCommitRate: { oneWorker: number; twoWorkers: number };
@@ -32,5 +35,11 @@ export interface BenchResults {
   polling: PollingResult[];
   /** Real-engine wall times of the dev stack's shape; absent in reports from before it was measured. */
   engine?: EngineTimings;
+  /** Postgres cost of an idle fleet (1 api + N workers) per poll interval; absent in older reports. */
+  idleCost?: IdleCostResult;
+  /** Postgres transactions and NATS messages per completed run of K checkpoints; absent in older reports. */
+  busyCost?: BusyCostPoint[];
+  /** The prod stack's worker ceiling, for what the idle slope implies. */
+  prodWorkerMaxReplicas?: number;
   targets: Array<{ name: string; target: string; measured: string; met: boolean }>;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { sseEvents } from "../../support/sse-events.js";
 
@@ -57,6 +58,7 @@ export class SteadyLoad {
   private inFlight = new Set<Promise<unknown>>();
   private streams = new Set<Promise<unknown>>();
   private posted = 0;
+  private readonly loadId = randomBytes(4).toString("hex");
 
   constructor(private readonly options: SteadyLoadOptions) {}
 
@@ -94,7 +96,9 @@ export class SteadyLoad {
     const input = `drill run ${index}`;
     const response = await this.request("POST run", "POST", `/v1/threads/${threadId}/runs`, {
       input,
-      idempotencyKey: `drill-${index}`,
+      // Unique per load: run IDs derive from (thread, key), and JetStream (shared by every test run on this
+      // machine) still holds the streams of earlier drills under those IDs.
+      idempotencyKey: `drill-${this.loadId}-${index}`,
     });
     if (response?.status !== 202) return;
     const run: AcceptedRun = { runId: JSON.parse(response.body).runId, threadId, input };
