@@ -22,8 +22,8 @@ describe("npm run bench -- --quick", () => {
       timeout: 280_000,
     });
     assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-3000)}`);
-    assert.match(run.stderr, /\[5\/6\] polling trade-off/, "progress lines for every scenario");
-    assert.match(run.stderr, /\[6\/6\] the Pulumi program under the real engine/);
+    assert.match(run.stderr, /\[5\/8\] polling trade-off/, "progress lines for every scenario");
+    assert.match(run.stderr, /\[6\/8\] the Pulumi program under the real engine/);
     results = JSON.parse(readFileSync(join(outDir, "benchmarks.json"), "utf8")) as BenchResults;
   });
 
@@ -43,6 +43,9 @@ describe("npm run bench -- --quick", () => {
 
   it("measures dispatch latency and throughput, as ratios to the raw commit rate", () => {
     assert.ok(results.dispatch.lightLoadMs.n > 0 && Number.isFinite(results.dispatch.lightLoadMs.p50));
+    // Every run posted has its body-start stamp (the quick mode's 20 runs; the full run's 1,000).
+    assert.equal(results.dispatch.toBodyMs?.n, 20);
+    assert.ok(Number.isFinite(results.dispatch.toBodyMs?.p99));
     for (const key of ["oneWorker", "twoWorkers"] as const) {
       assert.ok(results.dispatch.throughputRunsPerSecond[key] > 0, key);
       assert.ok(Number.isFinite(results.dispatch.throughputToCommitRate[key]), key);
@@ -74,9 +77,31 @@ describe("npm run bench -- --quick", () => {
     for (const poll of results.polling) assert.ok(poll.idleTransactionsPerSecond > 0 && poll.latency.n > 0);
   });
 
+  it("measures the idle fleet's Postgres cost per worker and the busy cost per run", () => {
+    const idle = results.idleCost;
+    assert.ok(idle);
+    assert.deepEqual(
+      idle.points.map((point) => point.workers),
+      [0, 1],
+    );
+    for (const point of idle.points) assert.ok(point.transactionsPerSecond > 0, `${point.workers} workers`);
+    assert.ok(Number.isFinite(idle.slopes[0]?.transactionsPerSecondPerWorker));
+    assert.deepEqual(
+      results.busyCost?.map((point) => point.checkpoints),
+      [1, 4],
+    );
+    for (const point of results.busyCost ?? []) {
+      assert.ok(point.transactionsPerRun > 0, `K=${point.checkpoints}`);
+      // Each checkpoint publishes its token, and each run its done: at least K + 1 messages per run.
+      assert.ok(point.natsMessagesPerRun >= point.checkpoints + 1, `K=${point.checkpoints}`);
+    }
+  });
+
   it("writes the Markdown report and the SVG chart", () => {
     const markdown = readFileSync(join(outDir, "benchmarks.md"), "utf8");
     assert.match(markdown, /### Polling trade-off/);
+    assert.match(markdown, /### Idle fleet/);
+    assert.match(markdown, /### Busy cost per completed run/);
     assert.match(markdown, /benchmarks-latency\.svg/);
     assert.ok(existsSync(join(outDir, "benchmarks-latency.svg")));
     assert.match(readFileSync(join(outDir, "benchmarks-latency.svg"), "utf8"), /^<svg [^>]*>[\s\S]*<\/svg>$/);

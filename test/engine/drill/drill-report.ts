@@ -42,7 +42,7 @@ export function drillReport(summary: DrillSummary, svgName: string): { lines: st
     "Written by `test/engine/rollout-drill.test.ts` (`MESH_DRILL_DOCS=1` writes this page; every run prints",
     "the same summary). The real Pulumi engine drives a real kube-apiserver, controller-manager and",
     "scheduler; mesh's rendered pods run as processes on two process nodes (`test/process-node/`), and",
-    "the load goes through a kube-proxy stand-in over the Service's Ready, non-terminating pods.",
+    "the load goes through a kube-proxy stand-in over the Service's EndpointSlices (ready endpoints only).",
     "",
     "| step | wall time |",
     "|---|---|",
