@@ -50,6 +50,7 @@ export function resultTables(results: BenchResults): string {
       x(dispatch.throughputToCommitRate.twoWorkers),
     ]),
     "",
+    ...postgresWorkLines(results),
     "### Streaming (worker publish → SSE client through the api)",
     row(["measure", "value"]),
     row(["---", "---"]),
@@ -119,6 +120,26 @@ export function resultTables(results: BenchResults): string {
     ),
   );
   return lines.join("\n");
+}
+
+/**
+ * Throughput against the Postgres work a run really needs: runs/s × transactions per trivial run (the
+ * busy-cost scenario's K = 1, the same one-token run) against the raw commit rate of the same run.
+ */
+function postgresWorkLines(results: BenchResults): string[] {
+  const perRun = results.busyCost?.find((point) => point.checkpoints === 1)?.transactionsPerRun;
+  if (perRun === undefined) return [];
+  const commits = results.baselines.postgresCommitsPerSecond;
+  const { oneWorker, twoWorkers } = results.dispatch.throughputRunsPerSecond;
+  return [
+    `Postgres work of that throughput (${perRun.toFixed(1)} transactions per trivial run, from the busy-cost scenario):`,
+    "",
+    row(["topology", "transactions/s implied", "÷ raw commits/s"]),
+    row(["---", "---", "---"]),
+    row(["1 api + 1 worker", rate(oneWorker * perRun), x((oneWorker * perRun) / commits)]),
+    row(["1 api + 2 workers", rate(twoWorkers * perRun), x((twoWorkers * perRun) / commits)]),
+    "",
+  ];
 }
 
 /** What a fleet costs Postgres and NATS, idle and per run. */
