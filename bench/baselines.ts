@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { NATS_URL } from "../test/support/services.js";
@@ -38,27 +41,45 @@ export async function postgresCommitRate(
   return (commits / elapsed) * 1000;
 }
 
-/** Raw NATS: publish → subscribe latency on loopback, two connections, one message at a time. */
+/**
+ * Raw NATS, measured the way mesh's streaming is: a publisher process (bench/nats-publisher.ts) publishes
+ * chunk-shaped messages to a `mesh.runs.*` subject exactly as a worker does (plain publish with a
+ * Nats-Msg-Id, captured by the MESH_RUNS JetStream stream when it exists), stamped with the wall clock;
+ * this process subscribes with a core subscription and stamps arrivals with the same clock source.
+ * Two processes, one clock: the same hop as worker → api, without the api and SSE.
+ */
 export async function natsLatency(messages: number): Promise<Summary> {
-  const publisher = await connect({ servers: NATS_URL });
   const subscriber = await connect({ servers: NATS_URL });
-  const subject = `bench.latency.${process.pid}`;
+  const subject = `mesh.runs.bench-baseline-${process.pid}-${Date.now()}`;
   const samples: number[] = [];
   const subscription = subscriber.subscribe(subject);
   await subscriber.flush();
   const received = (async () => {
     for await (const message of subscription) {
-      const sentAt = Number(new TextDecoder().decode(message.data));
-      samples.push(performance.now() - sentAt);
+      const arrivedAt = performance.timeOrigin + performance.now();
+      const { at } = JSON.parse(new TextDecoder().decode(message.data)) as { at: number };
+      samples.push(arrivedAt - at);
       if (samples.length >= messages) break;
     }
   })();
-  for (let index = 0; index < messages; index++) {
-    publisher.publish(subject, String(performance.now()));
-    await publisher.flush();
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  await received;
-  await Promise.all([publisher.close(), subscriber.close()]);
+  const publisher = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./nats-publisher.ts", import.meta.url)),
+      NATS_URL,
+      subject,
+      String(messages),
+      "2",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const [code] = await once(publisher, "exit");
+  if (code !== 0) throw new Error(`the NATS baseline's publisher exited with ${code}`);
+  await Promise.race([received, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+  await subscriber.close();
+  if (samples.length < messages)
+    throw new Error(`NATS baseline: ${samples.length} of ${messages} messages arrived`);
   return summarize(samples);
 }
