@@ -84,6 +84,17 @@ describe("process node: a kubelet whose containers are processes", () => {
     pod.status.conditions?.find((entry) => entry.type === type)?.status;
   const logOf = (name: string) =>
     readFileSync(node.pods.find((pod) => pod.name === name)?.logPath ?? "", "utf8");
+  /** DELETE (graceful, as kubectl does), then wait until the node's final delete removed the pod; returns when it was deleted. */
+  const deleteAndWaitGone = async (name: string) => {
+    const deletedAt = Date.now();
+    await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/${name}`);
+    await waitFor(
+      `${name} gone`,
+      async () => (await cluster.api("GET", `/api/v1/namespaces/${NAMESPACE}/pods/${name}`)).status === 404,
+      { timeoutMs: 30_000 },
+    );
+    return deletedAt;
+  };
   const phase = (name: string, want: string) =>
     waitFor(`pod ${name} ${want}`, async () => (await getPod(name)).status.phase === want, {
       timeoutMs: 60_000,
@@ -256,13 +267,7 @@ describe("process node: a kubelet whose containers are processes", () => {
       scriptPod("graceful", server(), {}, { lifecycle: { preStop: { exec: { command: ["sleep", "2"] } } } }),
     );
     await phase("graceful", "Running");
-    const deletedAt = Date.now();
-    await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/graceful`);
-    await waitFor(
-      "graceful gone",
-      async () => (await cluster.api("GET", `/api/v1/namespaces/${NAMESPACE}/pods/graceful`)).status === 404,
-      { timeoutMs: 30_000 },
-    );
+    const deletedAt = await deleteAndWaitGone("graceful");
     const sigterm = Number(/SIGTERM (\d+)/.exec(logOf("graceful"))?.[1]);
     assert.ok(
       sigterm - deletedAt >= 2_000,
@@ -281,13 +286,7 @@ describe("process node: a kubelet whose containers are processes", () => {
       ),
     );
     await phase("stubborn", "Running");
-    const deletedAt = Date.now();
-    await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/stubborn`);
-    await waitFor(
-      "stubborn gone",
-      async () => (await cluster.api("GET", `/api/v1/namespaces/${NAMESPACE}/pods/stubborn`)).status === 404,
-      { timeoutMs: 30_000 },
-    );
+    const deletedAt = await deleteAndWaitGone("stubborn");
     const record = node.pods.find((pod) => pod.name === "stubborn");
     assert.equal(record?.exitCodes.at(-1), 137, "SIGKILLed");
     assert.ok((record?.exitedAt ?? 0) - deletedAt >= 2_000, "not before the grace period ended");

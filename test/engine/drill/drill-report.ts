@@ -1,5 +1,5 @@
 import { percentile } from "../../../bench/stats.js";
-import type { RequestSample, SteadyLoad } from "./steady-load.js";
+import { isFailure, type RequestSample, type SteadyLoad } from "./steady-load.js";
 
 /** One step of the drill on the load's clock. */
 export interface DrillStep {
@@ -32,9 +32,10 @@ export function drillReport(summary: DrillSummary, svgName: string): { lines: st
     `SSE readers: ${streams.length}, cut by a pod's drain and resumed with Last-Event-ID: ${summary.streamsCut} (${streams.reduce((sum, stream) => sum + stream.resumes, 0)} resumptions)`,
     `evictions refused by a PodDisruptionBudget before being allowed: ${summary.evictionsRefusedByBudget}`,
   ];
+  const failed = new Set(load.failures());
   const latencyRows = [...byKind].map(([kind, samples]) => {
     const sorted = samples.map((sample) => sample.ms).sort((a, b) => a - b);
-    return `| ${kind} | ${samples.length} | ${fmt(percentile(sorted, 50))} | ${fmt(percentile(sorted, 99))} | ${fmt(sorted.at(-1) ?? 0)} | ${samples.filter((sample) => load.failures().includes(sample)).length} |`;
+    return `| ${kind} | ${samples.length} | ${fmt(percentile(sorted, 50))} | ${fmt(percentile(sorted, 99))} | ${fmt(sorted.at(-1) ?? 0)} | ${samples.filter((sample) => failed.has(sample)).length} |`;
   });
   const markdown = [
     "# Rollout drill: two `pulumi up`s and back under load, pods as processes",
@@ -103,7 +104,7 @@ export function latencyChart(summary: DrillSummary): string {
     );
   }
   for (const sample of samples) {
-    const failed = sample.status === 0 || sample.status >= 500 || sample.error;
+    const failed = isFailure(sample);
     parts.push(
       `<circle cx="${x(sample.at).toFixed(1)}" cy="${y(sample.ms).toFixed(1)}" r="${failed ? 4 : 1.5}" fill="${failed ? "red" : (colours[sample.kind] ?? "black")}" fill-opacity="0.6"/>`,
     );

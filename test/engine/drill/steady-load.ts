@@ -15,6 +15,11 @@ export interface RequestSample {
   step: string;
 }
 
+/** A failed request: a connection error, a 5xx, or a stream cut by an error rather than ended by the server. */
+export function isFailure(sample: RequestSample): boolean {
+  return sample.status === 0 || sample.status >= 500 || sample.error !== undefined;
+}
+
 /** One SSE reader: every chunk it received, over however many connections it took. */
 export interface StreamRecord {
   runId: string;
@@ -80,9 +85,8 @@ export class SteadyLoad {
     await Promise.race([Promise.all(this.streams), deadline]);
   }
 
-  /** Connection errors, 5xx, and streams cut by an error rather than ended by the server. */
   failures(): RequestSample[] {
-    return this.samples.filter((sample) => sample.status === 0 || sample.status >= 500 || sample.error);
+    return this.samples.filter(isFailure);
   }
 
   private track(work: Promise<unknown>): void {
