@@ -62,13 +62,30 @@ interface Managed {
  * loopback, on free ports, with a fresh PKI and data directory. `stop()` ends every process by PID and
  * removes the directory; a crash of the test process kills them too.
  */
-export async function startControlPlane(
-  options: {
-    logPrefix?: string;
-    /** false: no kwok and no fake node (pods run on process nodes the caller starts). Default true. */
-    fakeNode?: boolean;
-  } = {},
-): Promise<ControlPlane> {
+interface ControlPlaneOptions {
+  logPrefix?: string;
+  /** false: no kwok and no fake node (pods run on process nodes the caller starts). Default true. */
+  fakeNode?: boolean;
+}
+
+/**
+ * Ports are picked free and bound a moment later by another process, so on a busy machine an outgoing
+ * connection can take one in between ("address already in use"): such a start is retried on new ports.
+ */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+      console.error(
+        `${options.logPrefix ?? "control-plane"}: a port was taken before it was bound; retrying`,
+      );
+    }
+  }
+}
+
+async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const fakeNodeWanted = options.fakeNode ?? true;
   reapOrphanedControlPlanes();
   const dir = mkdtempSync(join(tmpdir(), CONTROL_PLANE_DIR_PREFIX));
@@ -199,6 +216,8 @@ export async function startControlPlane(
       .map((managed) => `--- ${managed.name} exited:\n${logTail(managed.name)}`)
       .join("\n");
     killAll();
+    process.removeListener("exit", killAll);
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`control plane did not start: ${(error as Error).message}\n${detail}`);
   }
 

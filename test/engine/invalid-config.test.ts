@@ -27,7 +27,7 @@ describe("real engine: invalid config is refused before anything is created", ()
   before(() => {
     backendDir = mkdtempSync(join(tmpdir(), "mesh-engine-invalid-"));
   });
-  after(() => rmSync(backendDir, { recursive: true, force: true }));
+  after(() => backendDir && rmSync(backendDir, { recursive: true, force: true }));
 
   CASES.forEach(({ title, overrides, expected }, index) => {
     it(`refuses ${title}: preview and up fail naming the key, nothing is created`, async () => {

@@ -37,7 +37,7 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
     });
     await applyShape(stack, shape);
   });
-  after(() => rmSync(backendDir, { recursive: true, force: true }));
+  after(() => backendDir && rmSync(backendDir, { recursive: true, force: true }));
 
   it("creates every resource of state 1, awaits the migration Job and leaves the Deployment Available", async () => {
     const recorder = stepRecorder();

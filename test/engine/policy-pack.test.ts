@@ -27,7 +27,7 @@ describe("real engine: the policy pack", () => {
   before(() => {
     backendDir = mkdtempSync(join(tmpdir(), "mesh-engine-policy-"));
   });
-  after(() => rmSync(backendDir, { recursive: true, force: true }));
+  after(() => backendDir && rmSync(backendDir, { recursive: true, force: true }));
 
   for (const file of ["dev", "prod", "local"]) {
     it(`passes the ${file} stack's shape`, async () => {

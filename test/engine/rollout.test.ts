@@ -51,7 +51,7 @@ describe("real engine: the two-step rollout and its rollback", () => {
   after(async function () {
     this.timeout(180_000);
     await stack?.destroy().catch(() => undefined);
-    rmSync(backendDir, { recursive: true, force: true });
+    if (backendDir) rmSync(backendDir, { recursive: true, force: true });
   });
 
   /** `pulumi config set --path ...` then `pulumi up`; returns the steps that changed something. */
