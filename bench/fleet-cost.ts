@@ -2,7 +2,7 @@ import { connect } from "@nats-io/transport-node";
 import { ApiClient } from "../test/support/api-client.js";
 import { NATS_URL, query } from "../test/support/services.js";
 import { waitFor } from "../test/support/wait.js";
-import { withTopology } from "./topology.js";
+import { type TopologySpec, withTopology } from "./topology.js";
 
 /** Cumulative activity of one database, from pg_stat_database (every backend's commits and rollbacks). */
 async function databaseActivity(databaseUrl: string): Promise<{ transactions: number; tuplesRead: number }> {
@@ -36,18 +36,22 @@ export interface IdleCostResult {
   slopes: Array<{ pollMs: number; transactionsPerSecondPerWorker: number }>;
 }
 
-/** Postgres load of an idle fleet: one api and N idle workers, per poll interval. */
+/**
+ * Postgres load of an idle fleet: one api and N idle workers, per poll interval. `variant` adds to every
+ * topology (the queue-wake experiment's hook and trigger).
+ */
 export async function idleCost(
   workerCounts: number[],
   pollIntervals: number[],
   idleMs: number,
   onPoint: (point: IdleCostPoint) => void = () => undefined,
+  variant: Pick<TopologySpec, "workerPreload" | "afterApiReady"> = {},
 ): Promise<IdleCostResult> {
   const points: IdleCostPoint[] = [];
   for (const pollMs of pollIntervals) {
     for (const workers of workerCounts) {
       const point = await withTopology(
-        { kind: "split", workers, env: { MESH_QUEUE_POLL_MS: String(pollMs) } },
+        { kind: "split", workers, env: { MESH_QUEUE_POLL_MS: String(pollMs) }, ...variant },
         async (topology) => {
           await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_MS));
           const before = await databaseActivity(topology.databaseUrl);

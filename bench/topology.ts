@@ -8,6 +8,10 @@ export interface TopologySpec {
   /** CPU pinning (taskset) for the api/all process and for workers. */
   apiCpus?: string;
   workerCpus?: string;
+  /** Modules the worker processes preload (--import), for experiments on DBOS's dispatcher. */
+  workerPreload?: string[];
+  /** Runs once the api (which migrates the database) is ready, before any worker starts. */
+  afterApiReady?: (databaseUrl: string) => Promise<void>;
 }
 
 export interface RunningTopology {
@@ -33,12 +37,20 @@ export async function withTopology<T>(
       cpus: spec.apiCpus,
     });
     processes.push(api);
+    await spec.afterApiReady?.(databaseUrl);
     const workers =
       spec.kind === "all"
         ? []
         : await Promise.all(
             Array.from({ length: spec.workers ?? 1 }, () =>
-              startMesh({ role: "worker", databaseUrl, natsUrl: NATS_URL, env, cpus: spec.workerCpus }),
+              startMesh({
+                role: "worker",
+                databaseUrl,
+                natsUrl: NATS_URL,
+                env,
+                cpus: spec.workerCpus,
+                preload: spec.workerPreload,
+              }),
             ),
           );
     processes.push(...workers);

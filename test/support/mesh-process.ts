@@ -15,6 +15,8 @@ export interface MeshProcessOptions {
   waitReady?: boolean;
   /** Pin the process to these CPUs (taskset -c), e.g. "0" or "1". */
   cpus?: string;
+  /** Modules loaded with --import after tsx, before app/main.ts (benchmark experiments only). */
+  preload?: string[];
 }
 
 /** A real mesh process: `node --import tsx app/main.ts`, so signals reach the Node process itself. */
@@ -81,9 +83,13 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
   const executorId = `test-${options.role}-${process.pid}-${++counter}`;
   // taskset execs node in place, so the child's PID is the Node process itself.
   const command = options.cpus ? "taskset" : process.execPath;
-  const args = options.cpus
-    ? ["-c", options.cpus, process.execPath, "--import", "tsx", MAIN]
-    : ["--import", "tsx", MAIN];
+  const nodeArgs = [
+    "--import",
+    "tsx",
+    ...(options.preload ?? []).flatMap((module) => ["--import", module]),
+    MAIN,
+  ];
+  const args = options.cpus ? ["-c", options.cpus, process.execPath, ...nodeArgs] : nodeArgs;
   const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? "",
