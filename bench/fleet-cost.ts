@@ -83,7 +83,7 @@ export async function idleCost(
   return { points, slopes };
 }
 
-function leastSquaresSlope(pairs: Array<[number, number]>): number {
+export function leastSquaresSlope(pairs: Array<[number, number]>): number {
   const n = pairs.length;
   const meanX = pairs.reduce((sum, [x]) => sum + x, 0) / n;
   const meanY = pairs.reduce((sum, [, y]) => sum + y, 0) / n;
