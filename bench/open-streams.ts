@@ -87,7 +87,8 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
       nats.subscribe(runSubject(runId), {
         callback: (_error, message) => {
           const event = message.json<{ type: string; seq?: number; at?: number }>();
-          if (event.type === "chunk" && event.at !== undefined) publishedAt.set(`${runId}:${event.seq}`, event.at);
+          if (event.type === "chunk" && event.at !== undefined)
+            publishedAt.set(`${runId}:${event.seq}`, event.at);
         },
       });
     }
@@ -124,11 +125,20 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
         rssBeforeBytes,
         rssOpenBytes: summarize(rssSamples).p50,
         chunkLatencyMs: summarize(latencies),
-        chunksPerSecond: (streams.reduce((sum, stream) => sum + stream.chunksIn(window), 0) / windowMs) * 1000,
+        chunksPerSecond:
+          (streams.reduce((sum, stream) => sum + stream.chunksIn(window), 0) / windowMs) * 1000,
       };
     } finally {
       for (const stream of streams) stream.close();
       await nats.close();
+      // The runs would stream for another minute and a worker's drain waits for them: nothing of them is
+      // kept (the database is dropped next), so the workers are killed instead.
+      await Promise.all(
+        topology.workers.map((worker) => {
+          worker.signal("SIGKILL");
+          return worker.waitExit();
+        }),
+      );
     }
   });
 }
@@ -172,7 +182,11 @@ function openStream(
         } else {
           for await (const bytes of incoming as AsyncIterable<Buffer>) {
             const at = performance.timeOrigin + performance.now();
-            for (let index = bytes.indexOf("event: chunk"); index >= 0; index = bytes.indexOf("event: chunk", index + 1))
+            for (
+              let index = bytes.indexOf("event: chunk");
+              index >= 0;
+              index = bytes.indexOf("event: chunk", index + 1)
+            )
               chunkTimes.push(at);
             if (chunkTimes.length > 0) resolve();
           }

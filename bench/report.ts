@@ -1,4 +1,5 @@
-import type { BenchResults } from "./results.js";
+import { type HeadlineFigure, spread } from "./headline.js";
+import type { BenchResults, Measurement } from "./results.js";
 import type { Summary } from "./stats.js";
 
 const ms = (value: number) =>
@@ -8,9 +9,38 @@ const rate = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : "n/
 const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
 const pct = (summary: Summary) => [ms(summary.p50), ms(summary.p95), ms(summary.p99), String(summary.n)];
 
-/** The result tables, in Markdown (also printed to the terminal). */
+/** The result tables, in Markdown (also printed to the terminal): headline figures and targets, then details. */
 export function resultTables(results: BenchResults): string {
-  const { baselines, dispatch, streaming, isolation, polling } = results;
+  const first = results.repeats[0];
+  if (!first) return "No measurements.";
+  const repeats = results.repeats.length;
+  return [
+    `### Headline figures (${repeats > 1 ? `median of ${repeats} repeats [min–max]` : "one repeat"})`,
+    row(["figure", "unit", "value"]),
+    row(["---", "---", "---"]),
+    ...results.headline.map((entry) => row([entry.name, entry.unit, spread(entry, digitsFor(entry))])),
+    "",
+    "### Targets (judged on the medians)",
+    row(["target", "goal", "measured", "met"]),
+    row(["---", "---", "---", "---"]),
+    ...results.targets.map((target) =>
+      row([target.name, target.target, target.measured, target.met ? "yes" : "no"]),
+    ),
+    "",
+    `## Details${repeats > 1 ? ` of repeat 1 of ${repeats} (every repeat is in benchmarks.json)` : ""}`,
+    "",
+    detailTables(first, results),
+  ].join("\n");
+}
+
+function digitsFor(entry: HeadlineFigure): number {
+  if (entry.unit === "x") return 2;
+  return Math.abs(entry.median) >= 100 ? 0 : Math.abs(entry.median) >= 10 ? 1 : 2;
+}
+
+/** One repeat's tables. */
+function detailTables(measurement: Measurement, results: BenchResults): string {
+  const { baselines, dispatch, streaming, isolation, polling } = measurement;
   const lines = [
     "### Baselines (raw parts, same run)",
     row(["measure", "value"]),
@@ -50,7 +80,7 @@ export function resultTables(results: BenchResults): string {
       x(dispatch.throughputToCommitRate.twoWorkers),
     ]),
     "",
-    ...postgresWorkLines(results),
+    ...postgresWorkLines(measurement),
     "### Streaming (worker publish → SSE client through the api)",
     row(["measure", "value"]),
     row(["---", "---"]),
@@ -69,7 +99,7 @@ export function resultTables(results: BenchResults): string {
     ]),
     row(["p99 ÷ the baseline's p99", x(streaming.p99ToRawNats)]),
     "",
-    "### Isolation (api latency at a fixed request rate, ms)",
+    `### Isolation (api latency at a fixed request rate, ms; all on CPUs ${isolation.cpus.all}, split api on ${isolation.cpus.splitApi} and worker on ${isolation.cpus.splitWorker})`,
     row(["topology", "phase", "GET p50", "GET p99", "POST p50", "POST p99"]),
     row(["---", "---", "---", "---", "---", "---"]),
   ];
@@ -114,13 +144,9 @@ export function resultTables(results: BenchResults): string {
     ),
     "",
     ...engineLines(results),
-    ...fleetLines(results),
-    "### Targets",
-    row(["target", "goal", "measured", "met"]),
-    row(["---", "---", "---", "---"]),
-    ...results.targets.map((target) =>
-      row([target.name, target.target, target.measured, target.met ? "yes" : "no"]),
-    ),
+    ...fleetLines(measurement, results.prodWorkerMaxReplicas),
+    ...openStreamsLines(measurement),
+    ...queueWakeLines(measurement),
   );
   return lines.join("\n");
 }
@@ -129,11 +155,11 @@ export function resultTables(results: BenchResults): string {
  * Throughput against the Postgres work a run really needs: runs/s × transactions per trivial run (the
  * busy-cost scenario's K = 1, the same one-token run) against the raw commit rate of the same run.
  */
-function postgresWorkLines(results: BenchResults): string[] {
-  const perRun = results.busyCost?.find((point) => point.checkpoints === 1)?.transactionsPerRun;
+function postgresWorkLines(measurement: Measurement): string[] {
+  const perRun = measurement.busyCost.find((point) => point.checkpoints === 1)?.transactionsPerRun;
   if (perRun === undefined) return [];
-  const commits = results.baselines.postgresCommitsPerSecond;
-  const { oneWorker, twoWorkers } = results.dispatch.throughputRunsPerSecond;
+  const commits = measurement.baselines.postgresCommitsPerSecond;
+  const { oneWorker, twoWorkers } = measurement.dispatch.throughputRunsPerSecond;
   return [
     `Postgres work of that throughput (${perRun.toFixed(1)} transactions per trivial run, from the busy-cost scenario):`,
     "",
@@ -146,10 +172,10 @@ function postgresWorkLines(results: BenchResults): string[] {
 }
 
 /** What a fleet costs Postgres and NATS, idle and per run. */
-function fleetLines(results: BenchResults): string[] {
+function fleetLines(measurement: Measurement, prodWorkerMaxReplicas: number): string[] {
   const lines: string[] = [];
-  const idle = results.idleCost;
-  if (idle) {
+  const idle = measurement.idleCost;
+  {
     const workerCounts = [...new Set(idle.points.map((point) => point.workers))];
     const polls = [...new Set(idle.points.map((point) => point.pollMs))];
     lines.push(
@@ -158,7 +184,7 @@ function fleetLines(results: BenchResults): string[] {
         "MESH_QUEUE_POLL_MS",
         ...workerCounts.map((n) => `${n} workers`),
         "slope (tx/s per idle worker)",
-        `at prod's ceiling (${results.prodWorkerMaxReplicas ?? "?"} workers)`,
+        `at prod's ceiling (${prodWorkerMaxReplicas} workers)`,
       ]),
       row(["---", ...workerCounts.map(() => "---"), "---", "---"]),
       ...polls.map((pollMs) => {
@@ -173,14 +199,14 @@ function fleetLines(results: BenchResults): string[] {
             ),
           ),
           slope.toFixed(1),
-          `≈ ${rate(slope * (results.prodWorkerMaxReplicas ?? Number.NaN))} tx/s`,
+          `≈ ${rate(slope * prodWorkerMaxReplicas)} tx/s`,
         ]);
       }),
       "",
     );
   }
-  const busy = results.busyCost;
-  if (busy) {
+  const busy = measurement.busyCost;
+  {
     lines.push(
       "### Busy cost per completed run (1 api + 1 worker; K segments of one token, one checkpoint each)",
       row(["checkpoints K", "runs", "Postgres tx per run (net of idle polling)", "NATS messages per run"]),
@@ -206,6 +232,65 @@ function fleetLines(results: BenchResults): string[] {
   return lines;
 }
 
+/** One api process holding N SSE clients on running runs: memory and chunk latency. */
+function openStreamsLines(measurement: Measurement): string[] {
+  const { points, bytesPerStream } = measurement.openStreams;
+  const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+  return [
+    "### Open streams per api process (1 api + 2 workers; each client on its own run, 2 chunks/s per run)",
+    row([
+      "SSE clients",
+      "api RSS, none open (MB)",
+      "api RSS, all open (MB)",
+      "chunk p50 / p99 (ms)",
+      "n",
+      "chunks/s",
+    ]),
+    row(["---", "---", "---", "---", "---", "---"]),
+    ...points.map((point) =>
+      row([
+        String(point.clients),
+        mb(point.rssBeforeBytes),
+        mb(point.rssOpenBytes),
+        `${ms(point.chunkLatencyMs.p50)} / ${ms(point.chunkLatencyMs.p99)}`,
+        String(point.chunkLatencyMs.n),
+        rate(point.chunksPerSecond),
+      ]),
+    ),
+    "",
+    `Memory per open stream (least-squares slope of the RSS growth): ${(bytesPerStream / 1024).toFixed(0)} kB.`,
+    "",
+  ];
+}
+
+/** The queue-wake experiment beside the default: what a wake-up inside DBOS would buy. */
+function queueWakeLines(measurement: Measurement): string[] {
+  const wake = measurement.queueWake;
+  const defaultSlope =
+    measurement.idleCost.slopes.find((slope) => slope.pollMs === measurement.dispatch.pollMs)
+      ?.transactionsPerSecondPerWorker ?? Number.NaN;
+  return [
+    "### Queue-wake experiment (docs/dbos-queue-wake.md): poll slowly, wake on a Postgres NOTIFY",
+    row(["set-up", "idle tx/s per worker", "enqueue → body p50 / p95 / p99 (ms)", "n", "runs/s, 1 worker"]),
+    row(["---", "---", "---", "---", "---"]),
+    row([
+      `mesh today: poll ${measurement.dispatch.pollMs} ms`,
+      defaultSlope.toFixed(1),
+      `${ms(measurement.dispatch.toBodyMs.p50)} / ${ms(measurement.dispatch.toBodyMs.p95)} / ${ms(measurement.dispatch.toBodyMs.p99)}`,
+      String(measurement.dispatch.toBodyMs.n),
+      rate(measurement.dispatch.throughputRunsPerSecond.oneWorker),
+    ]),
+    row([
+      `experiment: poll ${wake.pollMs} ms + wake`,
+      (wake.idleCost.slopes[0]?.transactionsPerSecondPerWorker ?? Number.NaN).toFixed(1),
+      `${ms(wake.toBodyMs.p50)} / ${ms(wake.toBodyMs.p95)} / ${ms(wake.toBodyMs.p99)}`,
+      String(wake.toBodyMs.n),
+      rate(wake.throughputRunsPerSecond),
+    ]),
+    "",
+  ];
+}
+
 /** Real-engine wall times: the dev stack's shape on the test control plane (not a target, not asserted). */
 function engineLines(results: BenchResults): string[] {
   const engine = results.engine;
@@ -227,19 +312,23 @@ function engineLines(results: BenchResults): string[] {
 
 /** Latency distributions as an SVG: one row per series, a bar from p50 to p99 and a tick at p95, log scale. */
 export function latencySvg(results: BenchResults): string {
+  const first = results.repeats[0];
+  if (!first) return '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>';
   const series: Array<{ label: string; summary: Summary }> = [
-    { label: "NATS baseline (2 processes)", summary: results.baselines.natsLatencyMs },
-    { label: "stream worker→bus sub", summary: results.streaming.busHopMs },
-    { label: "stream worker→SSE", summary: results.streaming.latencyMs },
-    { label: `dispatch (default ${results.dispatch.pollMs} ms poll)`, summary: results.dispatch.lightLoadMs },
-    ...results.polling.map((poll) => ({
+    { label: "NATS baseline (2 processes)", summary: first.baselines.natsLatencyMs },
+    { label: "stream worker→bus sub", summary: first.streaming.busHopMs },
+    { label: "stream worker→SSE", summary: first.streaming.latencyMs },
+    { label: `to body (poll ${first.dispatch.pollMs} ms)`, summary: first.dispatch.toBodyMs },
+    { label: `to body (wake, poll ${first.queueWake.pollMs} ms)`, summary: first.queueWake.toBodyMs },
+    { label: `DBOS dequeue (poll ${first.dispatch.pollMs} ms)`, summary: first.dispatch.lightLoadMs },
+    ...first.polling.map((poll) => ({
       label: `polling trade-off: ${poll.pollMs} ms`,
       summary: poll.latency,
     })),
-    { label: "GET all idle", summary: results.isolation.all.idle.get },
-    { label: "GET all loaded", summary: results.isolation.all.loaded.get },
-    { label: "GET split idle", summary: results.isolation.split.idle.get },
-    { label: "GET split loaded", summary: results.isolation.split.loaded.get },
+    { label: "GET all idle", summary: first.isolation.all.idle.get },
+    { label: "GET all loaded", summary: first.isolation.all.loaded.get },
+    { label: "GET split idle", summary: first.isolation.split.idle.get },
+    { label: "GET split loaded", summary: first.isolation.split.loaded.get },
   ];
   const width = 800;
   const left = 200;

@@ -1,19 +1,19 @@
 import type { EngineTimings } from "./engine.js";
 import type { BusyCostPoint, IdleCostResult } from "./fleet-cost.js";
+import type { HeadlineFigure } from "./headline.js";
 import type { IsolationResult } from "./isolation.js";
+import type { OpenStreamsResult } from "./open-streams.js";
 import type { PollingResult } from "./polling.js";
+import type { QueueWakeResult } from "./queue-wake/experiment.js";
 import type { Summary } from "./stats.js";
 
-export interface BenchResults {
-  quick: boolean;
-  machine: { cpus: number; node: string };
-  startedAt: string;
-  durationSeconds: number;
+/** Everything one repeat of the benchmark measures (the engine timings are measured once, separately). */
+export interface Measurement {
   baselines: { postgresCommitsPerSecond: number; postgresConnections: number; natsLatencyMs: Summary };
   dispatch: {
     pollMs: number;
-    /** Enqueue (api) → first instruction of the workflow body (worker), light load; absent in older reports. */
-    toBodyMs?: Summary;
+    /** Enqueue (api) → first instruction of the workflow body (worker), light load. */
+    toBodyMs: Summary;
     lightLoadMs: Summary;
     throughputRunsPerSecond: { oneWorker: number; twoWorkers: number };
     throughputToCommitRate: { oneWorker: number; twoWorkers: number };
@@ -27,19 +27,36 @@ export interface BenchResults {
     p99ToRawNats: number;
   };
   isolation: {
+    /** How each topology was pinned (taskset CPU lists), so the CPU budgets can be compared. */
+    cpus: { all: string; splitApi: string; splitWorker: string };
     all: IsolationResult;
     split: IsolationResult;
     loadedToIdleP99: { all: { get: number; post: number }; split: { get: number; post: number } };
     allToSplitLoadedP99: { get: number; post: number };
   };
   polling: PollingResult[];
-  /** Real-engine wall times of the dev stack's shape; absent in reports from before it was measured. */
-  engine?: EngineTimings;
-  /** Postgres cost of an idle fleet (1 api + N workers) per poll interval; absent in older reports. */
-  idleCost?: IdleCostResult;
-  /** Postgres transactions and NATS messages per completed run of K checkpoints; absent in older reports. */
-  busyCost?: BusyCostPoint[];
+  /** Postgres cost of an idle fleet (1 api + N workers) per poll interval. */
+  idleCost: IdleCostResult;
+  /** Postgres transactions and NATS messages per completed run of K checkpoints. */
+  busyCost: BusyCostPoint[];
+  /** One api process holding N SSE clients on running runs. */
+  openStreams: OpenStreamsResult;
+  /** Idle workers polling slowly, woken by a Postgres NOTIFY at enqueue (an experiment, not mesh's set-up). */
+  queueWake: QueueWakeResult;
+}
+
+export interface BenchResults {
+  quick: boolean;
+  machine: { cpus: number; node: string };
+  startedAt: string;
+  durationSeconds: number;
+  /** Every repeat in full; the report's detail tables show the first. */
+  repeats: Measurement[];
+  /** The headline figures: median, min and max over the repeats. */
+  headline: HeadlineFigure[];
+  /** Real-engine wall times of the dev stack's shape (its own repeats: median of the cycles). */
+  engine: EngineTimings;
   /** The prod stack's worker ceiling, for what the idle slope implies. */
-  prodWorkerMaxReplicas?: number;
+  prodWorkerMaxReplicas: number;
   targets: Array<{ name: string; target: string; measured: string; met: boolean }>;
 }

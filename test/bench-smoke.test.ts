@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchResults } from "../bench/results.js";
+import { figure, headlineFigures } from "../bench/headline.js";
+import type { BenchResults, Measurement } from "../bench/results.js";
 
 // The benchmark in --quick mode, so it cannot rot. It asserts that every scenario produced numbers,
 // never anything about time (speed is reported by `npm run bench`, not tested).
@@ -13,18 +14,22 @@ const BENCH = fileURLToPath(new URL("../bench/run.ts", import.meta.url));
 describe("npm run bench -- --quick", () => {
   let outDir: string;
   let results: BenchResults;
+  let measured: Measurement;
 
   before(function () {
-    this.timeout(300_000);
+    this.timeout(450_000);
     outDir = mkdtempSync(join(tmpdir(), "mesh-bench-smoke-"));
     const run = spawnSync(process.execPath, ["--import", "tsx", BENCH, "--quick", "--out", outDir], {
       encoding: "utf8",
-      timeout: 280_000,
+      timeout: 420_000,
     });
     assert.equal(run.status, 0, `bench failed:\n${run.stderr.slice(-3000)}`);
-    assert.match(run.stderr, /\[5\/8\] polling trade-off/, "progress lines for every scenario");
-    assert.match(run.stderr, /\[6\/8\] the Pulumi program under the real engine/);
+    for (let index = 1; index <= 9; index++)
+      assert.match(run.stderr, new RegExp(`\\[${index}/9\\] `), `progress line of scenario ${index}`);
+    assert.match(run.stderr, /\[engine\] the Pulumi program under the real engine/);
     results = JSON.parse(readFileSync(join(outDir, "benchmarks.json"), "utf8")) as BenchResults;
+    assert.equal(results.repeats.length, 1, "quick mode runs every scenario once");
+    measured = results.repeats[0] as Measurement;
   });
 
   after(() => rmSync(outDir, { recursive: true, force: true }));
@@ -37,48 +42,50 @@ describe("npm run bench -- --quick", () => {
   });
 
   it("measures the raw baselines", () => {
-    assert.ok(results.baselines.postgresCommitsPerSecond > 0);
-    assert.ok(results.baselines.natsLatencyMs.n > 0 && Number.isFinite(results.baselines.natsLatencyMs.p99));
+    assert.ok(measured.baselines.postgresCommitsPerSecond > 0);
+    assert.ok(
+      measured.baselines.natsLatencyMs.n > 0 && Number.isFinite(measured.baselines.natsLatencyMs.p99),
+    );
   });
 
   it("measures dispatch latency and throughput, as ratios to the raw commit rate", () => {
-    assert.ok(results.dispatch.lightLoadMs.n > 0 && Number.isFinite(results.dispatch.lightLoadMs.p50));
+    assert.ok(measured.dispatch.lightLoadMs.n > 0 && Number.isFinite(measured.dispatch.lightLoadMs.p50));
     // Every run posted has its body-start stamp (the quick mode's 20 runs; the full run's 1,000).
-    assert.equal(results.dispatch.toBodyMs?.n, 20);
-    assert.ok(Number.isFinite(results.dispatch.toBodyMs?.p99));
+    assert.equal(measured.dispatch.toBodyMs?.n, 20);
+    assert.ok(Number.isFinite(measured.dispatch.toBodyMs?.p99));
     for (const key of ["oneWorker", "twoWorkers"] as const) {
-      assert.ok(results.dispatch.throughputRunsPerSecond[key] > 0, key);
-      assert.ok(Number.isFinite(results.dispatch.throughputToCommitRate[key]), key);
+      assert.ok(measured.dispatch.throughputRunsPerSecond[key] > 0, key);
+      assert.ok(Number.isFinite(measured.dispatch.throughputToCommitRate[key]), key);
     }
   });
 
   it("measures streaming latency through the api", () => {
-    assert.ok(results.streaming.latencyMs.n > 0);
-    assert.ok(results.streaming.busHopMs.n > 0);
-    assert.ok(results.streaming.chunksPerSecond > 0);
-    assert.ok(Number.isFinite(results.streaming.p50ToRawNats));
+    assert.ok(measured.streaming.latencyMs.n > 0);
+    assert.ok(measured.streaming.busHopMs.n > 0);
+    assert.ok(measured.streaming.chunksPerSecond > 0);
+    assert.ok(Number.isFinite(measured.streaming.p50ToRawNats));
   });
 
   it("measures api isolation in both topologies, idle and loaded", () => {
     for (const topology of ["all", "split"] as const) {
       for (const phase of ["idle", "loaded"] as const) {
-        const measured = results.isolation[topology][phase];
-        assert.ok(measured.get.n > 0 && measured.post.n > 0, `${topology} ${phase}`);
+        const latency = measured.isolation[topology][phase];
+        assert.ok(latency.get.n > 0 && latency.post.n > 0, `${topology} ${phase}`);
       }
     }
-    assert.ok(Number.isFinite(results.isolation.allToSplitLoadedP99.get));
+    assert.ok(Number.isFinite(measured.isolation.allToSplitLoadedP99.get));
   });
 
   it("measures three polling intervals", () => {
     assert.deepEqual(
-      results.polling.map((poll) => poll.pollMs),
+      measured.polling.map((poll) => poll.pollMs),
       [1000, 250, 50],
     );
-    for (const poll of results.polling) assert.ok(poll.idleTransactionsPerSecond > 0 && poll.latency.n > 0);
+    for (const poll of measured.polling) assert.ok(poll.idleTransactionsPerSecond > 0 && poll.latency.n > 0);
   });
 
   it("measures the idle fleet's Postgres cost per worker and the busy cost per run", () => {
-    const idle = results.idleCost;
+    const idle = measured.idleCost;
     assert.ok(idle);
     assert.deepEqual(
       idle.points.map((point) => point.workers),
@@ -87,14 +94,48 @@ describe("npm run bench -- --quick", () => {
     for (const point of idle.points) assert.ok(point.transactionsPerSecond > 0, `${point.workers} workers`);
     assert.ok(Number.isFinite(idle.slopes[0]?.transactionsPerSecondPerWorker));
     assert.deepEqual(
-      results.busyCost?.map((point) => point.checkpoints),
+      measured.busyCost?.map((point) => point.checkpoints),
       [1, 4],
     );
-    for (const point of results.busyCost ?? []) {
+    for (const point of measured.busyCost ?? []) {
       assert.ok(point.transactionsPerRun > 0, `K=${point.checkpoints}`);
       // Each checkpoint publishes its token, and each run its done: at least K + 1 messages per run.
       assert.ok(point.natsMessagesPerRun >= point.checkpoints + 1, `K=${point.checkpoints}`);
     }
+  });
+
+  it("holds one api's open streams: RSS before and with them, chunk latency, bytes per stream", () => {
+    const { points, bytesPerStream } = measured.openStreams;
+    assert.deepEqual(
+      points.map((point) => point.clients),
+      [5, 20],
+    );
+    for (const point of points) {
+      assert.ok(point.rssBeforeBytes > 0 && point.rssOpenBytes > 0, `${point.clients} clients`);
+      assert.ok(point.chunkLatencyMs.n > 0 && point.chunksPerSecond > 0, `${point.clients} clients`);
+    }
+    assert.ok(Number.isFinite(bytesPerStream));
+  });
+
+  it("runs the queue-wake experiment: idle cost, enqueue → body and throughput with the wake-up", () => {
+    const wake = measured.queueWake;
+    assert.equal(wake.pollMs, 1000);
+    assert.ok(Number.isFinite(wake.idleCost.slopes[0]?.transactionsPerSecondPerWorker));
+    assert.equal(wake.toBodyMs.n, 20, "every run of the experiment has its body-start stamp");
+    assert.ok(wake.throughputRunsPerSecond > 0);
+  });
+
+  it("summarises each headline figure as median, min and max over the repeats", () => {
+    assert.ok(results.headline.length > 20);
+    for (const entry of results.headline) assert.deepEqual(entry.values.length, 1, entry.key);
+    // Three repeats that differ only in one figure: the median is the middle one, not the mean or the first.
+    const variant = (p99: number): Measurement => ({
+      ...measured,
+      dispatch: { ...measured.dispatch, toBodyMs: { ...measured.dispatch.toBodyMs, p99 } },
+    });
+    const toBody = figure(headlineFigures([variant(90), variant(10), variant(30)]), "toBodyP99");
+    assert.deepEqual([toBody.median, toBody.min, toBody.max, toBody.values], [30, 10, 90, [90, 10, 30]]);
+    for (const target of results.targets) assert.ok(target.measured.length > 0, target.name);
   });
 
   it("writes the Markdown report and the SVG chart", () => {
@@ -102,6 +143,9 @@ describe("npm run bench -- --quick", () => {
     assert.match(markdown, /### Polling trade-off/);
     assert.match(markdown, /### Idle fleet/);
     assert.match(markdown, /### Busy cost per completed run/);
+    assert.match(markdown, /### Headline figures/);
+    assert.match(markdown, /### Open streams per api process/);
+    assert.match(markdown, /### Queue-wake experiment/);
     assert.match(markdown, /benchmarks-latency\.svg/);
     assert.ok(existsSync(join(outDir, "benchmarks-latency.svg")));
     assert.match(readFileSync(join(outDir, "benchmarks-latency.svg"), "utf8"), /^<svg [^>]*>[\s\S]*<\/svg>$/);
