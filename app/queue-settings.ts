@@ -10,6 +10,14 @@ interface RegisterQueueOptions {
 }
 
 /**
+ * The automations queue polls at least this slowly. Its runs are fired by cron schedules (1-s resolution
+ * at best) and nobody waits on them, while every idle worker pays each queue's poll rate in Postgres
+ * transactions: at the 50-ms default a second fast-polled queue doubles an idle worker's cost
+ * (docs/benchmarks.md, idle fleet). API runs (thread-gate) keep MESH_QUEUE_POLL_MS.
+ */
+export const AUTOMATIONS_MIN_POLL_MS = 1_000;
+
+/**
  * The settings of the run queues. DBOS 5 keeps one shared row per queue in Postgres that every process
  * dispatches by, so the settings need one owner: the release's migration (`main.js migrate`, the
  * Kubernetes Job, from the stack config) writes them; processes only create a missing row (a local run
@@ -20,7 +28,10 @@ export function runQueueSettings(config: Pick<MeshConfig, "workerConcurrency" | 
   return [
     // One active run per thread: the thread ID is the partition key.
     { name: THREAD_GATE_QUEUE, options: { ...shared, partitionConcurrency: 1 } },
-    { name: AUTOMATIONS_QUEUE, options: shared },
+    {
+      name: AUTOMATIONS_QUEUE,
+      options: { ...shared, minPollingIntervalMs: Math.max(config.queuePollMs, AUTOMATIONS_MIN_POLL_MS) },
+    },
   ] satisfies { name: string; options: RegisterQueueOptions }[];
 }
 

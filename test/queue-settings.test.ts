@@ -61,6 +61,27 @@ describe("queue settings have one owner: the release's migration", () => {
     });
   }
 
+  it("polls API runs at MESH_QUEUE_POLL_MS and automations at no less than a second", async () => {
+    const databaseUrl = await createTestDatabase("queue-settings");
+    databases.push(databaseUrl);
+    migrate(databaseUrl, { MESH_QUEUE_POLL_MS: "50" });
+    assert.deepEqual(
+      (await storedSettings(databaseUrl)).map((row) => [row.name, row.polling_interval_sec]),
+      [
+        ["automations", 1],
+        ["thread-gate", 0.05],
+      ],
+    );
+    migrate(databaseUrl, { MESH_QUEUE_POLL_MS: "2000" });
+    assert.deepEqual(
+      (await storedSettings(databaseUrl)).map((row) => [row.name, row.polling_interval_sec]),
+      [
+        ["automations", 2],
+        ["thread-gate", 2],
+      ],
+    );
+  });
+
   it("lets a later migration (the next release) change them", async () => {
     const databaseUrl = await createTestDatabase("queue-settings");
     databases.push(databaseUrl);
