@@ -23,6 +23,8 @@ export interface OpenStreamsPoint {
   /** Worker publish → SSE client, on up to 50 of the open streams. */
   chunkLatencyMs: Summary;
   chunksPerSecond: number;
+  /** The api's CPU time during the window ÷ the window: 1 is one core busy all the time. */
+  apiCpuCores: number;
 }
 
 export interface OpenStreamsResult {
@@ -107,11 +109,13 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       window.start = performance.timeOrigin + performance.now();
       window.end = window.start + windowMs;
+      const cpuBefore = cpuSeconds(topology.api.pid);
       const rssSamples: number[] = [];
       while (performance.timeOrigin + performance.now() < window.end) {
         rssSamples.push(rss(topology.api.pid));
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
+      const apiCpuCores = (cpuSeconds(topology.api.pid) - cpuBefore) / (windowMs / 1000);
       // The publish stamps of the window's last chunks come in with them; give them a moment.
       await new Promise((resolve) => setTimeout(resolve, 500));
       const latencies = arrivals.flatMap(({ key, at }) => {
@@ -127,6 +131,7 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
         chunkLatencyMs: summarize(latencies),
         chunksPerSecond:
           (streams.reduce((sum, stream) => sum + stream.chunksIn(window), 0) / windowMs) * 1000,
+        apiCpuCores,
       };
     } finally {
       for (const stream of streams) stream.close();
@@ -217,6 +222,14 @@ function rss(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!match) throw new Error(`no VmRSS for process ${pid}`);
   return Number(match[1]) * 1024;
+}
+
+/** User + system CPU time of a process so far, from /proc (Linux; clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may contain spaces) start past its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The median of a few RSS readings a quarter second apart, so one GC does not set the baseline. */

@@ -255,6 +255,7 @@ function openStreamsLines(measurement: Measurement): string[] {
         `${ms(point.chunkLatencyMs.p50)} / ${ms(point.chunkLatencyMs.p99)}`,
         String(point.chunkLatencyMs.n),
         rate(point.chunksPerSecond),
+        point.apiCpuCores.toFixed(2),
       ]),
     ),
     "",
