@@ -1,3 +1,4 @@
+import { leastSquaresSlope } from "./fleet-cost.js";
 import type { Measurement } from "./results.js";
 
 /** One headline number over the repeats: the median is the figure, min and max show the noise. */
@@ -177,6 +178,12 @@ function definitions(sample: Measurement): FigureDefinition[] {
       of: (m) => busyAt(m, checkpoints)?.natsMessagesPerRun ?? Number.NaN,
     });
   }
+  figures.push({
+    key: "checkpointTx",
+    name: "Postgres tx per extra checkpoint (least-squares slope of tx per run over K)",
+    unit: "tx",
+    of: (m) => leastSquaresSlope(m.busyCost.map((point) => [point.checkpoints, point.transactionsPerRun])),
+  });
   for (const { clients } of sample.openStreams.points) {
     figures.push({
       key: `streamsRss${clients}`,

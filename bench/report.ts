@@ -225,7 +225,7 @@ function fleetLines(measurement: Measurement, prodWorkerMaxReplicas: number): st
     if (first && last && last.checkpoints > first.checkpoints)
       lines.push(
         "",
-        `Marginal cost of a checkpoint: ${((last.transactionsPerRun - first.transactionsPerRun) / (last.checkpoints - first.checkpoints)).toFixed(2)} Postgres transactions.`,
+        `Marginal cost of a checkpoint (K = ${first.checkpoints} → ${last.checkpoints}): ${((last.transactionsPerRun - first.transactionsPerRun) / (last.checkpoints - first.checkpoints)).toFixed(2)} Postgres transactions. The idle polling subtracted over the window (about 30 tx/s) is of the order of the small-K runs' own work, so the small-K figures are the noisy ones.`,
       );
     lines.push("");
   }
@@ -245,8 +245,9 @@ function openStreamsLines(measurement: Measurement): string[] {
       "chunk p50 / p99 (ms)",
       "n",
       "chunks/s",
+      "api CPU (cores)",
     ]),
-    row(["---", "---", "---", "---", "---", "---"]),
+    row(["---", "---", "---", "---", "---", "---", "---"]),
     ...points.map((point) =>
       row([
         String(point.clients),
@@ -373,31 +374,47 @@ export function latencySvg(results: BenchResults): string {
 }
 
 export function markdownReport(results: BenchResults, svgName: string): string {
+  const repeats = results.repeats.length;
   return [
     "# mesh benchmarks",
     "",
     `Measured ${results.startedAt} on ${results.machine.cpus} cores, Node ${results.machine.node}, in ${results.durationSeconds.toFixed(0)} s` +
       (results.quick ? " (quick smoke mode: numbers are not meaningful)." : "."),
-    "Every number comes from one run of `npm run bench`; compare ratios measured side by side, not absolute times on a shared machine.",
+    `Every scenario ran ${repeats === 1 ? "once" : `${repeats} times`} in one \`npm run bench\`; a headline figure is the median over the repeats with its min and max. Compare ratios measured side by side, not absolute times on a shared machine.`,
     "",
-    `![latency distributions](${svgName})`,
+    `![latency distributions, repeat 1](${svgName})`,
     "",
     resultTables(results),
     "",
     "## How each number is measured",
     "",
-    "- **Postgres commits/s**: autocommit single-row INSERTs from several connections for a few seconds.",
-    "- **NATS latency**: one message at a time between two connections on loopback, timed in one process.",
-    "- **Dispatch latency**: runs submitted one at a time with jitter; `started_at - created_at` of DBOS's own",
-    "  row (both stamped by Postgres).",
+    "- **Repeats**: scenarios 1–9 run in order, then again, `--repeats` times (3 in the full run); the Pulumi",
+    "  engine timings run once, as their own 3 cycles.",
+    "- **Postgres commits/s**: autocommit single-row INSERTs from 8 connections for 5 s.",
+    "- **NATS baseline**: a publisher process publishes chunk-shaped messages into the JetStream-captured run",
+    "  subject with a Nats-Msg-Id (as a worker does); a core subscriber in the bench process; both stamp",
+    "  `performance.timeOrigin + performance.now()`.",
+    "- **Enqueue → body**: 1,000 runs one at a time with 50–100 ms jittered spacing; the api's enqueue stamp",
+    '  and the worker\'s "run body started" stamp (info-level log line), both wall clock on this machine.',
+    "  **Enqueue → DBOS dequeue**: `started_at - created_at` of DBOS's own row (both stamped by Postgres).",
     "- **Throughput**: trivial runs (one token, no CPU) submitted by 32 concurrent clients; runs ÷ (last",
-    "  completion − first enqueue).",
+    "  completion − first enqueue), at warn-level logging.",
     "- **Streaming**: workers stamp each JetStream message with its publish time; the SSE client (node:http)",
-    "  stamps arrivals; joined by chunk seq. A plain NATS subscriber in the client process shows how much of",
-    "  it is the bus itself (JetStream publish → delivery) rather than the api.",
+    "  stamps arrivals; joined by chunk seq. The ratio divides by the NATS baseline above.",
     "- **Isolation**: an open-loop probe (GET /v1/runs/{id} and POST /v1/threads/{id}/runs with a fixed",
-    "  idempotency key) at a fixed rate, idle and while CPU-heavy runs saturate the executing process. Split:",
-    "  api pinned to core 0, worker to core 1 (`taskset`).",
+    "  idempotency key) at a fixed rate, idle and while CPU-heavy runs saturate the executing process. Equal",
+    "  CPU budget, both pinned with `taskset -c`: `all` on cores 0,1; split's api on core 0 and worker on 1.",
+    "- **Idle fleet**: 1 api + N idle workers on a fresh database; Postgres transactions (commits + rollbacks)",
+    "  from `pg_stat_database` over 5 s, after a pause for the statistics flush; slope by least squares.",
+    "  Queries/s are not reported: `pg_stat_statements` is not loaded on this machine's Postgres (tuples",
+    "  read/s is in the JSON).",
+    "- **Busy cost**: K-segment runs of one token each (one checkpoint per segment), 40 per K; transactions",
+    "  net of the idle rate measured just before on the same processes; NATS messages on `mesh.runs.>`.",
+    "- **Open streams**: 1 api + 2 workers; N runs each streaming 2 chunks/s, one SSE client per run on its",
+    "  own connection. RSS from /proc before any stream opens (runs running) and over the window with all",
+    "  open; chunk latency on 50 of the streams (publish stamp → arrival). RSS growth includes the garbage",
+    "  that the chunk traffic leaves between collections, not only what each stream holds.",
+    "- **Queue-wake experiment**: see [dbos-queue-wake.md](dbos-queue-wake.md).",
     "- **Polling**: Postgres transactions/s on the mesh database while idle, then light-load dispatch latency.",
     "",
   ].join("\n");
