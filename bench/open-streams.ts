@@ -104,7 +104,7 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
       }),
     );
     try {
-      await Promise.all(streams.map((stream) => stream.firstChunk));
+      await allFirstChunks(streams, 60_000);
       // Let connection set-up settle before measuring memory and latency.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       window.start = performance.timeOrigin + performance.now();
@@ -215,6 +215,31 @@ function openStream(
       request?.destroy();
     },
   };
+}
+
+/** Waits until every stream has delivered a chunk; after `timeoutMs`, fails naming how many have not. */
+async function allFirstChunks(streams: OpenStream[], timeoutMs: number): Promise<void> {
+  let arrived = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${streams.length - arrived} of ${streams.length} streams had no chunk after ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([
+      Promise.all(streams.map((stream) => stream.firstChunk.then(() => void arrived++))),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Resident set size of a process, from /proc (Linux). */
