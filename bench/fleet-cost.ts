@@ -17,11 +17,14 @@ async function databaseActivity(databaseUrl: string): Promise<{ transactions: nu
 }
 
 /**
- * pg_stat_database is fed by each backend's pending statistics, flushed when it goes idle at most about
- * once a second: a reading taken right after activity can lag by that much. Sampling windows are long
- * (seconds) and bracketed by a pause so the flushes land inside them.
+ * pg_stat_database is fed by each backend's pending statistics, flushed when the backend goes idle, at
+ * most once a second. A backend that goes idle less than a second after its last flush reschedules the
+ * flush for PGSTAT_IDLE_INTERVAL (10 s) later: a connection that polls keeps flushing every second or so,
+ * but one that was busy only during a burst can hold its last transactions back for 10 s.
  */
 const STATS_FLUSH_MS = 1_200;
+/** Longer than PGSTAT_IDLE_INTERVAL, so every backend's transactions of a burst have been flushed. */
+const STATS_SETTLE_MS = 11_000;
 
 export interface IdleCostPoint {
   pollMs: number;
@@ -117,8 +120,9 @@ export async function busyCost(checkpointCounts: number[], runs: number): Promis
     };
     points.push(
       await withTopology({ kind: "split", workers: 1, env }, async (topology) => {
-        const idleMs = 3_000;
-        await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_MS));
+        // Start-up's burst (migrations, pool connections) must be flushed before the idle rate is taken.
+        const idleMs = 10_000;
+        await new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
         const idleStart = await databaseActivity(topology.databaseUrl);
         await new Promise((resolve) => setTimeout(resolve, idleMs));
         const idleEnd = await databaseActivity(topology.databaseUrl);
@@ -150,13 +154,15 @@ export async function busyCost(checkpointCounts: number[], runs: number): Promis
           },
           { timeoutMs: 300_000, intervalMs: 250 },
         );
-        await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_MS));
+        const finished = Date.now();
+        // The burst's pool connections go idle right after it: wait out their 10-s flush (see above).
+        await new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
         const after = await databaseActivity(topology.databaseUrl);
         const elapsed = Date.now() - started;
         subscription.unsubscribe();
         await nats.close();
-        // The waitFor's own count queries are transactions too: one per poll, subtracted with the idle rate.
-        const ownQueries = Math.ceil(elapsed / 250) + 2;
+        // The waitFor's count queries and the two readings are transactions too.
+        const ownQueries = Math.ceil((finished - started) / 250) + 2;
         const net = after.transactions - before.transactions - idleRate * elapsed - ownQueries;
         return { checkpoints, runs, transactionsPerRun: net / runs, natsMessagesPerRun: messages / runs };
       }),
