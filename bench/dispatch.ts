@@ -61,23 +61,34 @@ export async function dispatchLatency(
   return summarize(rows.map((row) => Number(row.started_at_epoch_ms) - Number(row.created_at)));
 }
 
-/** Maximum sustained throughput of trivial runs: submit `runs` with `concurrency` HTTP clients, time to the last completion. */
-export async function dispatchThroughput(
-  topology: RunningTopology,
+/** Posts `runs` runs, each on its own thread `<label>-<index>`, from `concurrency` clients at once; their IDs. */
+export async function submitRuns(
+  apiUrl: string,
   runs: number,
   concurrency: number,
-): Promise<number> {
-  const client = new ApiClient(topology.api.url);
+  label: string,
+): Promise<string[]> {
+  const client = new ApiClient(apiUrl);
   const runIds: string[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < runs) {
         const index = next++;
-        runIds.push(await client.createRun(`burst-${index}`, `burst ${index}`));
+        runIds.push(await client.createRun(`${label}-${index}`, `${label} ${index}`));
       }
     }),
   );
+  return runIds;
+}
+
+/** Maximum sustained throughput of trivial runs: submit `runs` with `concurrency` HTTP clients, time to the last completion. */
+export async function dispatchThroughput(
+  topology: RunningTopology,
+  runs: number,
+  concurrency: number,
+): Promise<number> {
+  const runIds = await submitRuns(topology.api.url, runs, concurrency, "burst");
   const rows = await waitFinished(topology.databaseUrl, runIds, 600_000);
   const first = Math.min(...rows.map((row) => Number(row.created_at)));
   const last = Math.max(...rows.map((row) => Number(row.completed_at)));

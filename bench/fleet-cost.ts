@@ -2,7 +2,7 @@ import { connect } from "@nats-io/transport-node";
 import { ApiClient } from "../test/support/api-client.js";
 import { NATS_URL, query } from "../test/support/services.js";
 import { waitFor } from "../test/support/wait.js";
-import { type TopologySpec, withTopology } from "./topology.js";
+import { type TopologyVariant, withTopology } from "./topology.js";
 
 /** Cumulative activity of one database, from pg_stat_database (every backend's commits and rollbacks). */
 async function databaseActivity(databaseUrl: string): Promise<{ transactions: number; tuplesRead: number }> {
@@ -48,7 +48,7 @@ export async function idleCost(
   pollIntervals: number[],
   idleMs: number,
   onPoint: (point: IdleCostPoint) => void = () => undefined,
-  variant: Pick<TopologySpec, "workerPreload" | "afterApiReady"> = {},
+  variant: TopologyVariant = {},
 ): Promise<IdleCostResult> {
   const points: IdleCostPoint[] = [];
   for (const pollMs of pollIntervals) {

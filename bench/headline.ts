@@ -29,6 +29,15 @@ const streamsAt = (measurement: Measurement, clients: number) =>
 
 /** The figures the report leads with, in order. Each is read from every repeat and summarised. */
 function definitions(sample: Measurement): FigureDefinition[] {
+  // GET all, GET split, POST all, POST split.
+  const loadedP99: FigureDefinition[] = (["get", "post"] as const).flatMap((method) =>
+    (["all", "split"] as const).map((topology) => ({
+      key: `${topology}Loaded${method === "get" ? "Get" : "Post"}P99`,
+      name: `loaded api ${method.toUpperCase()} p99, ${topology}`,
+      unit: "ms",
+      of: (m: Measurement) => m.isolation[topology].loaded[method].p99,
+    })),
+  );
   const figures: FigureDefinition[] = [
     {
       key: "pgCommits",
@@ -114,30 +123,7 @@ function definitions(sample: Measurement): FigureDefinition[] {
       unit: "x",
       of: (m) => m.streaming.p99ToRawNats,
     },
-    {
-      key: "allLoadedGetP99",
-      name: "loaded api GET p99, all",
-      unit: "ms",
-      of: (m) => m.isolation.all.loaded.get.p99,
-    },
-    {
-      key: "splitLoadedGetP99",
-      name: "loaded api GET p99, split",
-      unit: "ms",
-      of: (m) => m.isolation.split.loaded.get.p99,
-    },
-    {
-      key: "allLoadedPostP99",
-      name: "loaded api POST p99, all",
-      unit: "ms",
-      of: (m) => m.isolation.all.loaded.post.p99,
-    },
-    {
-      key: "splitLoadedPostP99",
-      name: "loaded api POST p99, split",
-      unit: "ms",
-      of: (m) => m.isolation.split.loaded.post.p99,
-    },
+    ...loadedP99,
     {
       key: "allToSplitGet",
       name: "loaded GET p99, all ÷ split",

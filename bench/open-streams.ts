@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest } from "node:http";
 import { connect } from "@nats-io/transport-node";
 import { runSubject } from "../app/stream/run-stream-bus.js";
-import { ApiClient } from "../test/support/api-client.js";
 import { NATS_URL, query } from "../test/support/services.js";
 import { sseEvents } from "../test/support/sse-events.js";
 import { waitFor } from "../test/support/wait.js";
+import { submitRuns } from "./dispatch.js";
 import { leastSquaresSlope } from "./fleet-cost.js";
 import { type Summary, summarize } from "./stats.js";
 import { withTopology } from "./topology.js";
@@ -57,17 +57,7 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
     MESH_WORKER_CONCURRENCY: String(Math.max(8, Math.ceil(clients / 2))),
   };
   return withTopology({ kind: "split", workers: 2, env }, async (topology) => {
-    const api = new ApiClient(topology.api.url);
-    const runIds: string[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < clients) {
-          const index = next++;
-          runIds.push(await api.createRun(`open-${index}`, `open stream ${index}`));
-        }
-      }),
-    );
+    const runIds = await submitRuns(topology.api.url, clients, 32, "open");
     await waitFor(
       `${clients} runs to be running`,
       async () => {
@@ -104,7 +94,17 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
       }),
     );
     try {
-      await allFirstChunks(streams, 60_000);
+      await waitFor(
+        `a first chunk on each of ${clients} streams`,
+        () => {
+          const failure = streams.map((stream) => stream.failure()).find(Boolean);
+          if (failure) throw new Error(failure);
+          const waiting = streams.filter((stream) => stream.chunkCount() === 0).length;
+          if (waiting > 0) throw new Error(`${waiting} of ${clients} streams have no chunk yet`);
+          return true;
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
       // Let connection set-up settle before measuring memory and latency.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       window.start = performance.timeOrigin + performance.now();
@@ -149,7 +149,9 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
 }
 
 interface OpenStream {
-  firstChunk: Promise<void>;
+  /** Why the stream cannot deliver (refused, connection error, ended before a chunk), if it cannot. */
+  failure(): string | undefined;
+  chunkCount(): number;
   ended(): boolean;
   chunksIn(window: { start: number; end: number }): number;
   close(): void;
@@ -165,81 +167,52 @@ function openStream(
   sampled: boolean,
   onChunk: (seq: number, arrivedAt: number) => void,
 ): OpenStream {
-  let request: ClientRequest | undefined;
-  let response: IncomingMessage | undefined;
-  let done = false;
   const chunkTimes: number[] = [];
-  const firstChunk = new Promise<void>((resolve, reject) => {
-    request = httpRequest(`${baseUrl}/v1/runs/${runId}/stream`, { agent: false }, (incoming) => {
-      response = incoming;
-      if (incoming.statusCode !== 200) {
-        reject(new Error(`stream of ${runId} answered ${incoming.statusCode}`));
-        return;
-      }
-      void (async () => {
-        if (sampled) {
-          for await (const event of sseEvents(incoming)) {
-            if (event.event !== "chunk" || !event.id) continue;
-            chunkTimes.push(event.receivedAt);
-            onChunk(Number(event.id), event.receivedAt);
-            resolve();
-          }
-        } else {
-          for await (const bytes of incoming as AsyncIterable<Buffer>) {
-            const at = performance.timeOrigin + performance.now();
-            for (
-              let index = bytes.indexOf("event: chunk");
-              index >= 0;
-              index = bytes.indexOf("event: chunk", index + 1)
-            )
-              chunkTimes.push(at);
-            if (chunkTimes.length > 0) resolve();
-          }
+  let failure: string | undefined;
+  let ended = false;
+  const request = httpRequest(`${baseUrl}/v1/runs/${runId}/stream`, { agent: false }, (response) => {
+    if (response.statusCode !== 200) {
+      failure = `stream of ${runId} answered ${response.statusCode}`;
+      response.resume();
+      return;
+    }
+    void (async () => {
+      if (sampled) {
+        for await (const event of sseEvents(response)) {
+          if (event.event !== "chunk" || !event.id) continue;
+          chunkTimes.push(event.receivedAt);
+          onChunk(Number(event.id), event.receivedAt);
         }
-      })()
-        .catch(() => undefined)
-        .finally(() => {
-          done = true;
-          reject(new Error(`stream of ${runId} ended before its first chunk`));
-        });
-    });
-    request.on("error", reject);
-    request.end();
+      } else {
+        for await (const bytes of response as AsyncIterable<Buffer>) {
+          const at = performance.timeOrigin + performance.now();
+          for (
+            let index = bytes.indexOf("event: chunk");
+            index >= 0;
+            index = bytes.indexOf("event: chunk", index + 1)
+          )
+            chunkTimes.push(at);
+        }
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        ended = true;
+      });
   });
+  request.on("error", (error) => {
+    failure = `stream of ${runId}: ${error.message}`;
+  });
+  request.end();
   return {
-    firstChunk,
-    ended: () => done,
+    failure: () =>
+      failure ??
+      (ended && chunkTimes.length === 0 ? `stream of ${runId} ended before its first chunk` : undefined),
+    chunkCount: () => chunkTimes.length,
+    ended: () => ended,
     chunksIn: (window) => chunkTimes.filter((at) => at >= window.start && at < window.end).length,
-    close: () => {
-      response?.destroy();
-      request?.destroy();
-    },
+    close: () => request.destroy(),
   };
-}
-
-/** Waits until every stream has delivered a chunk; after `timeoutMs`, fails naming how many have not. */
-async function allFirstChunks(streams: OpenStream[], timeoutMs: number): Promise<void> {
-  let arrived = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `${streams.length - arrived} of ${streams.length} streams had no chunk after ${timeoutMs} ms`,
-          ),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([
-      Promise.all(streams.map((stream) => stream.firstChunk.then(() => void arrived++))),
-      deadline,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Resident set size of a process, from /proc (Linux). */

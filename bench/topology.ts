@@ -14,6 +14,9 @@ export interface TopologySpec {
   afterApiReady?: (databaseUrl: string) => Promise<void>;
 }
 
+/** What an experiment adds to a topology (the queue-wake experiment's hook and trigger). */
+export type TopologyVariant = Pick<TopologySpec, "workerPreload" | "afterApiReady">;
+
 export interface RunningTopology {
   databaseUrl: string;
   api: MeshProcess;

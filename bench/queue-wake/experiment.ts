@@ -2,13 +2,13 @@ import { fileURLToPath } from "node:url";
 import { dispatchThroughput, dispatchToBody } from "../dispatch.js";
 import { type IdleCostResult, idleCost } from "../fleet-cost.js";
 import type { Summary } from "../stats.js";
-import { type TopologySpec, withTopology } from "../topology.js";
+import { type TopologyVariant, withTopology } from "../topology.js";
 import { installWakeTrigger } from "./trigger.js";
 
 const HOOK = fileURLToPath(new URL("./hook.ts", import.meta.url));
 
 /** What the experiment adds to a topology: the trigger in the database and the hook in every worker. */
-export const QUEUE_WAKE: Pick<TopologySpec, "workerPreload" | "afterApiReady"> = {
+export const QUEUE_WAKE: TopologyVariant = {
   workerPreload: [HOOK],
   afterApiReady: installWakeTrigger,
 };

@@ -57,11 +57,6 @@ interface Managed {
   exited: Promise<unknown>;
 }
 
-/**
- * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (with one fake node) on
- * loopback, on free ports, with a fresh PKI and data directory. `stop()` ends every process by PID and
- * removes the directory; a crash of the test process kills them too.
- */
 interface ControlPlaneOptions {
   logPrefix?: string;
   /** false: no kwok and no fake node (pods run on process nodes the caller starts). Default true. */
@@ -69,6 +64,10 @@ interface ControlPlaneOptions {
 }
 
 /**
+ * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (with one fake node) on
+ * loopback, on free ports, with a fresh PKI and data directory. `stop()` ends every process by PID and
+ * removes the directory; a crash of the test process kills them too.
+ *
  * Ports are picked free and bound a moment later by another process, so on a busy machine an outgoing
  * connection can take one in between ("address already in use"): such a start is retried on new ports.
  */
