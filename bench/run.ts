@@ -75,7 +75,8 @@ const size = quick
       fleetWorkers: [0, 1],
       fleetPolls: [50],
       fleetIdleMs: 1_000,
-      costRuns: 3,
+      // Enough runs that their own transactions stand well above the idle polling subtracted over the window.
+      costRuns: 20,
       costCheckpoints: [1, 4],
       openStreams: [5, 20],
       openStreamsWindowMs: 2_000,
