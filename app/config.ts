@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { LOG_LEVELS } from "./log.js";
 import { type DispatchRole, resolveRole } from "./role.js";
+import { DEFAULT_RUN_STREAM_SETTINGS, type RunStreamSettings } from "./stream/run-stream-settings.js";
 import { WORKFLOW_CODE_VERSION } from "./version.js";
 
 /** A configuration problem, reported at start as one line naming the variable. */
@@ -20,6 +21,8 @@ export interface MeshConfig {
   roleWarning?: string;
   databaseUrl: string;
   natsUrl?: string;
+  /** The run-output stream's replicas and limits (converged by the migration, its owner). */
+  stream: RunStreamSettings;
   port: number;
   /** HTTP server limits against slow or idle clients (app/http/server.ts). */
   http: {
@@ -170,6 +173,22 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     roleWarning: warning,
     databaseUrl,
     natsUrl,
+    stream: {
+      replicas: read(env, "MESH_STREAM_REPLICAS", integer(1, 5), DEFAULT_RUN_STREAM_SETTINGS.replicas),
+      maxAgeMs:
+        read(
+          env,
+          "MESH_STREAM_MAX_AGE_SECONDS",
+          integer(60, 365 * 24 * 3600),
+          DEFAULT_RUN_STREAM_SETTINGS.maxAgeMs / 1000,
+        ) * 1000,
+      maxBytes: read(
+        env,
+        "MESH_STREAM_MAX_BYTES",
+        integer(1024 * 1024, Number.MAX_SAFE_INTEGER),
+        DEFAULT_RUN_STREAM_SETTINGS.maxBytes,
+      ),
+    },
     port: read(env, "PORT", integer(0, 65_535), 8080),
     listenAddress: read(env, "MESH_LISTEN_ADDRESS", ipAddress),
     http: {

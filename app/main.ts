@@ -25,6 +25,10 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "migrate") {
     await runMigrations(config.databaseUrl);
     await writeQueueSettingsAsOwner(config);
+    if (config.natsUrl) {
+      const { migrateRunStream } = await import("./stream/run-stream-setup.js");
+      await migrateRunStream(config.natsUrl, config.stream);
+    }
     return;
   }
 
@@ -184,6 +188,9 @@ async function createRunPorts(config: MeshConfig) {
     ? await (await import("./stream/jetstream-bus.js")).createJetStreamBus({
         servers: config.natsUrl,
         name: config.executorId,
+        stream: config.stream,
+        // A process that migrates at launch (local runs) is the stream's owner too.
+        ownsStreamSettings: config.autoMigrate,
       })
     : (await import("./stream/memory-bus.js")).createMemoryBus();
   const publishSafely =

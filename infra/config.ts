@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { quantityToBytes } from "./quantity.js";
 
 // Every stack config key of DESIGN §3.1, read once and validated as a whole. Nothing else in the
 // program calls pulumi.Config: it receives the immutable MeshConfig built here.
@@ -91,17 +92,46 @@ const postgresSchema = z
   })
   .prefault({});
 
+const duration = z.string().regex(/^\d+(s|m|h|d)$/, "must be a duration like 90s, 30m, 24h or 7d");
+
 const natsSchema = z
   .strictObject({
-    /** `helm`: the official NATS chart in the namespace; `external`: secret `natsUrl`. */
-    mode: z.enum(["helm", "external"]).default("helm"),
+    /**
+     * `managed`: mesh's own NATS JetStream StatefulSet in the namespace (infra/components/nats.ts);
+     * `external`: an existing server, secret `natsUrl`. `helm` (the official chart, before mesh owned its
+     * NATS) is read as `managed` with a warning: docs/operations.md says how a stack moves.
+     */
+    mode: z.enum(["managed", "external", "helm"]).default("managed"),
+    /** NATS servers: 1, or 3+ for a JetStream cluster (RAFT needs a majority). */
     replicas: z.number().int().min(1, "must be at least 1").default(1),
-    chartVersion: z.string().min(1).default("1.3.7"),
+    /** nats-server image, pinned to a release (prod: the digest its registry mirror holds). */
+    image: z.string().trim().min(1).default("nats:2.15.3-alpine"),
+    /** StorageClass of the JetStream volumes; unset: the cluster's default StorageClass. */
+    storageClassName: z.string().min(1).optional(),
+    resources: resources.default({
+      requests: { cpu: "250m", memory: "512Mi" },
+      limits: { memory: "1Gi" },
+    }),
+    /** How long a stopping server stays in lame-duck mode, moving clients off before it exits. */
+    lameDuckDurationSeconds: z.number().int().min(5).max(600).default(30),
+    /** Obsolete: the official chart is no longer used (accepted while stacks move, with a warning). */
+    chartVersion: z.string().min(1).optional(),
     jetstream: z
       .strictObject({
+        /** Size of each server's JetStream volume. */
         fileStorageSize: quantity.default("10Gi"),
+        /** Memory-store limit of each server (mesh's stream is on file; this caps other uses). */
         memoryStorageSize: quantity.default("256Mi"),
-        storageClassName: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    stream: z
+      .strictObject({
+        /** How long a run's output stays resumable over SSE; later readers get the stored result. */
+        maxAge: duration.default("24h"),
+        /** Bytes the run stream keeps at most (oldest discarded first). Default: half the volume. */
+        maxBytes: quantity.optional(),
+        /** Copies of the stream. Default: min(3, replicas) on managed NATS, 1 on external. */
+        replicas: z.number().int().min(1).max(5).optional(),
       })
       .prefault({}),
   })
@@ -259,12 +289,7 @@ const configSchema = z
         "nats.mode=external requires natsUrl (pulumi config set --secret natsUrl nats://...)",
       );
     }
-    if (config.nats.mode === "helm" && config.nats.replicas === 2) {
-      problem(
-        "nats.replicas",
-        "JetStream needs 1 or at least 3 replicas (its RAFT quorum cannot survive a failure with 2)",
-      );
-    }
+    if (config.nats.mode !== "external") natsProblems(config.nats, problem);
     if (
       config.worker.autoscaling.enabled &&
       config.worker.autoscaling.mode === "cpu" &&
@@ -277,11 +302,63 @@ const configSchema = z
     }
   });
 
+/** Limits of mesh's own NATS that depend on each other: replicas, the volume, the memory limit. */
+function natsProblems(nats: z.infer<typeof natsSchema>, problem: (path: string, message: string) => void) {
+  if (nats.replicas === 2) {
+    problem(
+      "nats.replicas",
+      "JetStream needs 1 or at least 3 replicas (its RAFT quorum cannot survive a failure with 2)",
+    );
+  }
+  if (nats.stream.replicas !== undefined && nats.stream.replicas > nats.replicas) {
+    problem(
+      "nats.stream.replicas",
+      `must not exceed nats.replicas (${nats.stream.replicas} > ${nats.replicas}): each copy needs its own server`,
+    );
+  }
+  const fileStore = jetStreamFileStoreBytes(nats.jetstream.fileStorageSize);
+  if (nats.stream.maxBytes !== undefined && quantityToBytes(nats.stream.maxBytes) > fileStore) {
+    problem(
+      "nats.stream.maxBytes",
+      `must fit the JetStream volume: at most 90% of nats.jetstream.fileStorageSize (${nats.jetstream.fileStorageSize})`,
+    );
+  }
+  const memoryLimit = nats.resources.limits?.memory;
+  if (memoryLimit === undefined) {
+    problem(
+      "nats.resources.limits.memory",
+      "is required: the server's GOMEMLIMIT and JetStream memory store are derived from it",
+    );
+  } else if (quantityToBytes(nats.jetstream.memoryStorageSize) >= quantityToBytes(memoryLimit)) {
+    problem(
+      "nats.jetstream.memoryStorageSize",
+      `must be below nats.resources.limits.memory (${memoryLimit}): the memory store lives in the container's memory`,
+    );
+  }
+  if (!imageReference.safeParse(nats.image).success) {
+    problem(
+      "nats.image",
+      `"${nats.image}" must name one release: repo:tag or repo@sha256:<digest>, never :latest`,
+    );
+  }
+}
+
+/** JetStream's file-store limit on a server: 90% of its volume, leaving room for RAFT logs and compaction. */
+export function jetStreamFileStoreBytes(fileStorageSize: string): number {
+  return Math.floor(quantityToBytes(fileStorageSize) * 0.9);
+}
+
 type ParsedConfig = z.infer<typeof configSchema>;
 
 /** The validated stack configuration. Secrets stay Outputs; everything else is plain data. */
 export type MeshConfig = Readonly<
-  Omit<ParsedConfig, "hasDatabaseUrl" | "hasNatsUrl" | "hasApiToken" | "blankSecrets" | "namespace"> & {
+  Omit<
+    ParsedConfig,
+    "hasDatabaseUrl" | "hasNatsUrl" | "hasApiToken" | "blankSecrets" | "namespace" | "nats"
+  > & {
+    nats: Omit<ParsedConfig["nats"], "mode" | "chartVersion"> & { mode: "managed" | "external" };
+    /** Accepted but obsolete settings, for `pulumi preview` to show (program.ts logs them). */
+    warnings: string[];
     stack: string;
     namespace: string;
     apiToken?: pulumi.Output<string>;
@@ -347,8 +424,18 @@ export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
     blankSecrets: _blank,
     ...config
   } = parsed.data;
+  const warnings: string[] = [];
+  if (config.nats.mode === "helm")
+    warnings.push(
+      "mesh:nats.mode: helm is obsolete: mesh now runs its own NATS (mode managed), which this stack gets; set nats.mode=managed (docs/operations.md, 'Moving from the NATS chart')",
+    );
+  if (config.nats.chartVersion !== undefined)
+    warnings.push("mesh:nats.chartVersion: ignored (no chart is installed any more); remove the key");
+  const { chartVersion: _chart, ...nats } = config.nats;
   return Object.freeze({
     ...config,
+    nats: { ...nats, mode: nats.mode === "helm" ? ("managed" as const) : nats.mode },
+    warnings,
     stack: raw.stack,
     namespace:
       config.namespace ??

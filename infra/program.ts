@@ -8,7 +8,9 @@ import { createMeshStack } from "./stack.js";
  * CLI's entry) exports what it returns; the Automation API runs it as an inline program.
  */
 export function meshProgram() {
-  return createMeshStack(validatedConfig());
+  const config = validatedConfig();
+  for (const warning of config.warnings) void pulumi.log.warn(warning);
+  return createMeshStack(config);
 }
 
 function validatedConfig() {

@@ -6,6 +6,7 @@ import { MeshApp } from "./components/mesh-app.js";
 import { Nats } from "./components/nats.js";
 import { Postgres } from "./components/postgres.js";
 import type { MeshConfig } from "./config.js";
+import { planNats } from "./nats-plan.js";
 import { describeTopology, planTopology } from "./topology.js";
 
 /**
@@ -14,6 +15,7 @@ import { describeTopology, planTopology } from "./topology.js";
  */
 export function createMeshStack(config: MeshConfig) {
   const plan = planTopology(config);
+  const natsPlan = planNats(config);
   const cluster = new Cluster("mesh", config.cluster);
   const provider = cluster.provider;
 
@@ -43,13 +45,10 @@ export function createMeshStack(config: MeshConfig) {
     externalUrl: config.databaseUrl,
   });
   const nats = new Nats("mesh-nats", {
-    mode: config.nats.mode,
     namespace: namespaceName,
     k8sProvider: provider,
+    servers: natsPlan.servers,
     externalUrl: config.natsUrl,
-    replicas: config.nats.replicas,
-    chartVersion: config.nats.chartVersion,
-    ...config.nats.jetstream,
   });
   const keda = config.keda.install
     ? new Keda("keda", { k8sProvider: provider, chartVersion: config.keda.chartVersion })
@@ -62,8 +61,10 @@ export function createMeshStack(config: MeshConfig) {
     k8sProvider: provider,
     databaseUrl: postgres.databaseUrl,
     natsUrl: nats.natsUrl,
+    runStream: natsPlan.stream,
     apiToken: config.apiToken,
-    dependsOn: keda ? [keda] : [],
+    // The migration converges the run stream on mesh's own NATS: it waits for the servers.
+    dependsOn: [nats, ...(keda ? [keda] : [])],
   });
 
   return {

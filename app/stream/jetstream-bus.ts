@@ -1,23 +1,27 @@
-import {
-  DeliverPolicy,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-  type StreamConfig,
-} from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { log } from "../log.js";
 import { AsyncQueue } from "./async-queue.js";
 import { preciseNow, type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
+import {
+  DEFAULT_RUN_STREAM_SETTINGS,
+  RUN_STREAM_NAME,
+  type RunStreamSettings,
+} from "./run-stream-settings.js";
+import { convergeRunStream, createRunStreamIfMissing } from "./run-stream-setup.js";
 
-export const RUN_STREAM_NAME = "MESH_RUNS";
+export { RUN_STREAM_NAME } from "./run-stream-settings.js";
 
 export interface JetStreamBusOptions {
   servers: string;
   name: string;
-  /** How long run output stays replayable. */
-  maxAgeMs?: number;
-  maxBytes?: number;
+  /** The run stream's size and replicas (app/stream/run-stream-settings.ts). */
+  stream?: RunStreamSettings;
+  /**
+   * Whether this process owns the stream's settings (it migrates: `MESH_AUTO_MIGRATE`): it converges an
+   * existing stream. Others only create a missing one.
+   */
+  ownsStreamSettings?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -50,7 +54,9 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   })();
 
   const manager = await jetstreamManager(connection);
-  await ensureRunStream(manager, options);
+  const settings = options.stream ?? DEFAULT_RUN_STREAM_SETTINGS;
+  if (options.ownsStreamSettings) await convergeRunStream(manager, settings);
+  else await createRunStreamIfMissing(manager, settings);
   const js = jetstream(connection, { timeout: 5_000 });
 
   const encode = (event: StreamEvent) => encoder.encode(JSON.stringify({ ...event, at: preciseNow() }));
@@ -117,21 +123,4 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       await connection.drain().catch(() => connection.close());
     },
   };
-}
-
-async function ensureRunStream(manager: JetStreamManager, options: JetStreamBusOptions): Promise<void> {
-  const config: Partial<StreamConfig> & { name: string } = {
-    name: RUN_STREAM_NAME,
-    subjects: ["mesh.runs.>"],
-    max_age: nanos(options.maxAgeMs ?? 24 * 60 * 60 * 1000),
-    max_bytes: options.maxBytes ?? 1024 * 1024 * 1024,
-    duplicate_window: nanos(2 * 60 * 1000),
-  };
-  try {
-    await manager.streams.add(config);
-  } catch (error) {
-    // Another process created it first (parallel start-up), or it exists from an earlier release.
-    if (!/already in use/i.test(String(error))) throw error;
-    await manager.streams.update(RUN_STREAM_NAME, config);
-  }
 }

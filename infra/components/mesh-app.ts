@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
+import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import type { DeploymentPlan, TopologyPlan } from "../topology.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
@@ -15,8 +16,10 @@ export interface MeshAppArgs {
   /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
   databaseUrl: pulumi.Output<string>;
   natsUrl: pulumi.Output<string>;
+  /** The run stream's replicas and limits, converged by the migration Job (their one owner). */
+  runStream: RunStreamSettings;
   apiToken?: pulumi.Output<string>;
-  /** Resources the Deployments must wait for besides the migration Job (e.g. the NATS chart). */
+  /** What the migration Job (and so every Deployment) waits for: NATS's servers, KEDA. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -42,16 +45,18 @@ function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
 export const HTTP_PORT = 8080;
 
 /**
- * The Job that migrates the database, writes the queue settings and sets the scaler role for one release
- * (image, queue settings, and the revision of Secret `mesh`, whose database URL it uses): a new release
- * gets a new Job (created before the old one is deleted), and rollouts wait for it.
+ * The Job that migrates the database, writes the queue settings, converges the run stream and sets the
+ * scaler role for one release (image, queue and stream settings, and the revision of Secret `mesh`, whose
+ * database and NATS URLs it uses): a new release gets a new Job (created before the old one is deleted),
+ * and rollouts wait for it.
  */
 export function migrationJobName(
   image: string,
   queueSettings: TopologyPlan["queueSettings"],
+  runStream: RunStreamSettings,
   secretRevision: string,
 ): string {
-  const release = JSON.stringify({ image, queueSettings, secretRevision });
+  const release = JSON.stringify({ image, queueSettings, runStream, secretRevision });
   return `mesh-migrate-${createHash("sha256").update(release).digest("hex").slice(0, 10)}`;
 }
 
@@ -114,7 +119,7 @@ export class MeshApp extends pulumi.ComponentResource {
       {
         metadata: {
           name: revision.apply((secretRevision) =>
-            migrationJobName(args.image, plan.queueSettings, secretRevision),
+            migrationJobName(args.image, plan.queueSettings, args.runStream, secretRevision),
           ),
           namespace,
           labels: migrationLabels(plan),
@@ -135,8 +140,13 @@ export class MeshApp extends pulumi.ComponentResource {
                   command: ["node", "dist/app/main.js", "migrate"],
                   env: [
                     secretEnv("DATABASE_URL"),
-                    // The Job owns the run queues' settings (app/queue-settings.ts); pods never overwrite them.
+                    secretEnv("NATS_URL"),
+                    // The Job owns the run queues' settings (app/queue-settings.ts) and the run stream's
+                    // (app/stream/run-stream-setup.ts); pods never overwrite them.
                     { name: "MESH_WORKER_CONCURRENCY", value: String(plan.queueSettings.workerConcurrency) },
+                    { name: "MESH_STREAM_REPLICAS", value: String(args.runStream.replicas) },
+                    { name: "MESH_STREAM_MAX_AGE_SECONDS", value: String(args.runStream.maxAgeMs / 1000) },
+                    { name: "MESH_STREAM_MAX_BYTES", value: String(args.runStream.maxBytes) },
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: containerSecurityContext,
@@ -149,7 +159,7 @@ export class MeshApp extends pulumi.ComponentResource {
         },
       },
       // The Job reads the Secret; Pulumi waits for the Job to complete before the Deployments roll.
-      { ...childOpts, dependsOn: [secret] },
+      { ...childOpts, dependsOn: [secret, ...(args.dependsOn ?? [])] },
     );
     const afterMigration = { ...childOpts, dependsOn: [migration, secret, ...(args.dependsOn ?? [])] };
 

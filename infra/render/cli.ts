@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { awsSummary } from "./aws-summary.js";
+import { renderedConfigFiles } from "./config-files.js";
 import { helmCharts, kubernetesObjects, toStableYaml } from "./kubernetes-objects.js";
 import { diffObjects, formatDiff } from "./object-diff.js";
 import { MockProgramError, runUnderMocks } from "./run-under-mocks.js";
@@ -26,6 +27,7 @@ export async function renderStack(stack: string, overrides: string[]) {
     objects: kubernetesObjects(result.resources),
     charts: helmCharts(result.resources),
     aws: awsSummary(result.resources),
+    configFiles: renderedConfigFiles(result.resources),
   };
 }
 
@@ -57,6 +59,7 @@ async function main(): Promise<number> {
     "kubernetes.yaml": toStableYaml(base.objects),
     "helm-charts.yaml": toStableYaml(base.charts),
     "aws.yaml": stringify(base.aws, { sortMapEntries: true, lineWidth: 0 }),
+    ...base.configFiles,
   };
   if (values.out) {
     const dir = join(values.out, values.stack);
@@ -69,7 +72,11 @@ async function main(): Promise<number> {
     );
   } else {
     process.stdout.write(
-      `${files["kubernetes.yaml"]}---\n# Helm releases\n${files["helm-charts.yaml"]}---\n# AWS resources\n${files["aws.yaml"]}`,
+      `${files["kubernetes.yaml"]}---\n# Helm releases\n${files["helm-charts.yaml"]}---\n# AWS resources\n${files["aws.yaml"]}${Object.entries(
+        base.configFiles,
+      )
+        .map(([name, text]) => `---\n# ${name} (credentials redacted)\n${text}`)
+        .join("")}`,
     );
   }
   return 0;

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack, UpResult } from "@pulumi/pulumi/automation/index.js";
+import { DEFAULT_RUN_STREAM_SETTINGS } from "../../app/stream/run-stream-settings.js";
 import { migrationJobName } from "../../infra/components/mesh-app.js";
 import { SECRET_REVISION_ANNOTATION, secretRevision } from "../../infra/components/secret-revision.js";
 import { type KubernetesObject, REDACTED } from "../../infra/render/kubernetes-objects.js";
@@ -93,7 +94,12 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
       if (kind === "Job") {
         // Its name hashes the release, the Secret's revision included: computed from the live Secret.
         assert.match(metadata.name, /^mesh-migrate-[0-9a-f]{10}$/);
-        metadata.name = migrationJobName(shape.values.image as string, { workerConcurrency: 8 }, revision);
+        metadata.name = migrationJobName(
+          shape.values.image as string,
+          { workerConcurrency: 8 },
+          DEFAULT_RUN_STREAM_SETTINGS, // an external NATS: the defaults
+          revision,
+        );
       }
       const actual = await live.read(apiVersion, kind, metadata.name, metadata.namespace);
       const annotations = object.spec?.template?.metadata?.annotations;

@@ -67,7 +67,7 @@ describe("stack config validation", () => {
       ["postgres.mode=aurora"],
       /mesh:postgres\.mode: .*"rds"\|"inCluster"\|"external"/,
     ],
-    ["an unknown nats mode", ["nats.mode=cloud"], /mesh:nats\.mode: .*"helm"\|"external"/],
+    ["an unknown nats mode", ["nats.mode=cloud"], /mesh:nats\.mode: .*"managed"\|"external"/],
     ["an unknown cluster mode", ["cluster.mode=gke"], /mesh:cluster\.mode: /],
     ["an unknown autoscaling mode", ["worker.autoscaling.mode=memory"], /mesh:worker\.autoscaling\.mode: /],
     [

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { renderedConfigFiles } from "../../infra/render/config-files.js";
 import { helmCharts, toStableYaml } from "../../infra/render/kubernetes-objects.js";
 import { validateAgainstOpenApi } from "../../infra/render/kubernetes-schema.js";
 import { objectOf, REPO_ROOT, type RenderedStack, renderStack } from "./support.js";
@@ -35,6 +36,13 @@ for (const stack of ["dev", "prod", "local"]) {
 
     it("matches the committed Kubernetes objects", () => {
       compareWithGolden(`${stack}/kubernetes.yaml`, toStableYaml(rendered.objects));
+    });
+
+    it("matches the committed nats-server config (credentials redacted)", () => {
+      compareWithGolden(
+        `${stack}/nats-server.conf`,
+        renderedConfigFiles(rendered.resources)["nats-server.conf"] ?? "(no managed NATS)\n",
+      );
     });
 
     it("matches the committed Helm chart releases", () => {

@@ -28,7 +28,7 @@ describe("npm run render", () => {
     it(`writes stack ${stack}'s objects and Helm releases exactly as the golden files`, () => {
       const result = render(["--stack", stack, "--out", outDir]);
       assert.equal(result.status, 0, result.stderr);
-      for (const file of ["kubernetes.yaml", "helm-charts.yaml"]) {
+      for (const file of ["kubernetes.yaml", "helm-charts.yaml", "nats-server.conf"]) {
         assert.equal(
           readFileSync(join(outDir, stack, file), "utf8"),
           readFileSync(join(REPO_ROOT, "test", "golden", stack, file), "utf8"),
@@ -63,8 +63,14 @@ describe("npm run render", () => {
         "unchanged: Job/mesh-dev/<migration job>",
         "unchanged: Namespace//mesh-dev",
         "unchanged: PodDisruptionBudget/mesh-dev/mesh",
+        "unchanged: PodDisruptionBudget/mesh-dev/mesh-nats",
         "unchanged: Secret/mesh-dev/mesh",
+        "unchanged: Secret/mesh-dev/mesh-nats-config",
         "unchanged: Service/mesh-dev/mesh",
+        "unchanged: Service/mesh-dev/mesh-nats",
+        "unchanged: Service/mesh-dev/mesh-nats-headless",
+        "unchanged: ServiceAccount/mesh-dev/mesh-nats",
+        "unchanged: StatefulSet/mesh-dev/mesh-nats",
         "",
       ].join("\n"),
     );

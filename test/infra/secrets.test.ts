@@ -95,7 +95,11 @@ describe("secrets (DESIGN §3.2)", () => {
     const job = prod.objects.find((object) => object.kind === "Job");
     assert.deepEqual(job?.spec.template.spec.containers[0].env, [
       { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_URL" } } },
+      { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "NATS_URL" } } },
       { name: "MESH_WORKER_CONCURRENCY", value: "8" },
+      { name: "MESH_STREAM_REPLICAS", value: "3" },
+      { name: "MESH_STREAM_MAX_AGE_SECONDS", value: "86400" },
+      { name: "MESH_STREAM_MAX_BYTES", value: String(20 * 2 ** 30) },
     ]);
   });
 

@@ -20,11 +20,16 @@ describe("stack inventories", () => {
       "aws:rds/subnetGroup:SubnetGroup mesh-postgres-subnets",
       "aws:secretsmanager/secretRotation:SecretRotation mesh-postgres-no-rotation",
       "kubernetes:apps/v1:Deployment mesh-deployment",
+      "kubernetes:apps/v1:StatefulSet mesh-nats-statefulset",
       "kubernetes:batch/v1:Job mesh-migrate",
       "kubernetes:core/v1:Namespace mesh-namespace",
+      "kubernetes:core/v1:Secret mesh-nats-config",
       "kubernetes:core/v1:Secret mesh-secret",
+      "kubernetes:core/v1:Service mesh-nats-client",
+      "kubernetes:core/v1:Service mesh-nats-headless",
       "kubernetes:core/v1:Service mesh-service",
-      "kubernetes:helm.sh/v4:Chart mesh-nats-chart",
+      "kubernetes:core/v1:ServiceAccount mesh-nats-service-account",
+      "kubernetes:policy/v1:PodDisruptionBudget mesh-nats-pdb",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-pdb",
       "mesh:infra:Cluster mesh",
       "mesh:infra:MeshApp mesh",
@@ -32,6 +37,7 @@ describe("stack inventories", () => {
       "mesh:infra:Postgres mesh-postgres",
       "pulumi:providers:kubernetes mesh-eks",
       "pulumi:pulumi:Stack mesh-dev",
+      "random:index/randomPassword:RandomPassword mesh-nats-route-password",
     ]);
     const main = objectOf(dev.objects, "Deployment", "mesh");
     assert.equal(main.spec.replicas, 2);
@@ -46,10 +52,10 @@ describe("stack inventories", () => {
       },
       { instanceClass: "db.t4g.small", multiAz: false, deletionProtection: false, skipFinalSnapshot: true },
     );
-    const nats = resourceOf(dev.resources, "kubernetes:helm.sh/v4:Chart").inputs;
-    assert.equal(nats.values.config.cluster.replicas, 1);
-    assert.equal(nats.values.config.cluster.enabled, false);
-    assert.equal(nats.values.config.jetstream.enabled, true);
+    const nats = objectOf(dev.objects, "StatefulSet", "mesh-nats");
+    assert.equal(nats.spec.replicas, 1);
+    assert.equal(nats.spec.volumeClaimTemplates[0].spec.storageClassName, "gp3");
+    assert.equal(nats.spec.volumeClaimTemplates[0].spec.resources.requests.storage, "5Gi");
     assert.deepEqual(dev.outputs.topology, {
       state: 1,
       main: { deployment: "mesh", role: "all", replicas: 2 },
@@ -70,7 +76,11 @@ describe("stack inventories", () => {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 23);
+    assert.equal(names.length, 29);
+    const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
+    assert.equal(nats.spec.replicas, 3);
+    assert.equal(nats.spec.podManagementPolicy, "Parallel");
+    assert.equal(nats.spec.template.spec.containers[0].image, "nats:2.15.3-alpine");
     const main = objectOf(prod.objects, "Deployment", "mesh");
     const worker = objectOf(prod.objects, "Deployment", "mesh-worker");
     assert.equal(main.spec.replicas, undefined, "the HPA owns the replica count");
@@ -93,8 +103,6 @@ describe("stack inventories", () => {
       },
       { multiAz: true, deletionProtection: true, backup: 14, class: "db.r6g.large" },
     );
-    const nats = resourceOf(prod.resources, "kubernetes:helm.sh/v4:Chart").inputs;
-    assert.deepEqual(nats.values.config.cluster, { enabled: true, replicas: 3 });
     assert.deepEqual(prod.outputs.topology, {
       state: 3,
       main: { deployment: "mesh", role: "api", replicas: "3-12 (cpu)" },
@@ -137,24 +145,31 @@ describe("stack inventories", () => {
     assert.equal(prod.outputs.serviceName, "mesh");
     assert.equal(prod.outputs.serviceUrl, "http://mesh.mesh-prod.svc.cluster.local");
     assert.match(String(prod.outputs.databaseEndpoint), /\.rds\.amazonaws\.com:5432$/);
-    assert.equal(prod.outputs.natsUrl, "nats://nats.mesh-prod.svc.cluster.local:4222");
+    assert.equal(prod.outputs.natsUrl, "nats://mesh-nats.mesh-prod.svc.cluster.local:4222");
     assert.deepEqual(prod.secretOutputs, ["databaseUrl"]);
   });
 
-  it("names the migration Job after the release (image, queue settings, secrets), so a new one gets a new Job", () => {
+  it("names the migration Job after the release (image, queue and stream settings, secrets), so a new one gets a new Job", () => {
     const prod = stacks.prod as RenderedStack;
     const job = prod.objects.find((object) => object.kind === "Job");
     assert.match(job?.metadata.name, /^mesh-migrate-[0-9a-f]{10}$/);
-    const name = (image: string, concurrency: number, revision: string) =>
-      migrationJobName(image, { workerConcurrency: concurrency }, revision);
+    const stream = { replicas: 3, maxAgeMs: 86_400_000, maxBytes: 2 ** 30 };
+    const name = (image: string, concurrency: number, revision: string, replicas = 3) =>
+      migrationJobName(image, { workerConcurrency: concurrency }, { ...stream, replicas }, revision);
     assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:2", 8, "r1"));
     assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:1", 16, "r1"));
     assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:1", 8, "r2"));
-    // The Job owns the queue settings: it writes the stack's worker concurrency.
-    assert.deepEqual(job?.spec.template.spec.containers[0].env[1], {
-      name: "MESH_WORKER_CONCURRENCY",
-      value: "8",
-    });
+    assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:1", 8, "r1", 1));
+    // The Job owns the queue settings and the run stream's: it writes the stack's values.
+    const env = Object.fromEntries(
+      ((job?.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[]).map(
+        (entry) => [entry.name, entry.value],
+      ),
+    );
+    assert.equal(env.MESH_WORKER_CONCURRENCY, "8");
+    assert.equal(env.MESH_STREAM_REPLICAS, "3");
+    assert.equal(env.MESH_STREAM_MAX_AGE_SECONDS, "86400");
+    assert.equal(env.MESH_STREAM_MAX_BYTES, String(20 * 2 ** 30));
     assert.deepEqual(job?.spec.template.spec.containers[0].command, ["node", "dist/app/main.js", "migrate"]);
   });
 });

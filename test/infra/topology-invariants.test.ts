@@ -140,9 +140,11 @@ describe("topology invariants (DESIGN §3.3)", () => {
     }
   });
 
-  it("has every PodDisruptionBudget, Deployment and the Service select only the pods of their own Deployment, never the migration Job's", () => {
+  it("has every PodDisruptionBudget, workload and Service select only the pods of their own workload, never the migration Job's", () => {
     for (const stack of [one, two, three]) {
-      const deployments = stack.objects.filter((object) => object.kind === "Deployment");
+      const deployments = stack.objects.filter(
+        (object) => object.kind === "Deployment" || object.kind === "StatefulSet",
+      );
       const job = stack.objects.find((object) => object.kind === "Job");
       assert.ok(job);
       const podTemplates = [
@@ -154,17 +156,20 @@ describe("topology invariants (DESIGN §3.3)", () => {
       ];
       const selectors = [
         ...stack.objects
-          .filter((object) => object.kind === "PodDisruptionBudget" || object.kind === "Deployment")
+          .filter((object) => ["PodDisruptionBudget", "Deployment", "StatefulSet"].includes(object.kind))
           .map((object) => ({
             of: `${object.kind} ${object.metadata.name}`,
             owner: object.metadata.name,
             selector: object.spec.selector.matchLabels,
           })),
-        {
-          of: "Service mesh",
-          owner: "mesh",
-          selector: objectOf(stack.objects, "Service", "mesh").spec.selector,
-        },
+        // The NATS headless Service selects the NATS servers, like their client Service.
+        ...stack.objects
+          .filter((object) => object.kind === "Service")
+          .map((object) => ({
+            of: `Service ${object.metadata.name}`,
+            owner: object.metadata.name.replace(/-headless$/, ""),
+            selector: object.spec.selector,
+          })),
       ];
       for (const { of, owner, selector } of selectors) {
         const selected = podTemplates

@@ -1,0 +1,86 @@
+import { DiscardPolicy, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { log } from "../log.js";
+import { RUN_STREAM_NAME, RUN_SUBJECTS, type RunStreamSettings } from "./run-stream-settings.js";
+
+/** Re-run segments repeat their chunks' message IDs within this window; the server drops the repeats. */
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+export function runStreamConfig(settings: RunStreamSettings): Partial<StreamConfig> & { name: string } {
+  return {
+    name: RUN_STREAM_NAME,
+    subjects: [RUN_SUBJECTS],
+    num_replicas: settings.replicas,
+    max_age: nanos(settings.maxAgeMs),
+    max_bytes: settings.maxBytes,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, settings.maxAgeMs)),
+  };
+}
+
+const alreadyExists = (error: unknown) => /already in use|already exists/i.test(String(error));
+
+/**
+ * The owner's path (the migration): create the stream, or update an existing one in place — replicas,
+ * age and size limits change without losing a stored message (NATS adds or removes replicas live).
+ */
+export async function convergeRunStream(
+  manager: JetStreamManager,
+  settings: RunStreamSettings,
+): Promise<void> {
+  const config = runStreamConfig(settings);
+  try {
+    await manager.streams.add(config);
+    log.info({ stream: RUN_STREAM_NAME, ...settings }, "run stream created");
+  } catch (error) {
+    if (!alreadyExists(error)) throw error;
+    const before = (await manager.streams.info(RUN_STREAM_NAME)).config;
+    await manager.streams.update(RUN_STREAM_NAME, config);
+    log.info(
+      {
+        stream: RUN_STREAM_NAME,
+        from: { replicas: before.num_replicas, maxBytes: before.max_bytes, maxAgeNs: before.max_age },
+        to: settings,
+      },
+      "run stream settings converged",
+    );
+  }
+}
+
+/**
+ * Every other process: a missing stream (a NATS without the migration's stream, a local run) is created,
+ * an existing one is left as its owner set it — a pod never overwrites the release's settings.
+ */
+export async function createRunStreamIfMissing(
+  manager: JetStreamManager,
+  settings: RunStreamSettings,
+): Promise<void> {
+  try {
+    await manager.streams.info(RUN_STREAM_NAME);
+    return;
+  } catch (error) {
+    if (!/not found/i.test(String(error))) throw error;
+  }
+  try {
+    await manager.streams.add(runStreamConfig(settings));
+    log.warn({ stream: RUN_STREAM_NAME, ...settings }, "run stream was missing: created it");
+  } catch (error) {
+    if (!alreadyExists(error)) throw error; // another process created it first
+  }
+}
+
+/** The migration's step for NATS: connect, converge the run stream to the release's settings, leave. */
+export async function migrateRunStream(servers: string, settings: RunStreamSettings): Promise<void> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const connection = await connect({
+    servers: servers.split(",").map((server) => server.trim()),
+    name: "mesh-migrate",
+    timeout: 10_000,
+  });
+  try {
+    await convergeRunStream(await jetstreamManager(connection), settings);
+  } finally {
+    await connection.drain().catch(() => connection.close());
+  }
+}

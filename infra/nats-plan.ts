@@ -1,0 +1,106 @@
+import type { RunStreamSettings } from "../app/stream/run-stream-settings.js";
+import { jetStreamFileStoreBytes, type MeshConfig } from "./config.js";
+import { durationToSeconds, quantityToBytes } from "./quantity.js";
+import { imageVersion, type Resources } from "./topology.js";
+
+// mesh's NATS as plain data: the servers (when mesh runs them) and the run stream's size. The component
+// (infra/components/nats.ts) turns it into objects and nats-server-config.ts into the servers' config file.
+
+export const NATS_NAME = "mesh-nats";
+export const NATS_PORTS = { client: 4222, cluster: 6222, monitor: 8222 } as const;
+/** The user the servers' cluster routes authenticate as (its password is a Pulumi random secret). */
+export const NATS_ROUTE_USER = "mesh-route";
+/** Seconds after lame-duck mode starts before the server begins closing client connections. */
+export const LAME_DUCK_GRACE_SECONDS = 10;
+/** Seconds the kubelet grants beyond lame-duck mode for the server to flush and exit. */
+const EXIT_MARGIN_SECONDS = 20;
+
+export interface NatsServersPlan {
+  /** StatefulSet and client Service name; the headless Service is `<name>-headless`. */
+  name: string;
+  headlessServiceName: string;
+  replicas: number;
+  image: string;
+  selectorLabels: Record<string, string>;
+  labels: Record<string, string>;
+  resources: Resources;
+  /** GOMEMLIMIT: 90% of the memory limit, so the Go runtime collects before the kernel kills it. */
+  goMemLimit: string;
+  storageClassName?: string;
+  fileStorageSize: string;
+  jetstream: { maxFileStoreBytes: number; maxMemoryStoreBytes: number };
+  lameDuckDurationSeconds: number;
+  lameDuckGracePeriodSeconds: number;
+  /** Long enough for the whole lame-duck period, then a clean exit. */
+  terminationGracePeriodSeconds: number;
+  /** A cluster of its own (routes between the pods) from 3 servers up; a single server has none. */
+  clustered: boolean;
+}
+
+export interface NatsPlan {
+  /** mesh's own servers; undefined when the stack uses an external NATS. */
+  servers?: NatsServersPlan;
+  /** The run stream the release's migration converges. */
+  stream: RunStreamSettings;
+}
+
+export function planNats(config: MeshConfig): NatsPlan {
+  const nats = config.nats;
+  const managed = nats.mode === "managed";
+  const stream: RunStreamSettings = {
+    replicas: nats.stream.replicas ?? (managed ? Math.min(3, nats.replicas) : 1),
+    maxAgeMs: durationToSeconds(nats.stream.maxAge) * 1000,
+    maxBytes:
+      nats.stream.maxBytes !== undefined
+        ? quantityToBytes(nats.stream.maxBytes)
+        : managed
+          ? Math.floor(quantityToBytes(nats.jetstream.fileStorageSize) / 2)
+          : 1024 ** 3,
+  };
+  if (!managed) return { stream };
+
+  const selectorLabels = {
+    "app.kubernetes.io/name": NATS_NAME,
+    "app.kubernetes.io/instance": config.namespace,
+  };
+  const memoryLimit = quantityToBytes(nats.resources.limits?.memory ?? nats.resources.requests.memory);
+  return {
+    stream,
+    servers: {
+      name: NATS_NAME,
+      headlessServiceName: `${NATS_NAME}-headless`,
+      replicas: nats.replicas,
+      image: nats.image,
+      selectorLabels,
+      labels: {
+        ...selectorLabels,
+        "app.kubernetes.io/component": "nats",
+        "app.kubernetes.io/part-of": "mesh",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/version": imageVersion(nats.image),
+      },
+      resources: nats.resources,
+      goMemLimit: `${Math.floor((memoryLimit * 0.9) / 2 ** 20)}MiB`,
+      storageClassName: nats.storageClassName,
+      fileStorageSize: nats.jetstream.fileStorageSize,
+      jetstream: {
+        maxFileStoreBytes: jetStreamFileStoreBytes(nats.jetstream.fileStorageSize),
+        maxMemoryStoreBytes: quantityToBytes(nats.jetstream.memoryStorageSize),
+      },
+      lameDuckDurationSeconds: nats.lameDuckDurationSeconds,
+      lameDuckGracePeriodSeconds: Math.min(LAME_DUCK_GRACE_SECONDS, nats.lameDuckDurationSeconds - 1),
+      terminationGracePeriodSeconds: nats.lameDuckDurationSeconds + EXIT_MARGIN_SECONDS,
+      clustered: nats.replicas >= 3,
+    },
+  };
+}
+
+/** The stable DNS name of server `ordinal` (the headless Service gives each StatefulSet pod one). */
+export function natsServerHost(servers: NatsServersPlan, namespace: string, ordinal: number): string {
+  return `${servers.name}-${ordinal}.${servers.headlessServiceName}.${namespace}.svc.cluster.local`;
+}
+
+/** The URL mesh's pods use: the client Service, which routes to ready servers only. */
+export function natsClientUrl(servers: NatsServersPlan, namespace: string): string {
+  return `nats://${servers.name}.${namespace}.svc.cluster.local:${NATS_PORTS.client}`;
+}
