@@ -112,8 +112,13 @@ const natsSchema = z
       requests: { cpu: "250m", memory: "512Mi" },
       limits: { memory: "1Gi" },
     }),
-    /** How long a stopping server stays in lame-duck mode, moving clients off before it exits. */
-    lameDuckDurationSeconds: z.number().int().min(5).max(600).default(30),
+    /** How long a stopping server stays in lame-duck mode, moving clients off before it exits (NATS: ≥ 30). */
+    lameDuckDurationSeconds: z
+      .number()
+      .int()
+      .min(30, "must be at least 30 (nats-server refuses a shorter lame-duck duration)")
+      .max(600)
+      .default(30),
     /** Obsolete: the official chart is no longer used (accepted while stacks move, with a warning). */
     chartVersion: z.string().min(1).optional(),
     jetstream: z

@@ -9,6 +9,8 @@
 #   pulumi-resource-kubernetes    the Kubernetes provider plugin (tools/pulumi-kubernetes)
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
 #                                 the test control plane (tools/etcd, tools/kubernetes, tools/kwok)
+#   nats-server                   the server mesh's own NATS runs (tools/nats-server): `nats-server -t` on
+#                                 the rendered config, and the three-server cluster test
 set -euo pipefail
 MESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ACTIONLINT_VERSION="v1.7.12"
@@ -90,6 +92,7 @@ if command -v go >/dev/null; then
     GOBIN="$TOOLS_BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2
   fi
   build_tool tools/etcd etcd go build -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3
+  build_tool tools/nats-server nats-server go build -o "$TOOLS_BIN/nats-server" github.com/nats-io/nats-server/v2
   build_tool tools/kwok kwok build_kwok
   build_tool tools/kubernetes kubernetes build_kubernetes
   build_tool tools/pulumi-kubernetes pulumi-resource-kubernetes build_pulumi_kubernetes

@@ -6,7 +6,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -17,6 +16,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../support/mesh-process.js";
+import { reapOrphanedRuns } from "../support/orphan-reaper.js";
 import { waitFor } from "../support/wait.js";
 import { type ControlPlaneCertificates, generateCertificates } from "./certificates.js";
 
@@ -86,7 +86,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
 async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const fakeNodeWanted = options.fakeNode ?? true;
-  reapOrphanedControlPlanes();
+  reapOrphanedRuns(CONTROL_PLANE_DIR_PREFIX);
   const dir = mkdtempSync(join(tmpdir(), CONTROL_PLANE_DIR_PREFIX));
   writeFileSync(join(dir, "owner"), String(process.pid));
   const certificates = generateCertificates(dir);
@@ -247,41 +247,6 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
 }
 
 const CONTROL_PLANE_DIR_PREFIX = "mesh-control-plane-";
-
-/**
- * A test process killed outright (SIGKILL, a closed pipe) never runs its stop(): its control plane would
- * keep running. Every start first ends the control planes whose owning test process is gone, by the PIDs
- * they recorded (checked against the binary's name, in case a PID was reused), and removes their folders.
- */
-function reapOrphanedControlPlanes(): void {
-  for (const entry of readdirSync(tmpdir())) {
-    if (!entry.startsWith(CONTROL_PLANE_DIR_PREFIX)) continue;
-    const dir = join(tmpdir(), entry);
-    const owner = Number(readOptional(join(dir, "owner")));
-    if (owner && isAlive(owner)) continue;
-    for (const line of readOptional(join(dir, "pids")).split("\n").filter(Boolean)) {
-      const [pid, name] = line.split(" ");
-      if (name && readOptional(`/proc/${pid}/cmdline`).includes(name)) process.kill(Number(pid), "SIGKILL");
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function readOptional(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-/** Alive and not a zombie (a killed process whose parent has not reaped it yet is as good as gone). */
-function isAlive(pid: number): boolean {
-  const stat = readOptional(`/proc/${pid}/stat`);
-  if (stat === "") return false;
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  return state !== "Z" && state !== "X";
-}
 
 interface NodeStatus {
   status?: { conditions?: { type: string; status: string }[] };

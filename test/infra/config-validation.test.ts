@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MeshConfigError } from "../../infra/config.js";
+import { MeshConfigError, parseMeshConfig } from "../../infra/config.js";
 import { MockProgramError } from "../../infra/render/run-under-mocks.js";
 import { renderStack } from "./support.js";
 
@@ -90,6 +90,41 @@ describe("stack config validation", () => {
       ["nats.replicas=2"],
       /mesh:nats\.replicas: JetStream needs 1 or at least 3 replicas/,
     ],
+    [
+      "more stream copies than NATS servers",
+      ["nats.stream.replicas=3"],
+      /mesh:nats\.stream\.replicas: must not exceed nats\.replicas \(3 > 1\)/,
+    ],
+    [
+      "a stream larger than the JetStream volume allows",
+      ["nats.stream.maxBytes=5Gi"],
+      /mesh:nats\.stream\.maxBytes: must fit the JetStream volume: at most 90% of nats\.jetstream\.fileStorageSize \(5Gi\)/,
+    ],
+    [
+      "a stream age that is no duration",
+      ["nats.stream.maxAge=1 day"],
+      /mesh:nats\.stream\.maxAge: must be a duration/,
+    ],
+    [
+      "a NATS memory store as large as its memory limit",
+      ["nats.jetstream.memoryStorageSize=1Gi"],
+      /mesh:nats\.jetstream\.memoryStorageSize: must be below nats\.resources\.limits\.memory \(1Gi\)/,
+    ],
+    [
+      "NATS without a memory limit (GOMEMLIMIT comes from it)",
+      ['nats.resources={"requests":{"cpu":"100m","memory":"256Mi"}}'],
+      /mesh:nats\.resources\.limits\.memory: is required/,
+    ],
+    [
+      "a NATS image tagged latest",
+      ["nats.image=nats:latest"],
+      /mesh:nats\.image: "nats:latest" must name one release/,
+    ],
+    [
+      "a lame-duck duration nats-server refuses",
+      ["nats.lameDuckDurationSeconds=5"],
+      /mesh:nats\.lameDuckDurationSeconds: must be at least 30/,
+    ],
     ["a misspelt structured key", ["worker.enabeld=true"], /mesh:worker: unknown key enabeld/],
     ["a misspelt top-level key", ["dispatchrole=api"], /mesh:dispatchrole: unknown key/],
     ["a wrong type", ["api.replicas=two"], /mesh:api\.replicas: /],
@@ -124,6 +159,26 @@ describe("stack config validation", () => {
       assert.deepEqual(error.resources, []);
     });
   }
+
+  it("reads the obsolete nats.mode=helm as managed, with a warning that names the move", async () => {
+    const helm = await renderStack("dev", ["nats.mode=helm", "nats.chartVersion=1.3.7"]);
+    const managed = await renderStack("dev");
+    assert.deepEqual(helm.objects, managed.objects);
+    const config = parseMeshConfig({
+      stack: "dev",
+      values: {
+        image: "mesh:1.0.0",
+        cluster: { mode: "kubeconfig" },
+        postgres: { mode: "inCluster" },
+        nats: { mode: "helm", chartVersion: "1.3.7" },
+      },
+      secrets: {},
+      keys: ["image", "cluster", "postgres", "nats"],
+    });
+    assert.equal(config.nats.mode, "managed");
+    assert.match(config.warnings.join("\n"), /mesh:nats\.mode: helm is obsolete.*Moving from the NATS chart/);
+    assert.match(config.warnings.join("\n"), /mesh:nats\.chartVersion: ignored/);
+  });
 
   it("refuses an eks stack without apiToken (an open API), naming mesh:apiToken", async () => {
     const error = await refusalWithout("dev", {});

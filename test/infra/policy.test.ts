@@ -89,6 +89,27 @@ describe("policy pack rules", () => {
     }
   });
 
+  for (const stack of ["dev", "prod"]) {
+    it(`holds the ${stack} stack's NATS servers to the same rules: a broken security context or probe fails`, async () => {
+      const resources = await policyResources(stack);
+      const nats = find(resources, "kubernetes:apps/v1:StatefulSet", "mesh-nats");
+      assert.deepEqual(podsHardened(nats), [], "the rendered NATS servers pass");
+      // What chart 1.3.7 renders for its containers: no security context, no requests, no probes.
+      const container = nats.props.spec.template.spec.containers[0];
+      delete container.securityContext;
+      delete container.readinessProbe;
+      delete container.resources.requests;
+      const problems = violations(resources).join("\n");
+      for (const expected of [
+        /StatefulSet\/mesh-nats container nats allows privilege escalation/,
+        /StatefulSet\/mesh-nats container nats has a writable root filesystem/,
+        /StatefulSet\/mesh-nats container nats needs liveness and readiness probes/,
+        /StatefulSet\/mesh-nats container nats has no cpu and memory requests/,
+      ])
+        assert.match(problems, expected);
+    });
+  }
+
   it("flags a public or unencrypted RDS instance", async () => {
     const resources = await policyResources("prod");
     const rds = resources.find((resource) => resource.type === "aws:rds/instance:Instance");

@@ -5,8 +5,8 @@ import { runSubject } from "../../app/stream/run-stream-bus.js";
 import { NATS_URL } from "./services.js";
 
 /** Every message JetStream holds for a run, in stream order, as `chunk:<seq>` or `done`. */
-export async function storedStreamEvents(runId: string): Promise<string[]> {
-  const connection = await connect({ servers: NATS_URL });
+export async function storedStreamEvents(runId: string, servers = NATS_URL): Promise<string[]> {
+  const connection = await connect({ servers: servers.split(",") });
   try {
     const consumer = await jetstream(connection).consumers.get(RUN_STREAM_NAME, {
       filter_subjects: runSubject(runId),

@@ -1,0 +1,262 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, nanos } from "@nats-io/transport-node";
+import { runSubject } from "../app/stream/run-stream-bus.js";
+import { RUN_STREAM_NAME } from "../app/stream/run-stream-settings.js";
+import { natsServerConfigText } from "../infra/render/config-files.js";
+import { renderStack } from "./infra/support.js";
+import { ApiClient, type Json } from "./support/api-client.js";
+import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { type NatsServer, NatsServers } from "./support/nats-servers.js";
+import { storedStreamEvents } from "./support/run-stream-contents.js";
+import { createTestDatabase, dropTestDatabase } from "./support/services.js";
+import { waitFor } from "./support/wait.js";
+
+// Fixture: three real nats-servers (the pinned build) from the prod stack's rendered config (30-s lame
+// duck, the server's minimum), migrated by `main migrate` with the prod migration Job's stream env, then
+// 1 api + 1 worker on a fresh database streaming runs through them.
+const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
+const TOKENS = 60;
+const meshEnv = {
+  MESH_BUILTIN_TOKENS: String(TOKENS),
+  MESH_BUILTIN_TOKEN_DELAY_MS: "100",
+  MESH_CHECKPOINT_EVERY: "6",
+  // Like the pods: the migration Job owns the stream's settings; processes never converge them.
+  MESH_AUTO_MIGRATE: "false",
+};
+/** What the prod stream was created with before mesh owned its NATS: one replica, 1 GiB, 24 h. */
+const PRE_MANAGED_STREAM = {
+  name: RUN_STREAM_NAME,
+  subjects: ["mesh.runs.>"],
+  max_age: nanos(24 * 3600 * 1000),
+  max_bytes: 1024 ** 3,
+  duplicate_window: nanos(2 * 60 * 1000),
+  num_replicas: 1,
+};
+
+interface StreamReading {
+  runId: string;
+  seqs: number[];
+  text: string;
+  done?: Json;
+  status: number;
+}
+
+describe("mesh on a three-server NATS cluster rendered by the prod stack", () => {
+  let cluster: NatsServers;
+  let jobEnv: Record<string, string>;
+  let databaseUrl: string;
+  const processes: MeshProcess[] = [];
+
+  before(async () => {
+    const prod = await renderStack("prod");
+    const config = natsServerConfigText(prod.resources);
+    assert.ok(config);
+    const job = prod.objects.find((object) => object.kind === "Job");
+    assert.ok(job);
+    jobEnv = Object.fromEntries(
+      (job.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+        .filter((entry) => entry.value !== undefined && entry.name.startsWith("MESH_"))
+        .map((entry) => [entry.name, entry.value as string]),
+    );
+    cluster = await NatsServers.start(config, 3);
+    databaseUrl = await createTestDatabase("nats-cluster");
+  });
+
+  after(async () => {
+    await stopAll(processes);
+    await cluster?.stop();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
+  });
+
+  const withManager = async <T>(
+    use: (manager: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>,
+  ) => {
+    const connection = await connect({ servers: cluster.clientUrls.split(",") });
+    try {
+      return await use(await jetstreamManager(connection));
+    } finally {
+      await connection.close();
+    }
+  };
+
+  it("converges a stream created with the old settings to the prod stream's, keeping every message", async () => {
+    const subject = runSubject("pre-upgrade-run");
+    await withManager((manager) => manager.streams.add(PRE_MANAGED_STREAM));
+    const connection = await connect({ servers: cluster.clientUrls.split(",") });
+    try {
+      const js = jetstream(connection);
+      for (let seq = 1; seq <= 50; seq++) await js.publish(subject, JSON.stringify({ type: "chunk", seq }));
+    } finally {
+      await connection.close();
+    }
+
+    const migrate = spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        DATABASE_URL: databaseUrl,
+        NATS_URL: cluster.clientUrls,
+        ...jobEnv,
+      },
+      encoding: "utf8",
+      timeout: 90_000,
+    });
+    assert.equal(migrate.status, 0, migrate.stderr + migrate.stdout);
+    assert.match(migrate.stdout, /run stream settings converged/);
+
+    const info = await withManager((manager) =>
+      waitFor(
+        "three current replicas",
+        async () => {
+          const stream = await manager.streams.info(RUN_STREAM_NAME);
+          const current = (stream.cluster?.replicas ?? []).filter((replica) => replica.current);
+          return current.length === 2 && stream.cluster?.leader ? stream : undefined;
+        },
+        { timeoutMs: 30_000 },
+      ),
+    );
+    assert.equal(info.config.num_replicas, 3);
+    assert.equal(String(info.config.num_replicas), jobEnv.MESH_STREAM_REPLICAS);
+    assert.equal(String(info.config.max_bytes), jobEnv.MESH_STREAM_MAX_BYTES);
+    assert.equal(info.config.max_age, nanos(Number(jobEnv.MESH_STREAM_MAX_AGE_SECONDS) * 1000));
+    assert.equal(info.config.discard, "old");
+    assert.equal(info.state.messages, 50, "no message lost by the update");
+  });
+
+  it("streams a run with every chunk exactly once while the stream's leader is killed with -9", async () => {
+    const api = await startMesh({ role: "api", databaseUrl, natsUrl: cluster.clientUrls, env: meshEnv });
+    const worker = await startMesh({
+      role: "worker",
+      databaseUrl,
+      natsUrl: cluster.clientUrls,
+      env: meshEnv,
+    });
+    processes.push(api, worker);
+    const client = new ApiClient(api.url);
+
+    const runId = await client.createRun("leader-kill", "what happens when a NATS server dies?");
+    const reading = readRun(client, runId);
+    await waitFor(
+      "the run to stream its first chunks",
+      async () => (await client.getRun(runId)).status === "PENDING",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const leader = await streamLeader();
+    const heldBeforeKill = await storedStreamEvents(runId, cluster.clientUrls);
+    leader.kill("SIGKILL");
+    const result = await reading;
+    assertWholeStream(result, await finishedRun(client, runId));
+    // With the old leader still down, the two other copies elect a leader and serve the stream: every
+    // message stored before the kill is still there, once (a single copy would have gone down with it).
+    const newLeader = await waitFor(
+      "a new stream leader among the survivors",
+      async () => {
+        const name = await withManager(
+          async (manager) => (await manager.streams.info(RUN_STREAM_NAME)).cluster?.leader,
+        );
+        return name && name !== leader.name ? name : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const stored = await storedStreamEvents(runId, cluster.clientUrls);
+    assert.deepEqual(
+      stored.slice(0, heldBeforeKill.length),
+      heldBeforeKill,
+      "what was stored survived the kill",
+    );
+    assert.equal(new Set(stored).size, stored.length, "no message stored twice");
+    console.log(
+      `      leader ${leader.name} killed after ${heldBeforeKill.length} chunks, ${newLeader} took over; the stream holds ${stored.length} messages of the run (it stores again once the survivors have a leader); the reader's done came from ${result.done?.source ?? "the stream"}`,
+    );
+
+    leader.start();
+    await cluster.waitHealthy();
+  });
+
+  it("rolls all three servers one at a time through lame-duck mode with no stream failing", async () => {
+    const [api] = processes;
+    assert.ok(api);
+    const client = new ApiClient(api.url);
+    const readings: Promise<StreamReading>[] = [];
+    let rolling = true;
+    // Runs keep arriving through the whole roll, one every 1.5 s, each read over SSE from the start.
+    const load = (async () => {
+      for (let index = 0; rolling; index++) {
+        const runId = await client.createRun(`roll-${index}`, `roll question ${index}`);
+        readings.push(readRun(client, runId));
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+    })();
+
+    const order: string[] = [];
+    for (const server of [...cluster.servers].reverse()) {
+      // The StatefulSet's order: highest ordinal first; preStop's lame-duck, then the next pod only once
+      // the restarted one passes its startup probe (/healthz: JetStream current).
+      await server.lameDuckStop(60_000);
+      order.push(`${server.name} stopped`);
+      server.start();
+      await waitFor(`${server.name} /healthz after its restart`, () => server.healthy(), {
+        timeoutMs: 60_000,
+      });
+      order.push(`${server.name} healthy`);
+    }
+    rolling = false;
+    await load;
+
+    const results = await Promise.all(readings);
+    assert.ok(results.length >= 8, `${results.length} runs streamed during the roll`);
+    for (const result of results) assertWholeStream(result, await finishedRun(client, result.runId));
+    const fromStore = results.filter((result) => result.done?.source === "stored").length;
+    console.log(
+      `      ${order.join(" → ")}; ${results.length} streams, every chunk once; ${fromStore} completed from the stored result`,
+    );
+  });
+
+  async function streamLeader(): Promise<NatsServer> {
+    const name = await withManager(
+      async (manager) => (await manager.streams.info(RUN_STREAM_NAME)).cluster?.leader,
+    );
+    const leader = cluster.servers.find((server) => server.name === name);
+    assert.ok(leader, `stream leader ${name}`);
+    return leader;
+  }
+});
+
+/** Reads a run's SSE stream to `done`, resuming with Last-Event-ID whenever the connection ends early. */
+async function readRun(client: ApiClient, runId: string): Promise<StreamReading> {
+  const seqs: number[] = [];
+  let text = "";
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const lastEventId = seqs.length > 0 ? String(seqs[seqs.length - 1]) : undefined;
+    const part = await client.readStream(runId, { lastEventId });
+    if (part.status !== 200) return { runId, seqs, text, status: part.status };
+    for (const chunk of part.chunks) {
+      seqs.push(chunk.seq);
+      text += chunk.text;
+    }
+    if (part.done) return { runId, seqs, text, done: part.done, status: 200 };
+  }
+  return { runId, seqs, text, status: 200 };
+}
+
+/** The run as stored once it is SUCCESS (a reader can see `done` just before the output is committed). */
+function finishedRun(client: ApiClient, runId: string): Promise<Json> {
+  return waitFor(`${runId} stored as SUCCESS`, async () => {
+    const run = await client.getRun(runId);
+    return run.status === "SUCCESS" ? run : undefined;
+  });
+}
+
+function assertWholeStream(result: StreamReading, run: Json): void {
+  assert.equal(result.status, 200, `${result.runId} stream answered ${result.status}`);
+  assert.ok(result.done, `${result.runId} stream never reached done`);
+  assert.equal(result.done.status, "SUCCESS", `${result.runId} done: ${JSON.stringify(result.done)}`);
+  assert.deepEqual(
+    result.seqs,
+    Array.from({ length: TOKENS }, (_, index) => index + 1),
+    `${result.runId}: every seq once, in order`,
+  );
+  assert.equal(result.text, run.output, `${result.runId}: the streamed text is the stored output`);
+}
