@@ -3,7 +3,14 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { LOG_LEVELS } from "./log.js";
 import { type DispatchRole, resolveRole } from "./role.js";
-import { DEFAULT_RUN_STREAM_SETTINGS, type RunStreamSettings } from "./stream/run-stream-settings.js";
+import {
+  DEFAULT_RUN_STREAM_SETTINGS,
+  DEPLOYMENT_NAME,
+  deploymentFromDatabase,
+  type RunStreamNames,
+  type RunStreamSettings,
+  runStreamNames,
+} from "./stream/run-stream-settings.js";
 import { WORKFLOW_CODE_VERSION } from "./version.js";
 
 /** A configuration problem, reported at start as one line naming the variable. */
@@ -23,6 +30,8 @@ export interface MeshConfig {
   natsUrl?: string;
   /** The run-output stream's replicas and limits (converged by the migration, its owner). */
   stream: RunStreamSettings;
+  /** This deployment's stream and subjects: MESH_DEPLOYMENT, or the database's name. */
+  streamNames: RunStreamNames;
   port: number;
   /** HTTP server limits against slow or idle clients (app/http/server.ts). */
   http: {
@@ -90,6 +99,12 @@ const ipAddress = z
   .string()
   .trim()
   .refine((value) => isIP(value) !== 0, "must be an IPv4 or IPv6 address (the pod's own IP, say)");
+
+const deploymentName = z
+  .string()
+  .trim()
+  .regex(DEPLOYMENT_NAME, "must be a DNS label (lowercase letters, digits, '-'), e.g. the namespace")
+  .refine((name) => name !== "runs", 'must not be "runs"');
 
 const modelSpec = z
   .string()
@@ -173,6 +188,9 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     roleWarning: warning,
     databaseUrl,
     natsUrl,
+    streamNames: runStreamNames(
+      read(env, "MESH_DEPLOYMENT", deploymentName) ?? deploymentFromDatabase(databaseUrl),
+    ),
     stream: {
       replicas: read(env, "MESH_STREAM_REPLICAS", integer(1, 5), DEFAULT_RUN_STREAM_SETTINGS.replicas),
       maxAgeMs:

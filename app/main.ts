@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<void> {
     await writeQueueSettingsAsOwner(config);
     if (config.natsUrl) {
       const { migrateRunStream } = await import("./stream/run-stream-setup.js");
-      await migrateRunStream(config.natsUrl, config.stream);
+      await migrateRunStream(config.natsUrl, config.streamNames, config.stream);
     }
     return;
   }
@@ -188,6 +188,7 @@ async function createRunPorts(config: MeshConfig) {
     ? await (await import("./stream/jetstream-bus.js")).createJetStreamBus({
         servers: config.natsUrl,
         name: config.executorId,
+        names: config.streamNames,
         stream: config.stream,
         // A process that migrates at launch (local runs) is the stream's owner too.
         ownsStreamSettings: config.autoMigrate,

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
+import type { RunStreamNames } from "../app/stream/run-stream-settings.js";
 import { NATS_URL } from "../test/support/services.js";
 import { type Summary, summarize } from "./stats.js";
 
@@ -43,14 +44,14 @@ export async function postgresCommitRate(
 
 /**
  * Raw NATS, measured the way mesh's streaming is: a publisher process (bench/nats-publisher.ts) publishes
- * chunk-shaped messages to a `mesh.runs.*` subject exactly as a worker does (plain publish with a
- * Nats-Msg-Id, captured by the MESH_RUNS JetStream stream when it exists), stamped with the wall clock;
+ * chunk-shaped messages to a run subject exactly as a worker does (plain publish with a Nats-Msg-Id,
+ * captured by the deployment's run stream, which `names` says), stamped with the wall clock;
  * this process subscribes with a core subscription and stamps arrivals with the same clock source.
  * Two processes, one clock: the same hop as worker → api, without the api and SSE.
  */
-export async function natsLatency(messages: number): Promise<Summary> {
+export async function natsLatency(messages: number, names: RunStreamNames): Promise<Summary> {
   const subscriber = await connect({ servers: NATS_URL });
-  const subject = `mesh.runs.bench-baseline-${process.pid}-${Date.now()}`;
+  const subject = names.subject(`bench-baseline-${process.pid}-${Date.now()}`);
   const samples: number[] = [];
   const subscription = subscriber.subscribe(subject);
   await subscriber.flush();

@@ -130,7 +130,7 @@ export async function busyCost(checkpointCounts: number[], runs: number): Promis
 
         const nats = await connect({ servers: NATS_URL });
         let messages = 0;
-        const subscription = nats.subscribe("mesh.runs.>", {
+        const subscription = nats.subscribe("mesh.*.runs.>", {
           callback: () => {
             messages++;
           },

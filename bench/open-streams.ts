@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "@nats-io/transport-node";
-import { runSubject } from "../app/stream/run-stream-bus.js";
 import { NATS_URL, query } from "../test/support/services.js";
 import { sseEvents } from "../test/support/sse-events.js";
 import { waitFor } from "../test/support/wait.js";
 import { submitRuns } from "./dispatch.js";
 import { leastSquaresSlope } from "./fleet-cost.js";
 import { type Summary, summarize } from "./stats.js";
+import { runStreamNamesOf } from "./streaming.js";
 import { withTopology } from "./topology.js";
 
 /** Per stream, one chunk every 500 ms: faster than the api's 1-s idle check, so no stream reads Postgres. */
@@ -75,6 +75,7 @@ async function openStreamsPoint(clients: number, windowMs: number): Promise<Open
     const sampled = new Set(runIds.slice(0, SAMPLED_STREAMS));
     const publishedAt = new Map<string, number>();
     const nats = await connect({ servers: NATS_URL });
+    const runSubject = runStreamNamesOf(topology).subject;
     for (const runId of sampled) {
       nats.subscribe(runSubject(runId), {
         callback: (_error, message) => {

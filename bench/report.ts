@@ -409,7 +409,7 @@ export function markdownReport(results: BenchResults, svgName: string): string {
     "  Queries/s are not reported: `pg_stat_statements` is not loaded on this machine's Postgres (tuples",
     "  read/s is in the JSON).",
     "- **Busy cost**: K-segment runs of one token each (one checkpoint per segment), 40 per K; transactions",
-    "  net of the idle rate measured just before on the same processes; NATS messages on `mesh.runs.>`.",
+    "  net of the idle rate measured just before on the same processes; NATS messages on `mesh.*.runs.>`.",
     "- **Open streams**: 1 api + 2 workers; N runs each streaming 2 chunks/s, one SSE client per run on its",
     "  own connection. RSS from /proc before any stream opens (runs running) and over the window with all",
     "  open; chunk latency on 50 of the streams (publish stamp → arrival). RSS growth includes the garbage",

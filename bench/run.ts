@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
+import type { RunStreamNames } from "../app/stream/run-stream-settings.js";
 import { createTestDatabase, dropTestDatabase } from "../test/support/services.js";
 import { natsLatency, postgresCommitRate } from "./baselines.js";
 import { dispatchLatency, dispatchThroughput, dispatchToBody, TRIVIAL_RUN_ENV } from "./dispatch.js";
@@ -21,7 +22,7 @@ import { queueWakeExperiment } from "./queue-wake/experiment.js";
 import { latencySvg, markdownReport, resultTables } from "./report.js";
 import type { BenchResults, Measurement } from "./results.js";
 import { ratio } from "./stats.js";
-import { STREAMING_RUN_ENV, streamingLatency } from "./streaming.js";
+import { runStreamNamesOf, STREAMING_RUN_ENV, streamingLatency } from "./streaming.js";
 import { withTopology } from "./topology.js";
 
 const DEFAULT_POLL_MS = 50;
@@ -150,11 +151,14 @@ async function measureOnce(label: string): Promise<Measurement> {
   );
 
   step(3, "streaming: worker publish → SSE client through the api, then the two-process NATS baseline");
-  const streaming = await withTopology({ kind: "split", workers: 1, env: STREAMING_RUN_ENV }, (topology) =>
-    streamingLatency(topology, size.streamRuns),
-  );
+  let streamNames: RunStreamNames | undefined;
+  const streaming = await withTopology({ kind: "split", workers: 1, env: STREAMING_RUN_ENV }, (topology) => {
+    streamNames = runStreamNamesOf(topology);
+    return streamingLatency(topology, size.streamRuns);
+  });
   // Measured after mesh has created its JetStream stream, so the baseline's subject is captured by it too.
-  const natsLatencyMs = await natsLatency(size.natsMessages);
+  if (!streamNames) throw new Error("the streaming topology did not start");
+  const natsLatencyMs = await natsLatency(size.natsMessages, streamNames);
 
   step(
     4,

@@ -1,6 +1,10 @@
 import { get, type IncomingMessage } from "node:http";
 import { connect } from "@nats-io/transport-node";
-import { runSubject } from "../app/stream/run-stream-bus.js";
+import {
+  deploymentFromDatabase,
+  type RunStreamNames,
+  runStreamNames,
+} from "../app/stream/run-stream-settings.js";
 import { ApiClient } from "../test/support/api-client.js";
 import { NATS_URL } from "../test/support/services.js";
 import { sseEvents } from "../test/support/sse-events.js";
@@ -27,7 +31,13 @@ export interface StreamingResult {
  * publish time; a direct NATS subscriber reads those stamps, the SSE client stamps arrivals, and the
  * two are joined by chunk seq.
  */
+/** The stream and subjects of a topology's processes: they run without MESH_DEPLOYMENT, so their database's name. */
+export function runStreamNamesOf(topology: RunningTopology): RunStreamNames {
+  return runStreamNames(deploymentFromDatabase(topology.databaseUrl));
+}
+
 export async function streamingLatency(topology: RunningTopology, runs: number): Promise<StreamingResult> {
+  const runSubject = runStreamNamesOf(topology).subject;
   const nats = await connect({ servers: NATS_URL });
   const client = new ApiClient(topology.api.url);
   const samples: number[] = [];

@@ -61,6 +61,7 @@ export function createMeshStack(config: MeshConfig) {
     k8sProvider: provider,
     databaseUrl: postgres.databaseUrl,
     natsUrl: nats.natsUrl,
+    deployment: config.namespace,
     runStream: natsPlan.stream,
     apiToken: config.apiToken,
     // The migration converges the run stream on mesh's own NATS: it waits for the servers.

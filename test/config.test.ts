@@ -22,6 +22,16 @@ describe("environment configuration", () => {
     assert.equal(config.listenAddress, undefined, "every interface unless told");
   });
 
+  it("streams in the deployment's own subject space: MESH_DEPLOYMENT, or the database's name", () => {
+    const named = loadConfig({ ...base, MESH_DEPLOYMENT: "mesh-prod" }).streamNames;
+    assert.deepEqual(
+      [named.stream, named.subjects, named.subject("run-1")],
+      ["MESH_RUNS_MESH_PROD", "mesh.mesh-prod.runs.>", "mesh.mesh-prod.runs.run-1"],
+    );
+    const local = loadConfig({ DATABASE_URL: "postgres://u@h:5432/Mesh_Test.42" }).streamNames;
+    assert.deepEqual([local.stream, local.subjects], ["MESH_RUNS_MESH_TEST_42", "mesh.mesh-test-42.runs.>"]);
+  });
+
   it("binds the address MESH_LISTEN_ADDRESS names (a pod's own IP)", () => {
     assert.equal(loadConfig({ ...base, MESH_LISTEN_ADDRESS: "127.0.1.7" }).listenAddress, "127.0.1.7");
     assert.equal(loadConfig({ ...base, MESH_LISTEN_ADDRESS: "::1" }).listenAddress, "::1");
@@ -67,6 +77,18 @@ describe("environment configuration", () => {
       /^MESH_LISTEN_ADDRESS must be an IPv4 or IPv6 address/,
     ],
     ["an unknown log level", { ...base, LOG_LEVEL: "verbose" }, /^LOG_LEVEL /],
+    [
+      "a deployment name with dots",
+      { ...base, MESH_DEPLOYMENT: "mesh.prod" },
+      /^MESH_DEPLOYMENT must be a DNS label/,
+    ],
+    ["the deployment name runs", { ...base, MESH_DEPLOYMENT: "runs" }, /^MESH_DEPLOYMENT must not be "runs"/],
+    [
+      "a stream age under a minute",
+      { ...base, MESH_STREAM_MAX_AGE_SECONDS: "5" },
+      /^MESH_STREAM_MAX_AGE_SECONDS must be at least 60/,
+    ],
+    ["six stream copies", { ...base, MESH_STREAM_REPLICAS: "6" }, /^MESH_STREAM_REPLICAS must be at most 5/],
     ["an empty MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "" }, /^MESH_API_TOKEN is set but blank/],
     ["a whitespace MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "  \t " }, /^MESH_API_TOKEN is set but blank/],
   ];

@@ -3,8 +3,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
-import { runSubject } from "../app/stream/run-stream-bus.js";
-import { RUN_STREAM_NAME } from "../app/stream/run-stream-settings.js";
+import { type RunStreamNames, runStreamNames } from "../app/stream/run-stream-settings.js";
 import { natsServerConfigText } from "../infra/render/config-files.js";
 import { renderStack } from "./infra/support.js";
 import { ApiClient, type Json } from "./support/api-client.js";
@@ -27,14 +26,14 @@ const meshEnv = {
   MESH_AUTO_MIGRATE: "false",
 };
 /** What the prod stream was created with before mesh owned its NATS: one replica, 1 GiB, 24 h. */
-const PRE_MANAGED_STREAM = {
-  name: RUN_STREAM_NAME,
-  subjects: ["mesh.runs.>"],
+const preManagedStream = (names: RunStreamNames) => ({
+  name: names.stream,
+  subjects: [names.subjects],
   max_age: nanos(24 * 3600 * 1000),
   max_bytes: 1024 ** 3,
   duplicate_window: nanos(2 * 60 * 1000),
   num_replicas: 1,
-};
+});
 
 interface StreamReading {
   runId: string;
@@ -48,6 +47,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
   let cluster: NatsServers;
   let jobEnv: Record<string, string>;
   let databaseUrl: string;
+  let names: RunStreamNames;
   const processes: MeshProcess[] = [];
 
   before(async () => {
@@ -63,6 +63,9 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     );
     cluster = await NatsServers.start(config, 3);
     databaseUrl = await createTestDatabase("nats-cluster");
+    // Like the pods: the deployment's name is the namespace (MESH_DEPLOYMENT from the rendered Job).
+    assert.equal(jobEnv.MESH_DEPLOYMENT, "mesh-prod");
+    names = runStreamNames(jobEnv.MESH_DEPLOYMENT);
   });
 
   after(async () => {
@@ -83,8 +86,8 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
   };
 
   it("converges a stream created with the old settings to the prod stream's, keeping every message", async () => {
-    const subject = runSubject("pre-upgrade-run");
-    await withManager((manager) => manager.streams.add(PRE_MANAGED_STREAM));
+    const subject = names.subject("pre-upgrade-run");
+    await withManager((manager) => manager.streams.add(preManagedStream(names)));
     const connection = await connect({ servers: cluster.clientUrls.split(",") });
     try {
       const js = jetstream(connection);
@@ -110,7 +113,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
       waitFor(
         "three current replicas",
         async () => {
-          const stream = await manager.streams.info(RUN_STREAM_NAME);
+          const stream = await manager.streams.info(names.stream);
           const current = (stream.cluster?.replicas ?? []).filter((replica) => replica.current);
           return current.length === 2 && stream.cluster?.leader ? stream : undefined;
         },
@@ -126,13 +129,9 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
   });
 
   it("streams a run with every chunk exactly once while the stream's leader is killed with -9", async () => {
-    const api = await startMesh({ role: "api", databaseUrl, natsUrl: cluster.clientUrls, env: meshEnv });
-    const worker = await startMesh({
-      role: "worker",
-      databaseUrl,
-      natsUrl: cluster.clientUrls,
-      env: meshEnv,
-    });
+    const env = { ...meshEnv, MESH_DEPLOYMENT: names.deployment };
+    const api = await startMesh({ role: "api", databaseUrl, natsUrl: cluster.clientUrls, env });
+    const worker = await startMesh({ role: "worker", databaseUrl, natsUrl: cluster.clientUrls, env });
     processes.push(api, worker);
     const client = new ApiClient(api.url);
 
@@ -144,7 +143,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const leader = await streamLeader();
-    const heldBeforeKill = await storedStreamEvents(runId, cluster.clientUrls);
+    const heldBeforeKill = await storedStreamEvents(names, runId, cluster.clientUrls);
     leader.kill("SIGKILL");
     const result = await reading;
     assertWholeStream(result, await finishedRun(client, runId));
@@ -154,13 +153,13 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
       "a new stream leader among the survivors",
       async () => {
         const name = await withManager(
-          async (manager) => (await manager.streams.info(RUN_STREAM_NAME)).cluster?.leader,
+          async (manager) => (await manager.streams.info(names.stream)).cluster?.leader,
         );
         return name && name !== leader.name ? name : undefined;
       },
       { timeoutMs: 30_000 },
     );
-    const stored = await storedStreamEvents(runId, cluster.clientUrls);
+    const stored = await storedStreamEvents(names, runId, cluster.clientUrls);
     assert.deepEqual(
       stored.slice(0, heldBeforeKill.length),
       heldBeforeKill,
@@ -216,7 +215,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
 
   async function streamLeader(): Promise<NatsServer> {
     const name = await withManager(
-      async (manager) => (await manager.streams.info(RUN_STREAM_NAME)).cluster?.leader,
+      async (manager) => (await manager.streams.info(names.stream)).cluster?.leader,
     );
     const leader = cluster.servers.find((server) => server.name === name);
     assert.ok(leader, `stream leader ${name}`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { builtinToken } from "../app/model/builtin.js";
 import { ApiClient, type Json } from "./support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
-import { expireStreamData } from "./support/run-stream-contents.js";
+import { expireStreamData, streamNamesOf } from "./support/run-stream-contents.js";
 import {
   createTestDatabase,
   dropTestDatabase,
@@ -189,7 +189,7 @@ describe("split topology: 1 api + 2 workers", () => {
     const live = await client.readStream(runId);
     assert.equal(live.done?.status, "SUCCESS");
     assert.equal(live.done?.source, undefined, "the first read came from JetStream");
-    await expireStreamData(runId);
+    await expireStreamData(streamNamesOf(databaseUrl), runId);
     const fallbacks = async () =>
       Number(
         /mesh_stream_fallbacks_total\{[^}]*\} (\d+)/.exec(

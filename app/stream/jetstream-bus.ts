@@ -2,20 +2,20 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { log } from "../log.js";
 import { AsyncQueue } from "./async-queue.js";
-import { preciseNow, type RunStreamBus, runSubject, type StreamEvent } from "./run-stream-bus.js";
+import { preciseNow, type RunStreamBus, type StreamEvent } from "./run-stream-bus.js";
 import {
   DEFAULT_RUN_STREAM_SETTINGS,
-  RUN_STREAM_NAME,
+  type RunStreamNames,
   type RunStreamSettings,
 } from "./run-stream-settings.js";
 import { convergeRunStream, createRunStreamIfMissing } from "./run-stream-setup.js";
 
-export { RUN_STREAM_NAME } from "./run-stream-settings.js";
-
 export interface JetStreamBusOptions {
   servers: string;
   name: string;
-  /** The run stream's size and replicas (app/stream/run-stream-settings.ts). */
+  /** This deployment's stream and subjects (app/stream/run-stream-settings.ts). */
+  names: RunStreamNames;
+  /** The run stream's size and replicas. */
   stream?: RunStreamSettings;
   /**
    * Whether this process owns the stream's settings (it migrates: `MESH_AUTO_MIGRATE`): it converges an
@@ -28,7 +28,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Run output on JetStream: stream MESH_RUNS, subject mesh.runs.<runId>, bounded by age and size.
+ * Run output on JetStream: stream MESH_RUNS_<DEPLOYMENT>, subject mesh.<deployment>.runs.<runId>, bounded
+ * by age and size.
  * Each chunk carries a message ID (`<runId>:<seq>`) so a segment re-run after a crash is deduplicated
  * by the server within its duplicate window.
  */
@@ -55,8 +56,10 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
 
   const manager = await jetstreamManager(connection);
   const settings = options.stream ?? DEFAULT_RUN_STREAM_SETTINGS;
-  if (options.ownsStreamSettings) await convergeRunStream(manager, settings);
-  else await createRunStreamIfMissing(manager, settings);
+  const { names } = options;
+  const runSubject = names.subject;
+  if (options.ownsStreamSettings) await convergeRunStream(manager, names, settings);
+  else await createRunStreamIfMissing(manager, names, settings);
   const js = jetstream(connection, { timeout: 5_000 });
 
   const encode = (event: StreamEvent) => encoder.encode(JSON.stringify({ ...event, at: preciseNow() }));
@@ -82,7 +85,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       });
     },
     async hasMessages(runId) {
-      const message = await manager.streams.getMessage(RUN_STREAM_NAME, { last_by_subj: runSubject(runId) });
+      const message = await manager.streams.getMessage(names.stream, { last_by_subj: runSubject(runId) });
       return message !== null;
     },
     async *tail(runId, signal) {
@@ -96,7 +99,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       void (async () => {
         for await (const message of live) events.push(parse(message.data));
       })().catch(() => undefined);
-      const consumer = await js.consumers.get(RUN_STREAM_NAME, {
+      const consumer = await js.consumers.get(names.stream, {
         filter_subjects: runSubject(runId),
         deliver_policy: DeliverPolicy.All,
       });

@@ -39,7 +39,3 @@ export interface RunStreamBus {
   isAvailable(): boolean;
   close(): Promise<void>;
 }
-
-export function runSubject(runId: string): string {
-  return `mesh.runs.${runId}`;
-}

@@ -1,15 +1,18 @@
 import { DiscardPolicy, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
-import { RUN_STREAM_NAME, RUN_SUBJECTS, type RunStreamSettings } from "./run-stream-settings.js";
+import type { RunStreamNames, RunStreamSettings } from "./run-stream-settings.js";
 
 /** Re-run segments repeat their chunks' message IDs within this window; the server drops the repeats. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
-export function runStreamConfig(settings: RunStreamSettings): Partial<StreamConfig> & { name: string } {
+export function runStreamConfig(
+  names: RunStreamNames,
+  settings: RunStreamSettings,
+): Partial<StreamConfig> & { name: string } {
   return {
-    name: RUN_STREAM_NAME,
-    subjects: [RUN_SUBJECTS],
+    name: names.stream,
+    subjects: [names.subjects],
     num_replicas: settings.replicas,
     max_age: nanos(settings.maxAgeMs),
     max_bytes: settings.maxBytes,
@@ -26,19 +29,20 @@ const alreadyExists = (error: unknown) => /already in use|already exists/i.test(
  */
 export async function convergeRunStream(
   manager: JetStreamManager,
+  names: RunStreamNames,
   settings: RunStreamSettings,
 ): Promise<void> {
-  const config = runStreamConfig(settings);
+  const config = runStreamConfig(names, settings);
   try {
     await manager.streams.add(config);
-    log.info({ stream: RUN_STREAM_NAME, ...settings }, "run stream created");
+    log.info({ stream: names.stream, subjects: names.subjects, ...settings }, "run stream created");
   } catch (error) {
     if (!alreadyExists(error)) throw error;
-    const before = (await manager.streams.info(RUN_STREAM_NAME)).config;
-    await manager.streams.update(RUN_STREAM_NAME, config);
+    const before = (await manager.streams.info(names.stream)).config;
+    await manager.streams.update(names.stream, config);
     log.info(
       {
-        stream: RUN_STREAM_NAME,
+        stream: names.stream,
         from: { replicas: before.num_replicas, maxBytes: before.max_bytes, maxAgeNs: before.max_age },
         to: settings,
       },
@@ -53,24 +57,29 @@ export async function convergeRunStream(
  */
 export async function createRunStreamIfMissing(
   manager: JetStreamManager,
+  names: RunStreamNames,
   settings: RunStreamSettings,
 ): Promise<void> {
   try {
-    await manager.streams.info(RUN_STREAM_NAME);
+    await manager.streams.info(names.stream);
     return;
   } catch (error) {
     if (!/not found/i.test(String(error))) throw error;
   }
   try {
-    await manager.streams.add(runStreamConfig(settings));
-    log.warn({ stream: RUN_STREAM_NAME, ...settings }, "run stream was missing: created it");
+    await manager.streams.add(runStreamConfig(names, settings));
+    log.warn({ stream: names.stream, ...settings }, "run stream was missing: created it");
   } catch (error) {
     if (!alreadyExists(error)) throw error; // another process created it first
   }
 }
 
 /** The migration's step for NATS: connect, converge the run stream to the release's settings, leave. */
-export async function migrateRunStream(servers: string, settings: RunStreamSettings): Promise<void> {
+export async function migrateRunStream(
+  servers: string,
+  names: RunStreamNames,
+  settings: RunStreamSettings,
+): Promise<void> {
   const { connect } = await import("@nats-io/transport-node");
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const connection = await connect({
@@ -79,7 +88,7 @@ export async function migrateRunStream(servers: string, settings: RunStreamSetti
     timeout: 10_000,
   });
   try {
-    await convergeRunStream(await jetstreamManager(connection), settings);
+    await convergeRunStream(await jetstreamManager(connection), names, settings);
   } finally {
     await connection.drain().catch(() => connection.close());
   }

@@ -16,6 +16,11 @@ export interface MeshAppArgs {
   /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
   databaseUrl: pulumi.Output<string>;
   natsUrl: pulumi.Output<string>;
+  /**
+   * MESH_DEPLOYMENT of every pod: the deployment's own run stream and subjects on NATS (the namespace), so
+   * deployments sharing a NATS never read each other's runs.
+   */
+  deployment: string;
   /** The run stream's replicas and limits, converged by the migration Job (their one owner). */
   runStream: RunStreamSettings;
   apiToken?: pulumi.Output<string>;
@@ -141,6 +146,7 @@ export class MeshApp extends pulumi.ComponentResource {
                   env: [
                     secretEnv("DATABASE_URL"),
                     secretEnv("NATS_URL"),
+                    { name: "MESH_DEPLOYMENT", value: args.deployment },
                     // The Job owns the run queues' settings (app/queue-settings.ts) and the run stream's
                     // (app/stream/run-stream-setup.ts); pods never overwrite them.
                     { name: "MESH_WORKER_CONCURRENCY", value: String(plan.queueSettings.workerConcurrency) },
@@ -243,6 +249,7 @@ export class MeshApp extends pulumi.ComponentResource {
                     { name: "PORT", value: String(HTTP_PORT) },
                     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                     { name: "MESH_AUTO_MIGRATE", value: "false" },
+                    { name: "MESH_DEPLOYMENT", value: args.deployment },
                     { name: "MESH_SHUTDOWN_GRACE_MS", value: String(plan.shutdownGraceMs) },
                     ...(plan.concurrency === undefined
                       ? []

@@ -9,7 +9,7 @@ import {
   segmentsExecutedTwice,
   waitForAllSucceeded,
 } from "../support/run-checks.js";
-import { storedStreamEvents } from "../support/run-stream-contents.js";
+import { storedStreamEvents, streamNamesOf } from "../support/run-stream-contents.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL, query, workflowRows } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 
@@ -160,7 +160,7 @@ describe("durability: dead, drained and frozen workers", () => {
     assert.ok(resumedAfterCheckpoints > 0, "at least one orphaned run resumed past its completed segments");
     // The re-run segments published their chunks again; the stream kept each seq once (Nats-Msg-Id).
     for (const runId of orphaned) {
-      const events = await storedStreamEvents(runId);
+      const events = await storedStreamEvents(streamNamesOf(databaseUrl), runId);
       const expected = [...Array.from({ length: TOKENS }, (_, index) => `chunk:${index + 1}`), "done"];
       assert.deepEqual(events, expected, `${runId} stream`);
     }

@@ -96,6 +96,7 @@ describe("secrets (DESIGN §3.2)", () => {
     assert.deepEqual(job?.spec.template.spec.containers[0].env, [
       { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_URL" } } },
       { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "NATS_URL" } } },
+      { name: "MESH_DEPLOYMENT", value: "mesh-prod" },
       { name: "MESH_WORKER_CONCURRENCY", value: "8" },
       { name: "MESH_STREAM_REPLICAS", value: "3" },
       { name: "MESH_STREAM_MAX_AGE_SECONDS", value: "86400" },

@@ -182,6 +182,23 @@ describe("topology invariants (DESIGN §3.3)", () => {
     }
   });
 
+  it("streams every mesh pod and the migration Job in the namespace's own NATS subject space", () => {
+    for (const stack of [one, two, three]) {
+      const workloads = stack.objects.filter(
+        (object) => object.kind === "Deployment" || object.kind === "Job",
+      );
+      assert.ok(workloads.length >= 2);
+      for (const workload of workloads) {
+        const env = workload.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+        assert.equal(
+          env.find((entry) => entry.name === "MESH_DEPLOYMENT")?.value,
+          workload.metadata.namespace,
+          `${workload.kind} ${workload.metadata.name}`,
+        );
+      }
+    }
+  });
+
   it("is refused as dispatchRole=api without workers", async () => {
     await assert.rejects(renderStack("dev", ["dispatchRole=api"]), /no pod would dequeue the run queues/);
   });

@@ -1,15 +1,27 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { RUN_STREAM_NAME } from "../../app/stream/jetstream-bus.js";
-import { runSubject } from "../../app/stream/run-stream-bus.js";
+import {
+  deploymentFromDatabase,
+  type RunStreamNames,
+  runStreamNames,
+} from "../../app/stream/run-stream-settings.js";
 import { NATS_URL } from "./services.js";
 
+/** The stream and subjects of processes started on `databaseUrl` without MESH_DEPLOYMENT (the suite's). */
+export function streamNamesOf(databaseUrl: string): RunStreamNames {
+  return runStreamNames(deploymentFromDatabase(databaseUrl));
+}
+
 /** Every message JetStream holds for a run, in stream order, as `chunk:<seq>` or `done`. */
-export async function storedStreamEvents(runId: string, servers = NATS_URL): Promise<string[]> {
+export async function storedStreamEvents(
+  names: RunStreamNames,
+  runId: string,
+  servers = NATS_URL,
+): Promise<string[]> {
   const connection = await connect({ servers: servers.split(",") });
   try {
-    const consumer = await jetstream(connection).consumers.get(RUN_STREAM_NAME, {
-      filter_subjects: runSubject(runId),
+    const consumer = await jetstream(connection).consumers.get(names.stream, {
+      filter_subjects: names.subject(runId),
       deliver_policy: DeliverPolicy.All,
     });
     const events: string[] = [];
@@ -28,11 +40,11 @@ export async function storedStreamEvents(runId: string, servers = NATS_URL): Pro
 }
 
 /** Deletes everything JetStream holds for a run, as if its stream data had expired (max_age). */
-export async function expireStreamData(runId: string): Promise<void> {
+export async function expireStreamData(names: RunStreamNames, runId: string): Promise<void> {
   const connection = await connect({ servers: NATS_URL });
   try {
     const manager = await jetstreamManager(connection);
-    await manager.streams.purge(RUN_STREAM_NAME, { filter: runSubject(runId) });
+    await manager.streams.purge(names.stream, { filter: names.subject(runId) });
   } finally {
     await connection.close();
   }
