@@ -179,6 +179,32 @@ const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
 
+const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR like 10.0.0.0/16");
+
+/** Who may reach what in the namespace (infra/components/network-policies.ts). */
+const networkPolicySchema = z
+  .strictObject({
+    /** Render the NetworkPolicies (default-deny plus what mesh needs). */
+    enabled: z.boolean().default(true),
+    /** Where API traffic comes from: the load balancer's CIDRs, the ingress controller's namespace or pods. */
+    apiIngress: z
+      .strictObject({
+        namespaces: z.array(dnsLabel).default([]),
+        podLabels: z.record(z.string(), z.string()).optional(),
+        cidrs: z.array(cidr).default([]),
+      })
+      .prefault({}),
+    /** Namespace of the Prometheus that scrapes /metrics. */
+    monitoringNamespace: dnsLabel.default("monitoring"),
+    /** Namespace of KEDA's operator (reads an in-cluster Postgres for the queue depth). */
+    kedaNamespace: dnsLabel.default("keda"),
+    /** Ports mesh's pods may open to the model API (OPENAI_BASE_URL). */
+    modelApiPorts: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
+    /** Ranges egress by port must not reach (the cluster's pod and service CIDRs, say). */
+    egressExceptCidrs: z.array(cidr).default([]),
+  })
+  .prefault({});
+
 /** Env vars mesh's Deployments set themselves; extraEnv may not override them. */
 export const MANAGED_ENV_NAMES = [
   "MESH_DISPATCH_ROLE",
@@ -233,6 +259,7 @@ const configSchema = z
     postgres: postgresSchema,
     nats: natsSchema,
     keda: kedaSchema,
+    networkPolicy: networkPolicySchema,
     extraEnv: extraEnvSchema,
     hasDatabaseUrl: z.boolean(),
     hasNatsUrl: z.boolean(),
@@ -296,6 +323,7 @@ const configSchema = z
       );
     }
     if (config.nats.mode !== "external") natsProblems(config.nats, problem);
+
     if (
       config.worker.autoscaling.enabled &&
       config.worker.autoscaling.mode === "cpu" &&
@@ -382,7 +410,16 @@ export class MeshConfigError extends Error {
   }
 }
 
-export const STRUCTURED_KEYS = ["cluster", "api", "worker", "postgres", "nats", "keda", "extraEnv"] as const;
+export const STRUCTURED_KEYS = [
+  "cluster",
+  "api",
+  "worker",
+  "postgres",
+  "nats",
+  "keda",
+  "networkPolicy",
+  "extraEnv",
+] as const;
 export const PLAIN_KEYS = ["image", "namespace", "dispatchRole"] as const;
 export const SECRET_KEYS = ["apiToken", "databaseUrl", "natsUrl"] as const;
 const KNOWN_KEYS = new Set<string>([...STRUCTURED_KEYS, ...PLAIN_KEYS, ...SECRET_KEYS]);
@@ -434,6 +471,16 @@ export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
   if (config.nats.mode === "helm")
     warnings.push(
       "mesh:nats.mode: helm is obsolete: mesh now runs its own NATS (mode managed), which this stack gets; set nats.mode=managed (docs/operations.md, 'Moving from the NATS chart')",
+    );
+  const ingress = config.networkPolicy.apiIngress;
+  if (
+    config.networkPolicy.enabled &&
+    ingress.namespaces.length === 0 &&
+    ingress.cidrs.length === 0 &&
+    ingress.podLabels === undefined
+  )
+    warnings.push(
+      "mesh:networkPolicy.apiIngress names no source: the API accepts traffic from pods of any namespace only; a load balancer that targets pods by IP needs its subnets in networkPolicy.apiIngress.cidrs",
     );
   if (config.nats.chartVersion !== undefined)
     warnings.push("mesh:nats.chartVersion: ignored (no chart is installed any more); remove the key");

@@ -4,6 +4,7 @@ import { Cluster } from "./components/cluster.js";
 import { Keda } from "./components/keda.js";
 import { MeshApp } from "./components/mesh-app.js";
 import { Nats } from "./components/nats.js";
+import { NetworkPolicies } from "./components/network-policies.js";
 import { Postgres } from "./components/postgres.js";
 import type { MeshConfig } from "./config.js";
 import { planNats } from "./nats-plan.js";
@@ -50,6 +51,14 @@ export function createMeshStack(config: MeshConfig) {
     servers: natsPlan.servers,
     externalUrl: config.natsUrl,
   });
+  if (config.networkPolicy.enabled)
+    new NetworkPolicies("mesh-network", {
+      namespace: namespaceName,
+      k8sProvider: provider,
+      settings: config.networkPolicy,
+      managedNats: natsPlan.servers !== undefined,
+      inClusterPostgres: config.postgres.mode === "inCluster",
+    });
   const keda = config.keda.install
     ? new Keda("keda", { k8sProvider: provider, chartVersion: config.keda.chartVersion })
     : undefined;

@@ -24,6 +24,14 @@ new PolicyPack("mesh", {
         report(reportViolation, stackRules.apiRoleRequiresWorkers(args.resources as PolicyResource[])),
     },
     {
+      name: "namespace-default-deny",
+      description:
+        "A namespace that runs mesh denies ingress by default (a NetworkPolicy selecting every pod).",
+      enforcementLevel: "mandatory",
+      validateStack: (args, reportViolation) =>
+        report(reportViolation, stackRules.namespaceDefaultDeny(args.resources as PolicyResource[])),
+    },
+    {
       name: "pods-hardened",
       description: "Every container has resource requests, probes and the hardened security context.",
       enforcementLevel: "mandatory",

@@ -153,8 +153,37 @@ export function noPlaintextSecretEnv(resource: PolicyResource): string[] {
   );
 }
 
+const NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+
+/**
+ * A namespace that runs mesh denies ingress by default: a NetworkPolicy selecting every pod (empty
+ * podSelector) with Ingress among its policy types, so only what a policy allows reaches a pod. Namespaces
+ * are compared when both are known (a preview of a new namespace may not know its name yet).
+ */
+export function namespaceDefaultDeny(resources: PolicyResource[]): string[] {
+  const denies = resources.filter(
+    (resource) =>
+      resource.type === NETWORK_POLICY &&
+      Object.keys(resource.props.spec?.podSelector ?? {}).length === 0 &&
+      (resource.props.spec?.policyTypes ?? []).includes("Ingress"),
+  );
+  const sameNamespace = (a: unknown, b: unknown) => typeof a !== "string" || typeof b !== "string" || a === b;
+  return resources
+    .filter((resource) => resource.type === DEPLOYMENT && dispatchRoleOf(resource) !== undefined)
+    .filter(
+      (deployment) =>
+        !denies.some((deny) =>
+          sameNamespace(deny.props.metadata?.namespace, deployment.props.metadata?.namespace),
+        ),
+    )
+    .map(
+      (deployment) =>
+        `${label(deployment)} runs in a namespace without a default-deny ingress NetworkPolicy: any pod in the cluster can reach it`,
+    );
+}
+
 export const resourceRules = { podsHardened, rdsPrivateAndEncrypted, noPlaintextSecretEnv };
-export const stackRules = { serviceSelectsNoWorkers, apiRoleRequiresWorkers };
+export const stackRules = { serviceSelectsNoWorkers, apiRoleRequiresWorkers, namespaceDefaultDeny };
 
 /** Every violation of every rule, for tests and tools. */
 export function violations(resources: PolicyResource[]): string[] {

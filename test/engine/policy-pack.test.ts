@@ -15,6 +15,7 @@ import { stackShape } from "./support/stack-shapes.js";
 const POLICY_PACK = join(REPO_ROOT, "policy", "analyzer");
 const MESH_POLICIES = [
   "api-role-requires-workers",
+  "namespace-default-deny",
   "no-plaintext-secret-env",
   "pods-hardened",
   "rds-private-encrypted",

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
 import {
   apiRoleRequiresWorkers,
+  namespaceDefaultDeny,
   noPlaintextSecretEnv,
   type PolicyResource,
   podsHardened,
@@ -109,6 +110,18 @@ describe("policy pack rules", () => {
         assert.match(problems, expected);
     });
   }
+
+  it("flags a stack whose namespace has no default-deny NetworkPolicy", async () => {
+    const resources = await policyResources("prod");
+    assert.deepEqual(namespaceDefaultDeny(resources), []);
+    const withoutDeny = resources.filter((resource) => resource.props.metadata?.name !== "default-deny");
+    assert.match(
+      namespaceDefaultDeny(withoutDeny).join("\n"),
+      /Deployment\/mesh runs in a namespace without a default-deny ingress NetworkPolicy/,
+    );
+    const disabled = await policyResources("prod", ["networkPolicy.enabled=false"]);
+    assert.equal(namespaceDefaultDeny(disabled).length, 2, "main and worker Deployments");
+  });
 
   it("flags a public or unencrypted RDS instance", async () => {
     const resources = await policyResources("prod");

@@ -29,11 +29,17 @@ describe("stack inventories", () => {
       "kubernetes:core/v1:Service mesh-nats-headless",
       "kubernetes:core/v1:Service mesh-service",
       "kubernetes:core/v1:ServiceAccount mesh-nats-service-account",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-default-deny",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-api",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-egress",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-nats",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-worker",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-nats-pdb",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-pdb",
       "mesh:infra:Cluster mesh",
       "mesh:infra:MeshApp mesh",
       "mesh:infra:Nats mesh-nats",
+      "mesh:infra:NetworkPolicies mesh-network",
       "mesh:infra:Postgres mesh-postgres",
       "pulumi:providers:kubernetes mesh-eks",
       "pulumi:pulumi:Stack mesh-dev",
@@ -76,7 +82,7 @@ describe("stack inventories", () => {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 29);
+    assert.equal(names.length, 35);
     const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
     assert.equal(nats.spec.replicas, 3);
     assert.equal(nats.spec.podManagementPolicy, "Parallel");
