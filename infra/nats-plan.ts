@@ -1,4 +1,8 @@
-import type { RunStreamSettings } from "../app/stream/run-stream-settings.js";
+import {
+  type RunStreamNames,
+  type RunStreamSettings,
+  runStreamNames,
+} from "../app/stream/run-stream-settings.js";
 import { jetStreamFileStoreBytes, type MeshConfig } from "./config.js";
 import { durationToSeconds, quantityToBytes } from "./quantity.js";
 import { imageVersion, type Resources } from "./topology.js";
@@ -10,6 +14,64 @@ export const NATS_NAME = "mesh-nats";
 export const NATS_PORTS = { client: 4222, cluster: 6222, monitor: 8222 } as const;
 /** The user the servers' cluster routes authenticate as (its password is a Pulumi random secret). */
 export const NATS_ROUTE_USER = "mesh-route";
+/** The account mesh's clients live in: JetStream on, nothing shared with any other account. */
+export const NATS_ACCOUNT = "MESH";
+
+/** One NATS user per workload, each with a Pulumi random password (Secret `mesh`). */
+export const NATS_USERS = { main: "mesh-main", worker: "mesh-worker", migrate: "mesh-migrate" } as const;
+export type NatsUserRole = keyof typeof NATS_USERS;
+
+export interface NatsPermissions {
+  publish: { allow: string[] };
+  subscribe: { allow: string[] };
+}
+
+/**
+ * What each workload may do on NATS, and nothing more (JetStream's API is subjects, so permissions are
+ * subject lists). No user may delete or purge the stream, or create another one; only the migration may
+ * create or update this deployment's stream.
+ * - worker: publish its runs' chunks and `done` (the ack of `done` comes back on its inbox);
+ * - main (role all or api): read run streams — a live subscription and an ordered consumer — and, since
+ *   the same pods dequeue in role all (state 1 and 2), publish chunks too;
+ * - migrate: create, update and read the stream.
+ */
+export function natsPermissions(names: RunStreamNames): Record<NatsUserRole, NatsPermissions> {
+  const api = (call: string) => `$JS.API.${call}`;
+  const stream = names.stream;
+  const inbox = "_INBOX.>";
+  const common = [api("INFO"), api(`STREAM.INFO.${stream}`)];
+  return {
+    worker: { publish: { allow: [names.subjects, ...common] }, subscribe: { allow: [inbox] } },
+    main: {
+      publish: {
+        allow: [
+          names.subjects,
+          ...common,
+          api(`STREAM.MSG.GET.${stream}`),
+          api(`DIRECT.GET.${stream}`),
+          api(`DIRECT.GET.${stream}.>`),
+          api(`CONSUMER.CREATE.${stream}`),
+          api(`CONSUMER.CREATE.${stream}.>`),
+          api(`CONSUMER.INFO.${stream}.*`),
+          api(`CONSUMER.DELETE.${stream}.*`),
+          api(`CONSUMER.MSG.NEXT.${stream}.*`),
+          `$JS.ACK.${stream}.>`,
+          "$JS.FC.>",
+        ],
+      },
+      subscribe: { allow: [names.subjects, inbox] },
+    },
+    migrate: {
+      publish: { allow: [...common, api(`STREAM.CREATE.${stream}`), api(`STREAM.UPDATE.${stream}`)] },
+      subscribe: { allow: [inbox] },
+    },
+  };
+}
+
+/** The stream names of a deployment in `namespace` (its pods' MESH_DEPLOYMENT). */
+export function deploymentStreamNames(namespace: string): RunStreamNames {
+  return runStreamNames(namespace);
+}
 /** Seconds after lame-duck mode starts before the server begins closing client connections. */
 export const LAME_DUCK_GRACE_SECONDS = 10;
 /** Seconds the kubelet grants beyond lame-duck mode for the server to flush and exit. */

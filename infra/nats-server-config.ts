@@ -1,4 +1,14 @@
-import { NATS_PORTS, NATS_ROUTE_USER, type NatsServersPlan, natsServerHost } from "./nats-plan.js";
+import {
+  deploymentStreamNames,
+  NATS_ACCOUNT,
+  NATS_PORTS,
+  NATS_ROUTE_USER,
+  NATS_USERS,
+  type NatsServersPlan,
+  type NatsUserRole,
+  natsPermissions,
+  natsServerHost,
+} from "./nats-plan.js";
 
 // The nats-server configuration file of mesh's NATS, as a pure rendering of the plan: the component
 // mounts exactly this text, the golden shows it (credentials redacted), and the suite feeds it to the
@@ -16,6 +26,8 @@ export const NATS_PATHS = {
 export interface NatsCredentials {
   /** Password of the cluster-route user: a server that lacks it cannot join the cluster. */
   routePassword: string;
+  /** Password of each workload's user in account MESH. */
+  userPasswords: Record<NatsUserRole, string>;
 }
 
 /** One config value: strings quoted, numbers bare, `$NAME` an environment reference, blocks nested. */
@@ -32,6 +44,7 @@ export function renderNatsServerConfig(
   namespace: string,
   credentials: NatsCredentials,
 ): string {
+  const permissions = natsPermissions(deploymentStreamNames(namespace));
   const config: Record<string, ConfigValue> = {
     // The pod's name (downward API): stable across restarts, so JetStream keeps its RAFT identity.
     server_name: { env: "SERVER_NAME" },
@@ -44,6 +57,17 @@ export function renderNatsServerConfig(
       store_dir: NATS_PATHS.dataDir,
       max_file_store: servers.jetstream.maxFileStoreBytes,
       max_memory_store: servers.jetstream.maxMemoryStoreBytes,
+    },
+    // Every client authenticates (no anonymous user) into mesh's account, with its workload's permissions.
+    accounts: {
+      [NATS_ACCOUNT]: {
+        jetstream: "enabled",
+        users: (Object.keys(NATS_USERS) as NatsUserRole[]).map((role) => ({
+          user: NATS_USERS[role],
+          password: credentials.userPasswords[role],
+          permissions: permissions[role] as unknown as ConfigValue,
+        })),
+      },
     },
   };
   if (servers.clustered) {

@@ -69,7 +69,7 @@ export function createMeshStack(config: MeshConfig) {
     plan,
     k8sProvider: provider,
     databaseUrl: postgres.databaseUrl,
-    natsUrl: nats.natsUrl,
+    natsUrls: nats.clientUrls,
     deployment: config.namespace,
     runStream: natsPlan.stream,
     apiToken: config.apiToken,

@@ -3,12 +3,18 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../app/stream/nats-servers.js";
 import { type RunStreamNames, runStreamNames } from "../app/stream/run-stream-settings.js";
 import { natsServerConfigText } from "../infra/render/config-files.js";
 import { renderStack } from "./infra/support.js";
 import { ApiClient, type Json } from "./support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
-import { type NatsServer, NatsServers } from "./support/nats-servers.js";
+import {
+  type NatsServer,
+  NatsServers,
+  type WorkloadNatsUrls,
+  workloadNatsUrls,
+} from "./support/nats-servers.js";
 import { storedStreamEvents } from "./support/run-stream-contents.js";
 import { createTestDatabase, dropTestDatabase } from "./support/services.js";
 import { waitFor } from "./support/wait.js";
@@ -48,6 +54,8 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
   let jobEnv: Record<string, string>;
   let databaseUrl: string;
   let names: RunStreamNames;
+  /** Each workload's credentials, as Secret `mesh` gives them (the pods' users in account MESH). */
+  let urls: WorkloadNatsUrls;
   const processes: MeshProcess[] = [];
 
   before(async () => {
@@ -62,6 +70,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
         .map((entry) => [entry.name, entry.value as string]),
     );
     cluster = await NatsServers.start(config, 3);
+    urls = workloadNatsUrls(prod.resources, cluster);
     databaseUrl = await createTestDatabase("nats-cluster");
     // Like the pods: the deployment's name is the namespace (MESH_DEPLOYMENT from the rendered Job).
     assert.equal(jobEnv.MESH_DEPLOYMENT, "mesh-prod");
@@ -77,7 +86,8 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
   const withManager = async <T>(
     use: (manager: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>,
   ) => {
-    const connection = await connect({ servers: cluster.clientUrls.split(",") });
+    // The migration's user: the one that may create, update and read the stream.
+    const connection = await connect(natsConnectOptions(urls.migrate));
     try {
       return await use(await jetstreamManager(connection));
     } finally {
@@ -88,7 +98,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
   it("converges a stream created with the old settings to the prod stream's, keeping every message", async () => {
     const subject = names.subject("pre-upgrade-run");
     await withManager((manager) => manager.streams.add(preManagedStream(names)));
-    const connection = await connect({ servers: cluster.clientUrls.split(",") });
+    const connection = await connect(natsConnectOptions(urls.worker));
     try {
       const js = jetstream(connection);
       for (let seq = 1; seq <= 50; seq++) await js.publish(subject, JSON.stringify({ type: "chunk", seq }));
@@ -100,7 +110,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
       env: {
         PATH: process.env.PATH ?? "",
         DATABASE_URL: databaseUrl,
-        NATS_URL: cluster.clientUrls,
+        NATS_URL: urls.migrate,
         ...jobEnv,
       },
       encoding: "utf8",
@@ -130,8 +140,8 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
 
   it("streams a run with every chunk exactly once while the stream's leader is killed with -9", async () => {
     const env = { ...meshEnv, MESH_DEPLOYMENT: names.deployment };
-    const api = await startMesh({ role: "api", databaseUrl, natsUrl: cluster.clientUrls, env });
-    const worker = await startMesh({ role: "worker", databaseUrl, natsUrl: cluster.clientUrls, env });
+    const api = await startMesh({ role: "api", databaseUrl, natsUrl: urls.main, env });
+    const worker = await startMesh({ role: "worker", databaseUrl, natsUrl: urls.worker, env });
     processes.push(api, worker);
     const client = new ApiClient(api.url);
 
@@ -143,7 +153,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const leader = await streamLeader();
-    const heldBeforeKill = await storedStreamEvents(names, runId, cluster.clientUrls);
+    const heldBeforeKill = await storedStreamEvents(names, runId, urls.main);
     leader.kill("SIGKILL");
     const result = await reading;
     assertWholeStream(result, await finishedRun(client, runId));
@@ -159,7 +169,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
       },
       { timeoutMs: 30_000 },
     );
-    const stored = await storedStreamEvents(names, runId, cluster.clientUrls);
+    const stored = await storedStreamEvents(names, runId, urls.main);
     assert.deepEqual(
       stored.slice(0, heldBeforeKill.length),
       heldBeforeKill,

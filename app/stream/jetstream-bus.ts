@@ -2,6 +2,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { log } from "../log.js";
 import { AsyncQueue } from "./async-queue.js";
+import { natsConnectOptions } from "./nats-servers.js";
 import { preciseNow, type RunStreamBus, type StreamEvent } from "./run-stream-bus.js";
 import {
   DEFAULT_RUN_STREAM_SETTINGS,
@@ -35,7 +36,7 @@ const decoder = new TextDecoder();
  */
 export async function createJetStreamBus(options: JetStreamBusOptions): Promise<RunStreamBus> {
   const connection: NatsConnection = await connect({
-    servers: options.servers.split(",").map((server) => server.trim()),
+    ...natsConnectOptions(options.servers),
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -1,6 +1,7 @@
 import { DiscardPolicy, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
+import { natsConnectOptions } from "./nats-servers.js";
 import type { RunStreamNames, RunStreamSettings } from "./run-stream-settings.js";
 
 /** Re-run segments repeat their chunks' message IDs within this window; the server drops the repeats. */
@@ -70,7 +71,12 @@ export async function createRunStreamIfMissing(
     await manager.streams.add(runStreamConfig(names, settings));
     log.warn({ stream: names.stream, ...settings }, "run stream was missing: created it");
   } catch (error) {
-    if (!alreadyExists(error)) throw error; // another process created it first
+    if (alreadyExists(error)) return; // another process created it first
+    // On mesh's own NATS only the migration may create it: say so, and stream once it exists.
+    log.error(
+      { stream: names.stream, err: String(error) },
+      "run stream is missing and this process may not create it: run the migration (readers fall back to stored results)",
+    );
   }
 }
 
@@ -83,7 +89,7 @@ export async function migrateRunStream(
   const { connect } = await import("@nats-io/transport-node");
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const connection = await connect({
-    servers: servers.split(",").map((server) => server.trim()),
+    ...natsConnectOptions(servers),
     name: "mesh-migrate",
     timeout: 10_000,
   });

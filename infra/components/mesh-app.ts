@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
+import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import type { DeploymentPlan, TopologyPlan } from "../topology.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
@@ -15,7 +16,8 @@ export interface MeshAppArgs {
   k8sProvider: k8s.Provider;
   /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
   databaseUrl: pulumi.Output<string>;
-  natsUrl: pulumi.Output<string>;
+  /** Each workload's NATS URL with its own user's credentials (infra/nats-plan.ts NATS_USERS). */
+  natsUrls: Record<NatsUserRole, pulumi.Output<string>>;
   /**
    * MESH_DEPLOYMENT of every pod: the deployment's own run stream and subjects on NATS (the namespace), so
    * deployments sharing a NATS never read each other's runs.
@@ -48,6 +50,9 @@ function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
   );
 }
 export const HTTP_PORT = 8080;
+/** Keys of Secret `mesh` holding the workers' and the migration's NATS URLs (each with its own user). */
+export const NATS_WORKER_URL_KEY = "NATS_WORKER_URL";
+export const NATS_MIGRATE_URL_KEY = "NATS_MIGRATE_URL";
 
 /**
  * The Job that migrates the database, writes the queue settings, converges the run stream and sets the
@@ -96,7 +101,9 @@ export class MeshApp extends pulumi.ComponentResource {
 
     const secretData = pulumi.all({
       DATABASE_URL: args.databaseUrl,
-      NATS_URL: args.natsUrl,
+      NATS_URL: args.natsUrls.main,
+      [NATS_WORKER_URL_KEY]: args.natsUrls.worker,
+      [NATS_MIGRATE_URL_KEY]: args.natsUrls.migrate,
       ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
     });
     const secret = new k8s.core.v1.Secret(
@@ -145,7 +152,7 @@ export class MeshApp extends pulumi.ComponentResource {
                   command: ["node", "dist/app/main.js", "migrate"],
                   env: [
                     secretEnv("DATABASE_URL"),
-                    secretEnv("NATS_URL"),
+                    secretEnv("NATS_URL", false, NATS_MIGRATE_URL_KEY),
                     { name: "MESH_DEPLOYMENT", value: args.deployment },
                     // The Job owns the run queues' settings (app/queue-settings.ts) and the run stream's
                     // (app/stream/run-stream-setup.ts); pods never overwrite them.
@@ -255,7 +262,7 @@ export class MeshApp extends pulumi.ComponentResource {
                       ? []
                       : [{ name: "MESH_WORKER_CONCURRENCY", value: String(plan.concurrency) }]),
                     secretEnv("DATABASE_URL"),
-                    secretEnv("NATS_URL"),
+                    secretEnv("NATS_URL", false, plan.role === "worker" ? NATS_WORKER_URL_KEY : "NATS_URL"),
                     // Only pods that serve the API need its token (workers serve health and metrics).
                     ...(plan.serves ? [secretEnv("MESH_API_TOKEN", true)] : []),
                     // Last, so the managed entries keep their positions whatever the stack adds.
@@ -413,9 +420,10 @@ export class MeshApp extends pulumi.ComponentResource {
   }
 }
 
-function secretEnv(name: string, optional = false) {
+/** An env var read from Secret `mesh` (from `key`, by default the variable's own name). */
+function secretEnv(name: string, optional = false, key = name) {
   return {
     name,
-    valueFrom: { secretKeyRef: { name: SECRET_NAME, key: name, ...(optional ? { optional: true } : {}) } },
+    valueFrom: { secretKeyRef: { name: SECRET_NAME, key, ...(optional ? { optional: true } : {}) } },
   };
 }

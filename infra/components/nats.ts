@@ -1,7 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { NATS_PORTS, type NatsServersPlan, natsClientUrl } from "../nats-plan.js";
+import {
+  NATS_PORTS,
+  NATS_USERS,
+  type NatsServersPlan,
+  type NatsUserRole,
+  natsClientUrl,
+} from "../nats-plan.js";
 import { NATS_PATHS, renderNatsServerConfig } from "../nats-server-config.js";
 import { containerSecurityContext, podSecurityContext } from "./pod-security.js";
 import { SECRET_REVISION_ANNOTATION, secretRevision } from "./secret-revision.js";
@@ -29,20 +35,49 @@ export const NATS_CONFIG_KEY = "nats.conf";
  * and a reloader sidecar would be one more container to harden and keep current.
  */
 export class Nats extends pulumi.ComponentResource {
+  /** The client URL, without credentials (a stack output). */
   readonly natsUrl: pulumi.Output<string>;
+  /** Each workload's URL with its user's credentials (secrets, for Secret `mesh`). */
+  readonly clientUrls: Record<NatsUserRole, pulumi.Output<string>>;
 
   constructor(name: string, args: NatsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mesh:infra:Nats", name, {}, opts);
     if (!args.servers) {
       if (!args.externalUrl) throw new Error("Nats needs servers (managed) or externalUrl (external)");
+      // An external NATS: its URL carries whatever credentials it needs, the same for every workload.
       this.natsUrl = args.externalUrl;
+      this.clientUrls = { main: args.externalUrl, worker: args.externalUrl, migrate: args.externalUrl };
     } else {
-      this.natsUrl = this.servers(name, args.servers, args);
+      const passwords = Object.fromEntries(
+        (Object.keys(NATS_USERS) as NatsUserRole[]).map((role) => [
+          role,
+          new random.RandomPassword(
+            `${name}-${role}-password`,
+            { length: 32, special: false },
+            { parent: this },
+          ).result,
+        ]),
+      ) as Record<NatsUserRole, pulumi.Output<string>>;
+      this.natsUrl = this.servers(name, args.servers, args, passwords);
+      const withUser = (role: NatsUserRole) =>
+        pulumi.secret(
+          pulumi
+            .all([this.natsUrl, passwords[role]])
+            .apply(([url, password]) =>
+              url.replace("nats://", `nats://${NATS_USERS[role]}:${encodeURIComponent(password)}@`),
+            ),
+        );
+      this.clientUrls = { main: withUser("main"), worker: withUser("worker"), migrate: withUser("migrate") };
     }
     this.registerOutputs({ natsUrl: this.natsUrl });
   }
 
-  private servers(name: string, servers: NatsServersPlan, args: NatsArgs): pulumi.Output<string> {
+  private servers(
+    name: string,
+    servers: NatsServersPlan,
+    args: NatsArgs,
+    userPasswords: Record<NatsUserRole, pulumi.Output<string>>,
+  ): pulumi.Output<string> {
     const childOpts = { parent: this, provider: args.k8sProvider };
     const { namespace } = args;
     const metadata = (objectName: string) => ({ name: objectName, namespace, labels: servers.labels });
@@ -54,8 +89,13 @@ export class Nats extends pulumi.ComponentResource {
       { parent: this },
     );
     const configText = pulumi
-      .all([namespace, routePassword.result])
-      .apply(([ns, password]) => renderNatsServerConfig(servers, ns, { routePassword: password }));
+      .all([namespace, routePassword.result, pulumi.all(userPasswords)])
+      .apply(([ns, password, users]) =>
+        renderNatsServerConfig(servers, ns, {
+          routePassword: password,
+          userPasswords: users as Record<NatsUserRole, string>,
+        }),
+      );
     const configSecret = new k8s.core.v1.Secret(
       `${name}-config`,
       {

@@ -24,14 +24,16 @@ describe("secrets (DESIGN §3.2)", () => {
     MOCK_RDS_PASSWORD,
     "external-db-password-91",
     "external-nats-password-42",
+    // What the mock gives every RandomPassword: here NATS's route and user passwords.
+    "mock-random-password-for-in-cluster-postgres",
   ];
 
-  it("keeps every secret out of every registered input except the Secrets `mesh` and `mesh-keda`", () => {
+  it("keeps every secret out of every registered input except the Secrets `mesh`, `mesh-keda` and NATS's config", () => {
     for (const stack of [prod, external]) {
       for (const resource of stack.resources) {
         if (
           resource.type === "kubernetes:core/v1:Secret" &&
-          ["mesh", "mesh-keda"].includes(resource.inputs.metadata.name)
+          ["mesh", "mesh-keda", "mesh-nats-config"].includes(resource.inputs.metadata.name)
         )
           continue;
         const text = JSON.stringify(unwrapSecrets(resource.inputs));
@@ -41,7 +43,7 @@ describe("secrets (DESIGN §3.2)", () => {
     }
   });
 
-  it("puts DATABASE_URL, NATS_URL and MESH_API_TOKEN in the Secret, as Pulumi secrets", () => {
+  it("puts DATABASE_URL, each workload's NATS URL and MESH_API_TOKEN in the Secret, as Pulumi secrets", () => {
     for (const [stack, databaseSecret] of [
       [prod, MOCK_RDS_PASSWORD],
       [external, "external-db-password-91"],
@@ -49,7 +51,13 @@ describe("secrets (DESIGN §3.2)", () => {
       const secret = resourceOf(stack.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs;
       assert.ok(isSecretValue(secret.stringData), "stringData is a Pulumi secret");
       const data = unwrapSecrets(secret.stringData) as Record<string, string>;
-      assert.deepEqual(Object.keys(data).sort(), ["DATABASE_URL", "MESH_API_TOKEN", "NATS_URL"]);
+      assert.deepEqual(Object.keys(data).sort(), [
+        "DATABASE_URL",
+        "MESH_API_TOKEN",
+        "NATS_MIGRATE_URL",
+        "NATS_URL",
+        "NATS_WORKER_URL",
+      ]);
       assert.ok(data.DATABASE_URL?.includes(databaseSecret));
       assert.equal(data.MESH_API_TOKEN, TEST_SECRETS.apiToken);
     }
@@ -88,14 +96,16 @@ describe("secrets (DESIGN §3.2)", () => {
             "mesh",
             `${name} ${key}`,
           );
-          assert.equal((env[key] as { secretKeyRef: { key: string } }).secretKeyRef.key, key);
+          // Each workload reads the NATS URL of its own user.
+          const expectedKey = key === "NATS_URL" && name === "mesh-worker" ? "NATS_WORKER_URL" : key;
+          assert.equal((env[key] as { secretKeyRef: { key: string } }).secretKeyRef.key, expectedKey);
         }
       }
     }
     const job = prod.objects.find((object) => object.kind === "Job");
     assert.deepEqual(job?.spec.template.spec.containers[0].env, [
       { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_URL" } } },
-      { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "NATS_URL" } } },
+      { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "NATS_MIGRATE_URL" } } },
       { name: "MESH_DEPLOYMENT", value: "mesh-prod" },
       { name: "MESH_WORKER_CONCURRENCY", value: "8" },
       { name: "MESH_STREAM_REPLICAS", value: "3" },

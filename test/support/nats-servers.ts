@@ -3,6 +3,9 @@ import { once } from "node:events";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NATS_MIGRATE_URL_KEY, NATS_WORKER_URL_KEY } from "../../infra/components/mesh-app.js";
+import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
+import type { RegisteredResource } from "../../infra/render/run-under-mocks.js";
 import { freePort } from "./mesh-process.js";
 import { readOptional, reapOrphanedRuns } from "./orphan-reaper.js";
 import { waitFor } from "./wait.js";
@@ -223,4 +226,34 @@ export class NatsServers {
     await Promise.all([...this.servers, ...this.extras].map((server) => server.exited));
     if (!process.env.MESH_KEEP_NATS_SERVERS) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+export interface WorkloadNatsUrls {
+  main: string;
+  worker: string;
+  migrate: string;
+}
+
+/**
+ * The NATS URLs Secret `mesh` of a render gives each workload (its user's credentials on the client
+ * Service's name), pointed at these loopback servers instead: the credentials on the first, then the rest.
+ */
+export function workloadNatsUrls(resources: RegisteredResource[], servers: NatsServers): WorkloadNatsUrls {
+  const secret = resources.find(
+    (resource) => resource.type === "kubernetes:core/v1:Secret" && resource.inputs.metadata?.name === "mesh",
+  );
+  const data = (unwrapSecrets(secret?.inputs.stringData) ?? {}) as Record<string, string>;
+  const local = (key: string) => {
+    const url = new URL((data[key] ?? "").split(",")[0] ?? "");
+    if (url.username === "") throw new Error(`Secret mesh's ${key} carries no credentials`);
+    const [first, ...rest] = servers.clientUrls.split(",");
+    return [(first as string).replace("nats://", `nats://${url.username}:${url.password}@`), ...rest].join(
+      ",",
+    );
+  };
+  return {
+    main: local("NATS_URL"),
+    worker: local(NATS_WORKER_URL_KEY),
+    migrate: local(NATS_MIGRATE_URL_KEY),
+  };
 }

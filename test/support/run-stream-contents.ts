@@ -1,5 +1,6 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../../app/stream/nats-servers.js";
 import {
   deploymentFromDatabase,
   type RunStreamNames,
@@ -18,7 +19,7 @@ export async function storedStreamEvents(
   runId: string,
   servers = NATS_URL,
 ): Promise<string[]> {
-  const connection = await connect({ servers: servers.split(",") });
+  const connection = await connect(natsConnectOptions(servers));
   try {
     const consumer = await jetstream(connection).consumers.get(names.stream, {
       filter_subjects: names.subject(runId),
