@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
-import type { RunStreamNames } from "../app/stream/run-stream-settings.js";
 import { createTestDatabase, dropTestDatabase } from "../test/support/services.js";
 import { natsLatency, postgresCommitRate } from "./baselines.js";
 import { dispatchLatency, dispatchThroughput, dispatchToBody, TRIVIAL_RUN_ENV } from "./dispatch.js";
@@ -151,14 +150,15 @@ async function measureOnce(label: string): Promise<Measurement> {
   );
 
   step(3, "streaming: worker publish → SSE client through the api, then the two-process NATS baseline");
-  let streamNames: RunStreamNames | undefined;
-  const streaming = await withTopology({ kind: "split", workers: 1, env: STREAMING_RUN_ENV }, (topology) => {
-    streamNames = runStreamNamesOf(topology);
-    return streamingLatency(topology, size.streamRuns);
-  });
-  // Measured after mesh has created its JetStream stream, so the baseline's subject is captured by it too.
-  if (!streamNames) throw new Error("the streaming topology did not start");
-  const natsLatencyMs = await natsLatency(size.natsMessages, streamNames);
+  // The baseline runs while the topology's stream exists (it is deleted with the topology's database),
+  // so its subject is captured by the stream too, as a worker's chunks are.
+  const { streaming, natsLatencyMs } = await withTopology(
+    { kind: "split", workers: 1, env: STREAMING_RUN_ENV },
+    async (topology) => ({
+      streaming: await streamingLatency(topology, size.streamRuns),
+      natsLatencyMs: await natsLatency(size.natsMessages, runStreamNamesOf(topology)),
+    }),
+  );
 
   step(
     4,

@@ -396,6 +396,8 @@ export type MeshConfig = Readonly<
     stack: string;
     namespace: string;
     apiToken?: pulumi.Output<string>;
+    /** The model provider's key (OPENAI_API_KEY of the pods that run the model), a secret. */
+    modelApiKey?: pulumi.Output<string>;
     databaseUrl?: pulumi.Output<string>;
     natsUrl?: pulumi.Output<string>;
   }
@@ -421,7 +423,7 @@ export const STRUCTURED_KEYS = [
   "extraEnv",
 ] as const;
 export const PLAIN_KEYS = ["image", "namespace", "dispatchRole"] as const;
-export const SECRET_KEYS = ["apiToken", "databaseUrl", "natsUrl"] as const;
+export const SECRET_KEYS = ["apiToken", "databaseUrl", "natsUrl", "modelApiKey"] as const;
 const KNOWN_KEYS = new Set<string>([...STRUCTURED_KEYS, ...PLAIN_KEYS, ...SECRET_KEYS]);
 
 /** Raw values as read from the stack; `secrets` are kept as Outputs and only their presence is validated. */
@@ -497,6 +499,7 @@ export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
         .replace(/[^a-z0-9-]/g, "-")
         .slice(0, 63),
     apiToken: raw.secrets.apiToken,
+    modelApiKey: raw.secrets.modelApiKey,
     databaseUrl: raw.secrets.databaseUrl,
     natsUrl: raw.secrets.natsUrl,
   });

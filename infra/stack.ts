@@ -57,6 +57,7 @@ export function createMeshStack(config: MeshConfig) {
       k8sProvider: provider,
       settings: config.networkPolicy,
       managedNats: natsPlan.servers !== undefined,
+      workers: plan.worker !== undefined,
       inClusterPostgres: config.postgres.mode === "inCluster",
     });
   const keda = config.keda.install
@@ -73,6 +74,7 @@ export function createMeshStack(config: MeshConfig) {
     deployment: config.namespace,
     runStream: natsPlan.stream,
     apiToken: config.apiToken,
+    modelApiKey: config.modelApiKey,
     // The migration converges the run stream on mesh's own NATS: it waits for the servers.
     dependsOn: [nats, ...(keda ? [keda] : [])],
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ApiClient } from "./support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
 import { expectedOutput } from "./support/run-checks.js";
-import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
+import { createTestDatabase, deleteRunStream, dropTestDatabase, NATS_URL } from "./support/services.js";
 
 // Fixture: two mesh deployments — each its own database and MESH_DEPLOYMENT, one `all` process each —
 // sharing the machine's one NATS, as two stacks sharing an external NATS would.
@@ -27,7 +27,10 @@ describe("two deployments on one NATS", () => {
 
   after(async () => {
     await stopAll(deployments.map((deployment) => deployment.mesh));
-    for (const deployment of deployments) await dropTestDatabase(deployment.databaseUrl);
+    for (const deployment of deployments) {
+      await dropTestDatabase(deployment.databaseUrl);
+      await deleteRunStream(deployment.name);
+    }
   });
 
   it("gives the same thread and idempotency key the same run ID in both, and each reader only its own chunks", async () => {

@@ -26,6 +26,8 @@ export interface MeshAppArgs {
   /** The run stream's replicas and limits, converged by the migration Job (their one owner). */
   runStream: RunStreamSettings;
   apiToken?: pulumi.Output<string>;
+  /** OPENAI_API_KEY for the model calls (pods of both tiers: role all runs the model too). */
+  modelApiKey?: pulumi.Output<string>;
   /** What the migration Job (and so every Deployment) waits for: NATS's servers, KEDA. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -105,6 +107,7 @@ export class MeshApp extends pulumi.ComponentResource {
       [NATS_WORKER_URL_KEY]: args.natsUrls.worker,
       [NATS_MIGRATE_URL_KEY]: args.natsUrls.migrate,
       ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
+      ...(args.modelApiKey ? { OPENAI_API_KEY: args.modelApiKey } : {}),
     });
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
@@ -265,6 +268,8 @@ export class MeshApp extends pulumi.ComponentResource {
                     secretEnv("NATS_URL", false, plan.role === "worker" ? NATS_WORKER_URL_KEY : "NATS_URL"),
                     // Only pods that serve the API need its token (workers serve health and metrics).
                     ...(plan.serves ? [secretEnv("MESH_API_TOKEN", true)] : []),
+                    // Optional: the key exists only when the stack sets modelApiKey.
+                    secretEnv("OPENAI_API_KEY", true),
                     // Last, so the managed entries keep their positions whatever the stack adds.
                     ...Object.keys(plan.extraEnv)
                       .sort()

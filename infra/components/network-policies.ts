@@ -10,6 +10,8 @@ export interface NetworkPoliciesArgs {
   settings: MeshConfig["networkPolicy"];
   /** Whether NATS runs in the namespace (nats.mode=managed): its servers get policies of their own. */
   managedNats: boolean;
+  /** Whether the stack runs worker pods (worker.enabled). */
+  workers: boolean;
   /** Whether Postgres runs in the namespace (postgres.mode=inCluster). */
   inClusterPostgres: boolean;
 }
@@ -49,9 +51,10 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     const policy = (
       policyName: string,
       spec: k8s.types.input.networking.v1.NetworkPolicySpec,
+      logicalName = `${componentName}-${policyName}`,
     ): k8s.networking.v1.NetworkPolicy =>
       new k8s.networking.v1.NetworkPolicy(
-        `${componentName}-${policyName}`,
+        logicalName,
         {
           metadata: {
             name: policyName,
@@ -96,11 +99,17 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         { from: [monitoring], ports: [tcp(HTTP_PORT)] },
       ],
     });
-    policy("mesh-worker", {
-      podSelector: name("mesh-worker"),
-      policyTypes: ["Ingress"],
-      ingress: [{ from: [monitoring], ports: [tcp(HTTP_PORT)] }],
-    });
+    // With the workers only: switching them on (state 1 → 2) adds objects and changes none.
+    if (args.workers)
+      policy(
+        "mesh-worker",
+        {
+          podSelector: name("mesh-worker"),
+          policyTypes: ["Ingress"],
+          ingress: [{ from: [monitoring], ports: [tcp(HTTP_PORT)] }],
+        },
+        "mesh-worker-network-policy",
+      );
     policy("mesh-egress", {
       podSelector: MESH_PODS,
       policyTypes: ["Egress"],

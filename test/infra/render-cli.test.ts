@@ -58,6 +58,7 @@ describe("npm run render", () => {
       result.stdout.replace(/Job\/mesh-dev\/mesh-migrate-[0-9a-f]{10}/, "Job/mesh-dev/<migration job>"),
       [
         "added:     Deployment/mesh-dev/mesh-worker",
+        "added:     NetworkPolicy/mesh-dev/mesh-worker",
         "added:     PodDisruptionBudget/mesh-dev/mesh-worker",
         "unchanged: Deployment/mesh-dev/mesh",
         "unchanged: Job/mesh-dev/<migration job>",
@@ -66,7 +67,6 @@ describe("npm run render", () => {
         "unchanged: NetworkPolicy/mesh-dev/mesh-api",
         "unchanged: NetworkPolicy/mesh-dev/mesh-egress",
         "unchanged: NetworkPolicy/mesh-dev/mesh-nats",
-        "unchanged: NetworkPolicy/mesh-dev/mesh-worker",
         "unchanged: PodDisruptionBudget/mesh-dev/mesh",
         "unchanged: PodDisruptionBudget/mesh-dev/mesh-nats",
         "unchanged: Secret/mesh-dev/mesh",

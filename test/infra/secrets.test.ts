@@ -7,6 +7,7 @@ import { envOf, objectOf, type RenderedStack, renderStack, resourceOf, TEST_SECR
 const EXTERNAL = {
   databaseUrl: "postgres://app:external-db-password-91@db.example:5432/mesh",
   natsUrl: "nats://nats-user:external-nats-password-42@nats.example:4222",
+  modelApiKey: "sk-test-model-key-77",
 };
 
 describe("secrets (DESIGN §3.2)", () => {
@@ -24,6 +25,7 @@ describe("secrets (DESIGN §3.2)", () => {
     MOCK_RDS_PASSWORD,
     "external-db-password-91",
     "external-nats-password-42",
+    EXTERNAL.modelApiKey,
     // What the mock gives every RandomPassword: here NATS's route and user passwords.
     "mock-random-password-for-in-cluster-postgres",
   ];
@@ -57,6 +59,7 @@ describe("secrets (DESIGN §3.2)", () => {
         "NATS_MIGRATE_URL",
         "NATS_URL",
         "NATS_WORKER_URL",
+        ...(stack === external ? ["OPENAI_API_KEY"] : []),
       ]);
       assert.ok(data.DATABASE_URL?.includes(databaseSecret));
       assert.equal(data.MESH_API_TOKEN, TEST_SECRETS.apiToken);
@@ -66,6 +69,29 @@ describe("secrets (DESIGN §3.2)", () => {
     ) as Record<string, string>;
     assert.equal(data.NATS_URL, EXTERNAL.natsUrl);
     assert.equal(data.DATABASE_URL, EXTERNAL.databaseUrl);
+  });
+
+  it("gives the model key (modelApiKey) to every mesh pod through Secret `mesh`, and rolls them when it changes", async () => {
+    const data = unwrapSecrets(
+      resourceOf(external.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs.stringData,
+    ) as Record<string, string>;
+    assert.equal(data.OPENAI_API_KEY, EXTERNAL.modelApiKey);
+    const overrides = ["postgres.mode=external", "nats.mode=external", "worker.enabled=true"];
+    const before = await renderStack("dev", overrides, { secrets: { ...TEST_SECRETS, ...EXTERNAL } });
+    const after = await renderStack("dev", overrides, {
+      secrets: { ...TEST_SECRETS, ...EXTERNAL, modelApiKey: "sk-rotated-key-88" },
+    });
+    for (const name of ["mesh", "mesh-worker"]) {
+      const env = envOf(objectOf(before.objects, "Deployment", name));
+      assert.deepEqual(env.OPENAI_API_KEY, {
+        secretKeyRef: { name: "mesh", key: "OPENAI_API_KEY", optional: true },
+      });
+      const revision = (stack: RenderedStack) =>
+        objectOf(stack.objects, "Deployment", name).spec.template.metadata.annotations[
+          "mesh.dev/secret-revision"
+        ];
+      assert.notEqual(revision(before), revision(after), `${name} rolls on a new model key`);
+    }
   });
 
   it("builds the RDS URL from the managed secret with TLS required", () => {

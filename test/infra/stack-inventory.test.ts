@@ -33,7 +33,6 @@ describe("stack inventories", () => {
       "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-api",
       "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-egress",
       "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-nats",
-      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-worker",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-nats-pdb",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-pdb",
       "mesh:infra:Cluster mesh",

@@ -100,6 +100,8 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
       POD_NAME: executorId,
       LOG_LEVEL: "info",
       MESH_BUILTIN_TOKEN_DELAY_MS: "2",
+      // JetStream reserves a stream's max_bytes up front: test streams stay small.
+      MESH_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
       ...(options.natsUrl ? { NATS_URL: options.natsUrl } : {}),
       ...options.env,
     },

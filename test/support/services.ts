@@ -1,6 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { scalerRoleName } from "../../app/durability/scaler-role.js";
+import { deploymentFromDatabase, runStreamNames } from "../../app/stream/run-stream-settings.js";
 
 /** The machine's Postgres and NATS (DESIGN: started before every session and CI run). */
 export const POSTGRES_ADMIN_URL =
@@ -22,7 +25,13 @@ export async function createTestDatabase(label: string): Promise<string> {
   return url.toString();
 }
 
+/**
+ * Drops a test database and the run stream its processes created on the machine's NATS (named after the
+ * database when MESH_DEPLOYMENT is unset): JetStream reserves every stream's max_bytes, so streams left
+ * behind by earlier runs would exhaust its storage.
+ */
 export async function dropTestDatabase(databaseUrl: string): Promise<void> {
+  await deleteRunStream(runStreamNames(deploymentFromDatabase(databaseUrl)).deployment);
   const name = new URL(databaseUrl).pathname.slice(1);
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();
@@ -32,6 +41,18 @@ export async function dropTestDatabase(databaseUrl: string): Promise<void> {
     await admin.query(`DROP ROLE IF EXISTS "${scalerRoleName(databaseUrl)}"`);
   } finally {
     await admin.end();
+  }
+}
+
+/** Deletes a deployment's run stream from the machine's NATS, if it is there. */
+export async function deleteRunStream(deployment: string): Promise<void> {
+  const connection = await connect({ servers: NATS_URL, timeout: 5_000 }).catch(() => undefined);
+  if (!connection) return; // NATS down (a fault test): nothing to clean
+  try {
+    const manager = await jetstreamManager(connection);
+    await manager.streams.delete(runStreamNames(deployment).stream).catch(() => undefined);
+  } finally {
+    await connection.close();
   }
 }
 

@@ -10,7 +10,7 @@ export function liveObjects(controlPlane: ControlPlane) {
   return {
     async read(apiVersion: string, kind: string, name: string, namespace?: string): Promise<LiveObject> {
       const live: KubernetesObject = await client.read({ apiVersion, kind, metadata: { name, namespace } });
-      return live as LiveObject;
+      return withWireNames(live) as LiveObject;
     },
     /** undefined when the object does not exist (404). */
     async find(apiVersion: string, kind: string, name: string, namespace?: string) {
@@ -22,6 +22,18 @@ export function liveObjects(controlPlane: ControlPlane) {
       }
     },
   };
+}
+
+/**
+ * The object with its fields named as on the wire: client-node's models rename fields that are reserved
+ * words in its generator (a NetworkPolicy rule's `from` is `_from`).
+ */
+function withWireNames(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withWireNames);
+  if (typeof value !== "object" || value === null || value instanceof Date) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [key === "_from" ? "from" : key, withWireNames(inner)]),
+  );
 }
 
 /**
