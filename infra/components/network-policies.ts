@@ -87,7 +87,13 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     const anywhere: NetworkPolicyPeer[] = [{ ipBlock: { cidr: "0.0.0.0/0" } }];
     // The model API: by port, outside the ranges named internal (the VPC: the API server listens on 443).
     const outside: NetworkPolicyPeer[] = [
-      { ipBlock: { cidr: "0.0.0.0/0", except: settings.egressExceptCidrs } },
+      {
+        ipBlock: {
+          cidr: "0.0.0.0/0",
+          // Only when set: the API server drops an empty list, and the live object would differ.
+          ...(settings.egressExceptCidrs.length > 0 ? { except: settings.egressExceptCidrs } : {}),
+        },
+      },
     ];
 
     policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
