@@ -177,7 +177,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     );
     assert.equal(new Set(stored).size, stored.length, "no message stored twice");
     console.log(
-      `      leader ${leader.name} killed after ${heldBeforeKill.length} chunks, ${newLeader} took over; the stream holds ${stored.length} messages of the run (it stores again once the survivors have a leader); the reader's done came from ${result.done?.source ?? "the stream"}`,
+      `      leader ${leader.name} killed after ${heldBeforeKill.length} chunks, ${newLeader} took over; the stream holds ${stored.length} messages of the run (nothing is stored until the survivors have elected a leader); the reader's done came from ${result.done?.source ?? "the stream"}`,
     );
 
     leader.start();
