@@ -1,8 +1,4 @@
-import {
-  type RunStreamNames,
-  type RunStreamSettings,
-  runStreamNames,
-} from "../app/stream/run-stream-settings.js";
+import type { RunStreamNames, RunStreamSettings } from "../app/stream/run-stream-settings.js";
 import { jetStreamFileStoreBytes, type MeshConfig } from "./config.js";
 import { durationToSeconds, quantityToBytes } from "./quantity.js";
 import { imageVersion, type Resources } from "./topology.js";
@@ -68,10 +64,6 @@ export function natsPermissions(names: RunStreamNames): Record<NatsUserRole, Nat
   };
 }
 
-/** The stream names of a deployment in `namespace` (its pods' MESH_DEPLOYMENT). */
-export function deploymentStreamNames(namespace: string): RunStreamNames {
-  return runStreamNames(namespace);
-}
 /** Seconds after lame-duck mode starts before the server begins closing client connections. */
 export const LAME_DUCK_GRACE_SECONDS = 10;
 /** Seconds the kubelet grants beyond lame-duck mode for the server to flush and exit. */

@@ -1,5 +1,5 @@
+import { runStreamNames } from "../app/stream/run-stream-settings.js";
 import {
-  deploymentStreamNames,
   NATS_ACCOUNT,
   NATS_PORTS,
   NATS_ROUTE_USER,
@@ -44,7 +44,7 @@ export function renderNatsServerConfig(
   namespace: string,
   credentials: NatsCredentials,
 ): string {
-  const permissions = natsPermissions(deploymentStreamNames(namespace));
+  const permissions = natsPermissions(runStreamNames(namespace));
   const config: Record<string, ConfigValue> = {
     // The pod's name (downward API): stable across restarts, so JetStream keeps its RAFT identity.
     server_name: { env: "SERVER_NAME" },

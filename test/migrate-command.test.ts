@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { startMesh } from "./support/mesh-process.js";
+import { runMigrateCommand, startMesh } from "./support/mesh-process.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "./support/services.js";
 
 // The Kubernetes path: a Job runs `main migrate` once per image; pods start with MESH_AUTO_MIGRATE=false.
-const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
 
-function migrate(databaseUrl: string) {
-  return spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
-    env: { PATH: process.env.PATH ?? "", DATABASE_URL: databaseUrl },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-}
+const migrate = (databaseUrl: string) => runMigrateCommand({ DATABASE_URL: databaseUrl });
 
 describe("main migrate (the migration Job)", () => {
   let databaseUrl: string;

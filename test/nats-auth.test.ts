@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { natsConnectOptions } from "../app/stream/nats-servers.js";
@@ -9,7 +7,7 @@ import { runStreamNames } from "../app/stream/run-stream-settings.js";
 import { natsServerConfigText } from "../infra/render/config-files.js";
 import { renderStack } from "./infra/support.js";
 import { ApiClient } from "./support/api-client.js";
-import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
 import {
   type NatsServer,
   NatsServers,
@@ -23,7 +21,6 @@ import { waitFor } from "./support/wait.js";
 // Fixture: one real nats-server (the pinned build) from the dev stack's rendered config — its account
 // MESH with a user per workload — plus a second account, as another tenant of the same server would
 // have. mesh connects with the URLs of Secret `mesh` (hosts moved to the loopback server).
-const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
 const OTHER_ACCOUNT = `
   OTHER: {
     jetstream: "enabled"
@@ -83,16 +80,14 @@ describe("mesh's NATS: accounts, a user per workload, least privilege", () => {
       manager.streams.add({ name: names.stream, subjects: [names.subjects] }),
       /timeout|permission/i,
     );
-    const migrate = spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
-      env: {
-        PATH: process.env.PATH ?? "",
+    const migrate = runMigrateCommand(
+      {
         DATABASE_URL: databaseUrl,
         NATS_URL: urls.migrate,
         MESH_DEPLOYMENT: "mesh-dev",
       },
-      encoding: "utf8",
-      timeout: 90_000,
-    });
+      90_000,
+    );
     assert.equal(migrate.status, 0, migrate.stderr + migrate.stdout);
     assert.match(migrate.stdout, /run stream created/);
   });

@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
 import { natsConnectOptions } from "../app/stream/nats-servers.js";
@@ -8,7 +6,7 @@ import { type RunStreamNames, runStreamNames } from "../app/stream/run-stream-se
 import { natsServerConfigText } from "../infra/render/config-files.js";
 import { renderStack } from "./infra/support.js";
 import { ApiClient, type Json } from "./support/api-client.js";
-import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
 import {
   type NatsServer,
   NatsServers,
@@ -22,7 +20,6 @@ import { waitFor } from "./support/wait.js";
 // Fixture: three real nats-servers (the pinned build) from the prod stack's rendered config (30-s lame
 // duck, the server's minimum), migrated by `main migrate` with the prod migration Job's stream env, then
 // 1 api + 1 worker on a fresh database streaming runs through them.
-const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
 const TOKENS = 60;
 const meshEnv = {
   MESH_BUILTIN_TOKENS: String(TOKENS),
@@ -106,16 +103,14 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
       await connection.close();
     }
 
-    const migrate = spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
-      env: {
-        PATH: process.env.PATH ?? "",
+    const migrate = runMigrateCommand(
+      {
         DATABASE_URL: databaseUrl,
         NATS_URL: urls.migrate,
         ...jobEnv,
       },
-      encoding: "utf8",
-      timeout: 90_000,
-    });
+      90_000,
+    );
     assert.equal(migrate.status, 0, migrate.stderr + migrate.stdout);
     assert.match(migrate.stdout, /run stream settings converged/);
 

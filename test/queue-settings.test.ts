@@ -1,22 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "./support/services.js";
 
 // Fixture: the Kubernetes path. The release's migration (`main migrate`, the Job) writes the queue settings
 // of the stack (worker concurrency 12); then pods start as rendered — workers with their own concurrency
 // variable, api pods with none (the default 8) — in either order, Kubernetes-style (no auto-migrate).
-const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
 const STACK_CONCURRENCY = "12";
 const POD_ENV = { MESH_AUTO_MIGRATE: "false" };
 
 function migrate(databaseUrl: string, env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
-    env: { PATH: process.env.PATH ?? "", DATABASE_URL: databaseUrl, ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+  const result = runMigrateCommand({ DATABASE_URL: databaseUrl, ...env });
   assert.equal(result.status, 0, result.stderr);
 }
 

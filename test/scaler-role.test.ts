@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { SCALER_QUERY, scalerDatabaseUrl, scalerRoleName } from "../app/durability/scaler-role.js";
 import { ApiClient } from "./support/api-client.js";
-import { type MeshProcess, startMesh, stopAll } from "./support/mesh-process.js";
+import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
 
 // Fixture: a database migrated by `main migrate` (the release Job), three runs waiting on an api alone.
 // KEDA connects as the scaler role the migration created, with the URL the Pulumi program gives it.
-const MAIN = fileURLToPath(new URL("../app/main.ts", import.meta.url));
 
 describe("KEDA's scaler role: least privilege on the real Postgres", () => {
   let databaseUrl: string;
@@ -18,11 +15,7 @@ describe("KEDA's scaler role: least privilege on the real Postgres", () => {
 
   before(async () => {
     databaseUrl = await createTestDatabase("scaler_role");
-    const migrated = spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
-      env: { PATH: process.env.PATH ?? "", DATABASE_URL: databaseUrl },
-      encoding: "utf8",
-      timeout: 60_000,
-    });
+    const migrated = runMigrateCommand({ DATABASE_URL: databaseUrl });
     assert.equal(migrated.status, 0, migrated.stderr);
     const api = await startMesh({
       role: "api",

@@ -1,5 +1,10 @@
-import { DiscardPolicy, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  jetstreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { connect, nanos } from "@nats-io/transport-node";
 import { log } from "../log.js";
 import { natsConnectOptions } from "./nats-servers.js";
 import type { RunStreamNames, RunStreamSettings } from "./run-stream-settings.js";
@@ -86,8 +91,6 @@ export async function migrateRunStream(
   names: RunStreamNames,
   settings: RunStreamSettings,
 ): Promise<void> {
-  const { connect } = await import("@nats-io/transport-node");
-  const { jetstreamManager } = await import("@nats-io/jetstream");
   const connection = await connect({
     ...natsConnectOptions(servers),
     name: "mesh-migrate",

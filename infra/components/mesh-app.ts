@@ -7,7 +7,7 @@ import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import type { DeploymentPlan, TopologyPlan } from "../topology.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
-import { SECRET_REVISION_ANNOTATION, secretRevision } from "./secret-revision.js";
+import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
 
 export interface MeshAppArgs {
   namespace: pulumi.Input<string>;
@@ -119,14 +119,9 @@ export class MeshApp extends pulumi.ComponentResource {
       childOpts,
     );
     // Rolls every Deployment whose pods read the Secret when any of its values changes (secret-revision.ts).
-    // Not a Pulumi secret: the HMAC reveals nothing, and a secret annotation would make Pulumi hide the
-    // whole pod spec in every diff.
-    // A Secret about to be created has no uid yet (a preview of its creation): no revision then — the
-    // pods are new anyway, and `pulumi up` computes it from the created Secret.
-    const revision = pulumi.unsecret(
-      pulumi
-        .all([secret.metadata.uid, secretData])
-        .apply(([uid, data]) => (uid ? secretRevision(uid, data as Record<string, string>) : "")),
+    const revision = secretRevisionOutput(
+      secret.metadata.uid,
+      secretData as pulumi.Output<Record<string, string>>,
     );
 
     const migration = new k8s.batch.v1.Job(

@@ -10,7 +10,7 @@ import {
 } from "../nats-plan.js";
 import { NATS_PATHS, renderNatsServerConfig } from "../nats-server-config.js";
 import { containerSecurityContext, podSecurityContext } from "./pod-security.js";
-import { SECRET_REVISION_ANNOTATION, secretRevision } from "./secret-revision.js";
+import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
 
 export interface NatsArgs {
   namespace: pulumi.Input<string>;
@@ -106,11 +106,7 @@ export class Nats extends pulumi.ComponentResource {
       childOpts,
     );
     // Rolls the servers when the config changes; an HMAC keyed by the Secret's uid reveals nothing of it.
-    const configRevision = pulumi.unsecret(
-      pulumi
-        .all([configSecret.metadata.uid, configText])
-        .apply(([uid, text]) => (uid ? secretRevision(uid, { [NATS_CONFIG_KEY]: text }) : "")),
-    );
+    const configRevision = secretRevisionOutput(configSecret.metadata.uid, { [NATS_CONFIG_KEY]: configText });
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-service-account`,

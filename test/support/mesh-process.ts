@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -125,6 +125,15 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
     }
   }
   return mesh;
+}
+
+/** `main migrate`, as the migration Job runs it: the DBOS and mesh schemas, queue settings, the run stream. */
+export function runMigrateCommand(env: Record<string, string>, timeoutMs = 60_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
 }
 
 export async function stopAll(processes: Iterable<MeshProcess>): Promise<void> {

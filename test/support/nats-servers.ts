@@ -16,13 +16,16 @@ import { waitFor } from "./wait.js";
 
 const DIR_PREFIX = "mesh-nats-servers-";
 
-/** The nats-server binary, or a failure naming how to get it (never a silent skip). */
+/** The nats-server binary, or a failure naming how to get it (never a silent skip); checked once. */
+let binaryChecked = false;
 export function natsServerBinary(): string {
+  if (binaryChecked) return "nats-server";
   const found = spawnSync("nats-server", ["--version"], { encoding: "utf8" });
   if (found.error || found.status !== 0)
     throw new Error(
       "nats-server is not on PATH: run the suite through ./dev test (scripts/ensure-tools.sh builds it)",
     );
+  binaryChecked = true;
   return "nats-server";
 }
 
