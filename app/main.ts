@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig, type MeshConfig } from "./config.js";
 import { createMeshPool } from "./db.js";
+import { DispatchVersion } from "./durability/dispatch-version.js";
 import { executionGate } from "./durability/execution-gate.js";
 import { Heartbeat } from "./durability/heartbeat.js";
 import { runMigrations } from "./durability/migrations.js";
@@ -23,7 +24,7 @@ async function main(argv: string[]): Promise<void> {
   if (config.roleWarning) log.warn(config.roleWarning);
 
   if (argv[0] === "migrate") {
-    await runMigrations(config.databaseUrl);
+    await runMigrations(config.databaseUrl, { version: config.workflowVersion, promote: true });
     await writeQueueSettingsAsOwner(config);
     if (config.natsUrl) {
       const { migrateRunStream } = await import("./stream/run-stream-setup.js");
@@ -54,7 +55,8 @@ async function main(argv: string[]): Promise<void> {
   setRunPorts(ports);
 
   // 5. Migrate (locally, once, under a lock), launch, then register queues: DBOS 5 keeps them in Postgres.
-  if (config.autoMigrate) await runMigrations(config.databaseUrl);
+  if (config.autoMigrate)
+    await runMigrations(config.databaseUrl, { version: config.workflowVersion, promote: false });
   await DBOS.launch();
   // The release's migration owns the queue settings; a process only creates a missing row.
   await ensureQueuesRegistered(DBOS, config);
@@ -74,6 +76,17 @@ async function main(argv: string[]): Promise<void> {
     intervalMs: Math.max(500, Math.floor(config.executorTimeoutMs / 3)),
   });
   reaper.start();
+  // Only processes that serve the API enqueue agent runs.
+  const dispatchVersion =
+    config.role === "worker"
+      ? undefined
+      : new DispatchVersion(
+          pool,
+          config.workflowVersion,
+          config.executorTimeoutMs,
+          config.heartbeatIntervalMs,
+        );
+  await dispatchVersion?.start();
   processInfo.set({ role: config.role, version: config.workflowVersion, executor: config.executorId }, 1);
 
   const openStreams = new OpenStreams();
@@ -85,6 +98,7 @@ async function main(argv: string[]): Promise<void> {
     bus,
     apiToken: config.apiToken,
     executorTimeoutMs: config.executorTimeoutMs,
+    dispatchVersion: () => dispatchVersion?.current,
   });
   if (!config.apiToken && config.role !== "worker")
     log.warn(
@@ -122,6 +136,7 @@ async function main(argv: string[]): Promise<void> {
     }, config.shutdownGraceMs).unref();
     readiness.markDraining();
     reaper.stop();
+    dispatchVersion?.stop();
     await heartbeat.stop();
     server.close();
     // Open SSE streams end cleanly now; clients reconnect elsewhere with Last-Event-ID.

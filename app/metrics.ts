@@ -72,3 +72,23 @@ export const authFailures = new Counter({
   labelNames: ["reason"] as const,
   registers: [registry],
 });
+
+export const versionQueueDepth = new Gauge({
+  name: "mesh_version_queue_depth",
+  help: "Runs waiting (ENQUEUED) or running (PENDING) per run queue and workflow version",
+  labelNames: ["queue", "version", "status"] as const,
+  registers: [registry],
+});
+
+export const strandedRuns = new Gauge({
+  name: "mesh_stranded_runs",
+  help: "Runs waiting at a workflow version no live executor runs (they never start until one does)",
+  labelNames: ["version"] as const,
+  registers: [registry],
+});
+
+export const movedRuns = new Counter({
+  name: "mesh_version_moved_runs_total",
+  help: "Version-free runs (no step recorded) moved to the dispatch version by this process",
+  registers: [registry],
+});

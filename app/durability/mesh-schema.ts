@@ -1,6 +1,9 @@
 import type pg from "pg";
 
-/** mesh's own tables, next to DBOS's: one row per executor that ever ran, kept fresh by heartbeats. */
+/**
+ * mesh's own tables, next to DBOS's: one row per executor that ever ran, kept fresh by heartbeats, and one
+ * per workflow-code version a release shipped.
+ */
 const MESH_SCHEMA_SQL = `
   CREATE SCHEMA IF NOT EXISTS mesh;
   CREATE TABLE IF NOT EXISTS mesh.executors (
@@ -14,6 +17,11 @@ const MESH_SCHEMA_SQL = `
     reaped_at      timestamptz
   );
   CREATE INDEX IF NOT EXISTS executors_last_seen ON mesh.executors (last_seen);
+  -- The workflow-code versions releases have shipped, newest release last (app/durability/workflow-versions.ts).
+  CREATE TABLE IF NOT EXISTS mesh.workflow_versions (
+    version       text PRIMARY KEY,
+    released_at   timestamptz NOT NULL DEFAULT now()
+  );
 `;
 
 /** Creates or upgrades mesh's schema. Idempotent; callers serialise it with the migration lock. */

@@ -3,6 +3,7 @@ import pg from "pg";
 import { log } from "../log.js";
 import { migrateMeshSchema } from "./mesh-schema.js";
 import { ensureScalerRole } from "./scaler-role.js";
+import { recordRelease } from "./workflow-versions.js";
 
 /** Advisory lock key held while migrating ("mesh-mig" in ASCII), so parallel launches never race. */
 const MIGRATION_LOCK_KEY = 0x6d6573682d6d6967n;
@@ -10,9 +11,13 @@ const MIGRATION_LOCK_KEY = 0x6d6573682d6d6967n;
 /**
  * Runs the DBOS system-database migrations and mesh's own, once, under a Postgres advisory lock: many
  * processes starting together on an empty database wait for the first one instead of racing on DBOS's
- * migration table. Used at launch when MESH_AUTO_MIGRATE=true and by `main.js migrate` (the Job).
+ * migration table. Used at launch when MESH_AUTO_MIGRATE=true and by `main.js migrate` (the Job). Records
+ * the workflow-code version of the image migrating (the Job promotes it to newest release).
  */
-export async function runMigrations(databaseUrl: string): Promise<void> {
+export async function runMigrations(
+  databaseUrl: string,
+  release: { version: string; promote: boolean },
+): Promise<void> {
   await ensureDatabaseExists(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -21,6 +26,8 @@ export async function runMigrations(databaseUrl: string): Promise<void> {
     const started = Date.now();
     await DBOS.migrate(databaseUrl);
     await migrateMeshSchema(client);
+    // This release's workflow-code version becomes the one version-free runs are dispatched to.
+    await recordRelease(client, release.version, release);
     await ensureScalerRole(client, databaseUrl).catch((error: Error & { code?: string }) => {
       // A database user without CREATEROLE (some external Postgres): everything but queue-depth
       // autoscaling works, so say what is missing instead of failing the release.

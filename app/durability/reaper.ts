@@ -1,8 +1,9 @@
 import { DBOS } from "@dbos-inc/dbos-sdk";
 import type pg from "pg";
 import { log } from "../log.js";
-import { reapedWorkflows } from "../metrics.js";
+import { movedRuns, reapedWorkflows } from "../metrics.js";
 import { requeuePendingRunsOf } from "./requeue-own-runs.js";
+import { moveVersionFreeRuns, readVersionLoad } from "./workflow-versions.js";
 
 /** Advisory lock key of the reaper ("mesh-rea" in ASCII): one reaper at a time across all processes. */
 const REAPER_LOCK_KEY = 0x6d6573682d726561n;
@@ -21,6 +22,7 @@ export interface ReaperOptions {
  * MESH_EXECUTOR_TIMEOUT_MS and puts their PENDING runs back on their original queues with DBOS's public
  * API (listWorkflows + resumeWorkflows with queueName). A live worker then continues each run from its
  * last checkpoint; if the "dead" executor was only frozen, DBOS fences it at its next checkpoint.
+ * The same pass moves version-free runs to the dispatch version and logs stranded runs (workflow-versions.ts).
  */
 export class Reaper {
   #timer: NodeJS.Timeout | undefined;
@@ -53,7 +55,10 @@ export class Reaper {
       ]);
       if (!rows[0]?.locked) return 0;
       try {
-        return await this.#reapDeadExecutors(client);
+        const reaped = await this.#reapDeadExecutors(client);
+        await this.#moveVersionFreeRuns(client);
+        await this.#reportStrandedRuns();
+        return reaped;
       } finally {
         await client.query("SELECT pg_advisory_unlock($1)", [REAPER_LOCK_KEY.toString()]);
       }
@@ -64,6 +69,35 @@ export class Reaper {
       client?.release();
       this.#running = false;
     }
+  }
+
+  /** Version-free runs queued at a version other than the dispatch version go to it (workflow-versions.ts). */
+  async #moveVersionFreeRuns(client: pg.PoolClient): Promise<void> {
+    const moved = await moveVersionFreeRuns(client, this.options.executorTimeoutMs);
+    if (moved.length === 0) return;
+    movedRuns.inc(moved.length);
+    const byMove = new Map<string, string[]>();
+    for (const run of moved) {
+      const key = `${run.from || "(none)"} → ${run.to}`;
+      byMove.set(key, [...(byMove.get(key) ?? []), run.runId]);
+    }
+    for (const [move, runs] of byMove)
+      log.info(
+        { move, runs: runs.length, runIds: runs.slice(0, 20) },
+        "moved version-free runs to the dispatch version",
+      );
+  }
+
+  /** Runs waiting for a version no live executor runs: logged at every pass until one of its version comes. */
+  async #reportStrandedRuns(): Promise<void> {
+    const load = await readVersionLoad(this.pool, this.options.executorTimeoutMs);
+    for (const [queue, versions] of Object.entries(load))
+      for (const entry of versions)
+        if (entry.stranded > 0)
+          log.error(
+            { queue, version: entry.version, runs: entry.stranded },
+            "runs are stranded: no live executor runs their workflow version (keep or bring back its workers)",
+          );
   }
 
   async #reapDeadExecutors(client: pg.PoolClient): Promise<number> {

@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   bus: RunStreamBus;
   apiToken?: string;
   executorTimeoutMs: number;
+  /** The workflow version new runs are stamped with (undefined: the process's own). */
+  dispatchVersion?: () => string | undefined;
 }
 
 /** Largest request body accepted: a 32 KiB input is at most 128 KiB of UTF-8, plus JSON framing. */
@@ -47,7 +49,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       }),
     );
     if (options.apiToken) v1.use(bearerAuth(options.apiToken));
-    v1.route("/", runsRoutes(options.bus, options.openStreams));
+    v1.route("/", runsRoutes(options.bus, options.openStreams, options.dispatchVersion ?? (() => undefined)));
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);

@@ -1,7 +1,15 @@
 import { Hono } from "hono";
 import type pg from "pg";
+import { readVersionLoad } from "../durability/workflow-versions.js";
 import { log } from "../log.js";
-import { liveExecutors, queueDepth, registry, runsByStatus } from "../metrics.js";
+import {
+  liveExecutors,
+  queueDepth,
+  registry,
+  runsByStatus,
+  strandedRuns,
+  versionQueueDepth,
+} from "../metrics.js";
 import { readLiveExecutors, readQueueStats, readRunsByStatus } from "../runs/queue-stats.js";
 import type { Readiness } from "./readiness.js";
 
@@ -27,10 +35,11 @@ export function operationsRoutes(readiness: Readiness, pool: pg.Pool, executorTi
 /** Gauges read from Postgres at scrape time; a failed read keeps the previous values and is logged. */
 async function refreshDatabaseGauges(pool: pg.Pool, executorTimeoutMs: number): Promise<void> {
   try {
-    const [queues, executors, runs] = await Promise.all([
+    const [queues, executors, runs, versions] = await Promise.all([
       readQueueStats(pool, executorTimeoutMs),
       readLiveExecutors(pool, executorTimeoutMs),
       readRunsByStatus(pool),
+      readVersionLoad(pool, executorTimeoutMs),
     ]);
     for (const queue of queues) {
       queueDepth.set({ queue: queue.name, status: "ENQUEUED" }, queue.enqueued);
@@ -38,6 +47,16 @@ async function refreshDatabaseGauges(pool: pg.Pool, executorTimeoutMs: number): 
     }
     liveExecutors.reset();
     for (const role of ["all", "api", "worker"]) liveExecutors.set({ role }, executors[role] ?? 0);
+    versionQueueDepth.reset();
+    strandedRuns.reset();
+    const stranded: Record<string, number> = {};
+    for (const [queue, entries] of Object.entries(versions))
+      for (const entry of entries) {
+        versionQueueDepth.set({ queue, version: entry.version, status: "ENQUEUED" }, entry.enqueued);
+        versionQueueDepth.set({ queue, version: entry.version, status: "PENDING" }, entry.pending);
+        stranded[entry.version] = (stranded[entry.version] ?? 0) + entry.stranded;
+      }
+    for (const [version, count] of Object.entries(stranded)) strandedRuns.set({ version }, count);
     runsByStatus.reset();
     for (const [status, count] of Object.entries(runs)) runsByStatus.set({ status }, count);
   } catch (error) {

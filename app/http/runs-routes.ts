@@ -36,14 +36,23 @@ function resumeAfter(header: string | undefined, query: string | undefined): num
   return Number(raw);
 }
 
-export function runsRoutes(bus: RunStreamBus, openStreams: OpenStreams): Hono<{ Bindings: HttpBindings }> {
+export function runsRoutes(
+  bus: RunStreamBus,
+  openStreams: OpenStreams,
+  dispatchVersion: () => string | undefined,
+): Hono<{ Bindings: HttpBindings }> {
   const routes = new Hono<{ Bindings: HttpBindings }>();
 
   routes.post("/threads/:threadId/runs", async (c) => {
     const threadId = pathId(c, "threadId");
     const body = await parseJsonBody(c, createRunBody);
     try {
-      const run = await enqueueRun({ threadId, input: body.input, idempotencyKey: body.idempotencyKey });
+      const run = await enqueueRun({
+        threadId,
+        input: body.input,
+        idempotencyKey: body.idempotencyKey,
+        applicationVersion: dispatchVersion(),
+      });
       return c.json(
         { runId: run.runId, threadId: run.threadId, status: run.status, links: runLinks(run) },
         202,

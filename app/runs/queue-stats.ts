@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { readVersionLoad, type VersionQueueLoad } from "../durability/workflow-versions.js";
 import { RUN_QUEUES } from "../queue-names.js";
 
 /** An executor is live while its heartbeat is younger than $1 ms and it has not stopped. */
@@ -12,6 +13,8 @@ export interface QueueStats {
   /** Live executors that dequeue this queue (heartbeat fresh, not stopped). */
   listeners: number;
   listenerIds: string[];
+  /** The same per workflow version, with the runs stranded at a version no live executor runs. */
+  versions: VersionQueueLoad[];
 }
 
 /**
@@ -19,7 +22,7 @@ export interface QueueStats {
  * with no listen_queues (role `all`) listens to every queue.
  */
 export async function readQueueStats(pool: pg.Pool, executorTimeoutMs: number): Promise<QueueStats[]> {
-  const [depth, listeners] = await Promise.all([
+  const [depth, listeners, versions] = await Promise.all([
     pool.query<{ queue_name: string; status: string; count: string }>(
       `SELECT queue_name, status, count(*)::text AS count
          FROM dbos.workflow_status
@@ -33,6 +36,7 @@ export async function readQueueStats(pool: pg.Pool, executorTimeoutMs: number): 
         WHERE ${LIVE_EXECUTOR}`,
       [executorTimeoutMs],
     ),
+    readVersionLoad(pool, executorTimeoutMs),
   ]);
   return RUN_QUEUES.map((name) => {
     const count = (status: string) =>
@@ -47,6 +51,7 @@ export async function readQueueStats(pool: pg.Pool, executorTimeoutMs: number): 
       pending: count("PENDING"),
       listeners: listenerIds.length,
       listenerIds,
+      versions: versions[name] ?? [],
     };
   });
 }

@@ -12,6 +12,8 @@ export interface EnqueueRunRequest {
   threadId: string;
   input: string;
   idempotencyKey?: string;
+  /** DBOS applicationVersion to stamp (the dispatch version, app/durability/dispatch-version.ts). */
+  applicationVersion?: string;
 }
 
 /** The run ID for a request: derived from the idempotency key when there is one, so retries land on one run. */
@@ -27,7 +29,10 @@ export async function enqueueRun(request: EnqueueRunRequest): Promise<RunView> {
   await DBOS.startWorkflow(agentRun, {
     workflowID: runId,
     queueName: THREAD_GATE_QUEUE,
-    enqueueOptions: { queuePartitionKey: request.threadId },
+    enqueueOptions: {
+      queuePartitionKey: request.threadId,
+      ...(request.applicationVersion ? { applicationVersion: request.applicationVersion } : {}),
+    },
   })({ threadId: request.threadId, input: request.input, enqueuedAt: Date.now() });
 
   const run = await readRun(runId);
