@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import type pg from "pg";
-import { readVersionLoad } from "../durability/workflow-versions.js";
 import { log } from "../log.js";
 import {
   liveExecutors,
@@ -35,11 +34,10 @@ export function operationsRoutes(readiness: Readiness, pool: pg.Pool, executorTi
 /** Gauges read from Postgres at scrape time; a failed read keeps the previous values and is logged. */
 async function refreshDatabaseGauges(pool: pg.Pool, executorTimeoutMs: number): Promise<void> {
   try {
-    const [queues, executors, runs, versions] = await Promise.all([
+    const [queues, executors, runs] = await Promise.all([
       readQueueStats(pool, executorTimeoutMs),
       readLiveExecutors(pool, executorTimeoutMs),
       readRunsByStatus(pool),
-      readVersionLoad(pool, executorTimeoutMs),
     ]);
     for (const queue of queues) {
       queueDepth.set({ queue: queue.name, status: "ENQUEUED" }, queue.enqueued);
@@ -50,8 +48,8 @@ async function refreshDatabaseGauges(pool: pg.Pool, executorTimeoutMs: number): 
     versionQueueDepth.reset();
     strandedRuns.reset();
     const stranded: Record<string, number> = {};
-    for (const [queue, entries] of Object.entries(versions))
-      for (const entry of entries) {
+    for (const { name: queue, versions } of queues)
+      for (const entry of versions) {
         versionQueueDepth.set({ queue, version: entry.version, status: "ENQUEUED" }, entry.enqueued);
         versionQueueDepth.set({ queue, version: entry.version, status: "PENDING" }, entry.pending);
         stranded[entry.version] = (stranded[entry.version] ?? 0) + entry.stranded;
