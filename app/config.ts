@@ -44,6 +44,11 @@ export interface MeshConfig {
   listenAddress?: string;
   executorId: string;
   workflowVersion: string;
+  /**
+   * What the release's migration Job checks before anything rolls (app/durability/release-checks.ts): the
+   * version the stack deploys this image as, and the versions whose workers the update removes.
+   */
+  release: { expectedWorkflowVersion?: string; retiringWorkflowVersions: string[] };
   apiToken?: string;
   workerConcurrency: number;
   shutdownGraceMs: number;
@@ -105,6 +110,14 @@ const deploymentName = z
   .trim()
   .regex(DEPLOYMENT_NAME, "must be a DNS label (lowercase letters, digits, '-'), e.g. the namespace")
   .refine((name) => name !== "runs", 'must not be "runs"');
+
+/** A comma-separated list of workflow versions (the names the stack config validates). */
+const workflowVersionList = z
+  .string()
+  .transform((value) => value.split(",").map((entry) => entry.trim()))
+  .refine((versions) => versions.every((version) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(version)), {
+    message: "must be workflow versions separated by commas, like mesh-wf-1,mesh-wf-2",
+  });
 
 const modelSpec = z
   .string()
@@ -217,6 +230,10 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     },
     executorId: env.POD_NAME?.trim() || `${hostname()}-${process.pid}`,
     workflowVersion: env.MESH_WORKFLOW_VERSION?.trim() || WORKFLOW_CODE_VERSION,
+    release: {
+      expectedWorkflowVersion: env.MESH_EXPECTED_WORKFLOW_VERSION?.trim() || undefined,
+      retiringWorkflowVersions: read(env, "MESH_RETIRING_WORKFLOW_VERSIONS", workflowVersionList, []),
+    },
     apiToken: apiToken(env.MESH_API_TOKEN),
     workerConcurrency: read(env, "MESH_WORKER_CONCURRENCY", integer(1, 10_000), 8),
     shutdownGraceMs,

@@ -8,6 +8,12 @@ import { executionGate } from "./durability/execution-gate.js";
 import { Heartbeat } from "./durability/heartbeat.js";
 import { runMigrations } from "./durability/migrations.js";
 import { Reaper } from "./durability/reaper.js";
+import {
+  checkImageWorkflowVersion,
+  checkRetiringVersions,
+  RELEASE_REFUSED_EXIT_CODE,
+  ReleaseRefusedError,
+} from "./durability/release-checks.js";
 import { requeuePendingRuns } from "./durability/requeue-own-runs.js";
 import { createHttpApp } from "./http/create-http-app.js";
 import { OpenStreams } from "./http/open-streams.js";
@@ -24,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
   if (config.roleWarning) log.warn(config.roleWarning);
 
   if (argv[0] === "migrate") {
+    await refuseBadRelease(config);
     await runMigrations(config.databaseUrl, { version: config.workflowVersion, promote: true });
     await writeQueueSettingsAsOwner(config);
     if (config.natsUrl) {
@@ -166,6 +173,22 @@ async function main(argv: string[]): Promise<void> {
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/**
+ * `main.js migrate`, first: a release whose image is not the workflow version the stack says, or that
+ * retires a version runs still need, exits with RELEASE_REFUSED_EXIT_CODE before it changes anything.
+ */
+async function refuseBadRelease(config: MeshConfig): Promise<void> {
+  try {
+    checkImageWorkflowVersion(config.workflowVersion, config.release.expectedWorkflowVersion);
+    await checkRetiringVersions(config.databaseUrl, config.release.retiringWorkflowVersions);
+  } catch (error) {
+    if (!(error instanceof ReleaseRefusedError)) throw error;
+    log.error({ err: error.message }, "release refused");
+    process.stderr.write(`mesh: release refused: ${error.message}\n`);
+    process.exit(RELEASE_REFUSED_EXIT_CODE);
+  }
 }
 
 /** `main.js migrate`: the release's migration writes the run queues' settings (it owns them). */

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { WORKFLOW_CODE_VERSION } from "../app/version.js";
 import { quantityToBytes } from "./quantity.js";
 
 // Every stack config key of DESIGN §3.1, read once and validated as a whole. Nothing else in the
@@ -142,6 +143,34 @@ const natsSchema = z
   })
   .prefault({});
 
+/**
+ * Workflow versions (infra/workflow-releases.ts): the version the deployed image carries, and the draining
+ * versions to retire. A version names a Deployment (mesh-worker-<version>), so it is a short DNS label.
+ */
+const workflowVersion = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/,
+    "must be a workflow version like mesh-wf-2 (lowercase letters, digits, '-'; at most 40)",
+  );
+const workflowSchema = z
+  .strictObject({
+    /**
+     * WORKFLOW_CODE_VERSION of the deployed image; default: this program's (app/version.ts), for an image
+     * built from the same commit. The migration Job refuses an image that carries another.
+     */
+    version: workflowVersion.default(WORKFLOW_CODE_VERSION),
+    /** Draining versions whose workers this update removes (the migration Job checks none has runs left). */
+    retired: z.array(workflowVersion).default([]),
+    /** Workers of each draining version when queue-depth autoscaling is off (with it: 0 when idle). */
+    drainingReplicas: z
+      .number()
+      .int()
+      .min(1, "must be at least 1 (a draining version's runs need a worker)")
+      .default(1),
+  })
+  .prefault({});
+
 const kedaSchema = z
   .strictObject({
     /** Install KEDA from its official chart (needed by worker.autoscaling.mode=queueDepth) when the cluster lacks it. */
@@ -259,6 +288,7 @@ const configSchema = z
     postgres: postgresSchema,
     nats: natsSchema,
     keda: kedaSchema,
+    workflow: workflowSchema,
     networkPolicy: networkPolicySchema,
     extraEnv: extraEnvSchema,
     hasDatabaseUrl: z.boolean(),
@@ -419,6 +449,7 @@ export const STRUCTURED_KEYS = [
   "postgres",
   "nats",
   "keda",
+  "workflow",
   "networkPolicy",
   "extraEnv",
 ] as const;

@@ -3,7 +3,7 @@
 // the wiring and infra/topology.ts for what runs where.
 import { meshProgram } from "./program.js";
 
-const outputs = meshProgram();
+const outputs = await meshProgram();
 
 export const namespace = outputs.namespace;
 export const serviceName = outputs.serviceName;
@@ -12,3 +12,4 @@ export const topology = outputs.topology;
 export const databaseEndpoint = outputs.databaseEndpoint;
 export const natsUrl = outputs.natsUrl;
 export const databaseUrl = outputs.databaseUrl;
+export const workflowReleases = outputs.workflowReleases;

@@ -1,16 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MeshConfigError, parseMeshConfig, readStackConfig } from "./config.js";
+import { readPreviousReleases } from "./previous-releases.js";
 import { createMeshStack } from "./stack.js";
+import { planReleases } from "./workflow-releases.js";
 
 /**
  * The mesh Pulumi program as one function: validate the whole stack config first (no resource is
- * registered when it is invalid), then build the stack and return its outputs. `infra/index.ts` (the
+ * registered when it is invalid), read what the previous update deployed (the workflow versions still
+ * draining), then build the stack and return its outputs. `infra/index.ts` (the
  * CLI's entry) exports what it returns; the Automation API runs it as an inline program.
  */
-export function meshProgram() {
+export async function meshProgram() {
   const config = validatedConfig();
-  for (const warning of config.warnings) void pulumi.log.warn(warning);
-  return createMeshStack(config);
+  const releases = planReleases(
+    await readPreviousReleases(),
+    { version: config.workflow.version, image: config.image },
+    config.workflow.retired,
+  );
+  for (const warning of [...config.warnings, ...releases.warnings]) void pulumi.log.warn(warning);
+  return createMeshStack(config, releases);
 }
 
 function validatedConfig() {

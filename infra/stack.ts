@@ -9,13 +9,21 @@ import { Postgres } from "./components/postgres.js";
 import type { MeshConfig } from "./config.js";
 import { planNats } from "./nats-plan.js";
 import { describeTopology, planTopology } from "./topology.js";
+import { type PlannedReleases, planReleases, RELEASES_OUTPUT } from "./workflow-releases.js";
 
 /**
  * The whole stack, wired like the diagram: cluster → namespace → Postgres + NATS → mesh.
  * Returns the stack outputs.
  */
-export function createMeshStack(config: MeshConfig) {
-  const plan = planTopology(config);
+export function createMeshStack(
+  config: MeshConfig,
+  releases: PlannedReleases = planReleases(
+    undefined,
+    { version: config.workflow.version, image: config.image },
+    [],
+  ),
+) {
+  const plan = planTopology(config, releases.ledger);
   const natsPlan = planNats(config);
   const cluster = new Cluster("mesh", config.cluster);
   const provider = cluster.provider;
@@ -57,7 +65,7 @@ export function createMeshStack(config: MeshConfig) {
       k8sProvider: provider,
       settings: config.networkPolicy,
       managedNats: natsPlan.servers !== undefined,
-      workers: plan.worker !== undefined,
+      workers: plan.worker !== undefined || plan.draining.length > 0,
       inClusterPostgres: config.postgres.mode === "inCluster",
     });
   const keda = config.keda.install
@@ -68,6 +76,7 @@ export function createMeshStack(config: MeshConfig) {
     namespace: namespaceName,
     image: config.image,
     plan,
+    releases,
     k8sProvider: provider,
     databaseUrl: postgres.databaseUrl,
     natsUrls: nats.clientUrls,
@@ -87,5 +96,7 @@ export function createMeshStack(config: MeshConfig) {
     databaseEndpoint: postgres.endpoint,
     natsUrl: nats.natsUrl,
     databaseUrl: pulumi.secret(postgres.databaseUrl),
+    // Read back by the next update (infra/previous-releases.ts): which versions still drain.
+    [RELEASES_OUTPUT]: releases.ledger,
   };
 }

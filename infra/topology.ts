@@ -1,4 +1,5 @@
 import type { MeshConfig } from "./config.js";
+import { drainingDeploymentName, type ReleaseLedger } from "./workflow-releases.js";
 
 // What runs where, as plain data: the one file to read for "what runs where in prod?". Components
 // turn this plan into Kubernetes objects; nothing here touches Pulumi.
@@ -10,11 +11,22 @@ export interface Resources {
 
 export type Autoscaling =
   | { kind: "cpu"; minReplicas: number; maxReplicas: number; targetCPUUtilizationPercentage: number }
-  | { kind: "queueDepth"; minReplicas: number; maxReplicas: number; targetRunsPerReplica: number };
+  | {
+      kind: "queueDepth";
+      minReplicas: number;
+      maxReplicas: number;
+      targetRunsPerReplica: number;
+      /** The workflow version whose runs it counts (its Deployment's image carries it). */
+      workflowVersion: string;
+      /** The release's own version (also counts runs enqueued without one), not a draining version. */
+      current: boolean;
+    };
 
 export interface DeploymentPlan {
-  /** Deployment (and, for the main tier, Service) name. */
-  name: "mesh" | "mesh-worker";
+  /** Deployment (and, for the main tier, Service) name: mesh, mesh-worker or mesh-worker-<version>. */
+  name: string;
+  /** The image of its pods: the release's, or a draining version's own. */
+  image: string;
   /** MESH_DISPATCH_ROLE of its pods. */
   role: "all" | "api" | "worker";
   /** Whether a Service routes traffic to it (never for workers). */
@@ -50,6 +62,12 @@ export interface TopologyPlan {
   queueSettings: { workerConcurrency: number };
   main: DeploymentPlan;
   worker?: DeploymentPlan;
+  /**
+   * Workers of the draining workflow versions (infra/workflow-releases.ts), oldest first: each runs its
+   * own version's image and dequeues only its version's runs. Independent of worker.enabled: a version
+   * drains whichever tier served it.
+   */
+  draining: DeploymentPlan[];
 }
 
 /** Seconds between the process's own drain deadline and the kubelet's SIGKILL. */
@@ -66,7 +84,7 @@ export function imageVersion(image: string): string {
   return (tag ?? "latest").replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63);
 }
 
-function labelsFor(name: string, component: string, config: MeshConfig) {
+function labelsFor(name: string, component: string, image: string, config: MeshConfig) {
   const selectorLabels = { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": config.namespace };
   return {
     selectorLabels,
@@ -75,12 +93,18 @@ function labelsFor(name: string, component: string, config: MeshConfig) {
       "app.kubernetes.io/component": component,
       "app.kubernetes.io/part-of": "mesh",
       "app.kubernetes.io/managed-by": "pulumi",
-      "app.kubernetes.io/version": imageVersion(config.image),
+      "app.kubernetes.io/version": imageVersion(image),
     },
   };
 }
 
-export function planTopology(config: MeshConfig): TopologyPlan {
+export function planTopology(
+  config: MeshConfig,
+  releases: ReleaseLedger = {
+    current: { version: config.workflow.version, image: config.image },
+    draining: [],
+  },
+): TopologyPlan {
   const api = config.api;
   // The main tier's plan reads nothing of the worker config, so switching workers on (state 1 -> 2)
   // cannot touch it; its component label is the constant "server", so the role switch (2 -> 3)
@@ -89,7 +113,8 @@ export function planTopology(config: MeshConfig): TopologyPlan {
     name: "mesh",
     role: config.dispatchRole,
     serves: true,
-    ...labelsFor("mesh", "server", config),
+    image: config.image,
+    ...labelsFor("mesh", "server", config.image, config),
     replicas: api.autoscaling.enabled ? undefined : api.replicas,
     autoscaling: api.autoscaling.enabled
       ? {
@@ -109,15 +134,15 @@ export function planTopology(config: MeshConfig): TopologyPlan {
   };
 
   const queueSettings = { workerConcurrency: config.worker.concurrency };
-  if (!config.worker.enabled) return { state: 1, queueSettings, main };
+  const draining = releases.draining.map((release) =>
+    drainingWorkerPlan(config, release.version, release.image),
+  );
+  if (!config.worker.enabled) return { state: 1, queueSettings, main, draining };
 
   const worker = config.worker;
   const scaling = worker.autoscaling;
   const workerPlan: DeploymentPlan = {
-    name: "mesh-worker",
-    role: "worker",
-    serves: false,
-    ...labelsFor("mesh-worker", "worker", config),
+    ...workerTier(config, "mesh-worker", config.image),
     replicas: scaling.enabled ? undefined : worker.replicas,
     autoscaling: !scaling.enabled
       ? undefined
@@ -133,7 +158,50 @@ export function planTopology(config: MeshConfig): TopologyPlan {
             minReplicas: scaling.minReplicas,
             maxReplicas: scaling.maxReplicas,
             targetRunsPerReplica: scaling.targetRunsPerReplica,
+            workflowVersion: releases.current.version,
+            current: true,
           },
+  };
+  return { state: config.dispatchRole === "api" ? 3 : 2, queueSettings, main, worker: workerPlan, draining };
+}
+
+/**
+ * A draining version's workers: the worker tier's settings on the version's own image. With queue-depth
+ * autoscaling, KEDA scales them on their version's runs down to zero (a drained version costs nothing and
+ * wakes for a run the reaper hands back); otherwise workflow.drainingReplicas keep running until retired.
+ */
+function drainingWorkerPlan(config: MeshConfig, version: string, image: string): DeploymentPlan {
+  const scaling = config.worker.autoscaling;
+  const queueDepth = scaling.enabled && scaling.mode === "queueDepth";
+  return {
+    ...workerTier(config, drainingDeploymentName(version), image),
+    replicas: queueDepth ? undefined : config.workflow.drainingReplicas,
+    autoscaling: queueDepth
+      ? {
+          kind: "queueDepth",
+          minReplicas: 0,
+          maxReplicas: scaling.maxReplicas,
+          targetRunsPerReplica: scaling.targetRunsPerReplica,
+          workflowVersion: version,
+          current: false,
+        }
+      : undefined,
+  };
+}
+
+/** What every worker Deployment shares (the current version's and the draining ones'): all but scaling. */
+function workerTier(
+  config: MeshConfig,
+  name: string,
+  image: string,
+): Omit<DeploymentPlan, "replicas" | "autoscaling"> {
+  const worker = config.worker;
+  return {
+    name,
+    image,
+    role: "worker",
+    serves: false,
+    ...labelsFor(name, "worker", image, config),
     resources: worker.resources,
     terminationGracePeriodSeconds: worker.terminationGracePeriodSeconds,
     preStopSleepSeconds: 0,
@@ -142,7 +210,6 @@ export function planTopology(config: MeshConfig): TopologyPlan {
     podAnnotations: worker.doNotDisrupt ? { "karpenter.sh/do-not-disrupt": "true" } : {},
     extraEnv: config.extraEnv,
   };
-  return { state: config.dispatchRole === "api" ? 3 : 2, queueSettings, main, worker: workerPlan };
 }
 
 /** One line per Deployment, for stack outputs and previews. */
@@ -158,5 +225,6 @@ export function describeTopology(plan: TopologyPlan) {
     state: plan.state,
     main: describe(plan.main),
     ...(plan.worker ? { worker: describe(plan.worker) } : {}),
+    ...(plan.draining.length > 0 ? { draining: plan.draining.map(describe) } : {}),
   };
 }

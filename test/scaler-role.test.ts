@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import pg from "pg";
-import { SCALER_QUERY, scalerDatabaseUrl, scalerRoleName } from "../app/durability/scaler-role.js";
+import {
+  SCALER_QUERY,
+  scalerDatabaseUrl,
+  scalerRoleName,
+  versionScalerQuery,
+} from "../app/durability/scaler-role.js";
+import { WORKFLOW_CODE_VERSION } from "../app/version.js";
 import { ApiClient } from "./support/api-client.js";
 import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
@@ -53,6 +59,11 @@ describe("KEDA's scaler role: least privilege on the real Postgres", () => {
   it("runs the scaler query: the depth of the run queues", async () => {
     const { rows } = await scaler.query(SCALER_QUERY);
     assert.equal(Number(rows[0].depth), 3);
+    // And the per-version query of a worker Deployment per workflow version (infra/workflow-releases.ts).
+    const current = await scaler.query(versionScalerQuery(WORKFLOW_CODE_VERSION, { current: true }));
+    assert.equal(Number(current.rows[0].depth), 3);
+    const other = await scaler.query(versionScalerQuery("mesh-wf-0", { current: false }));
+    assert.equal(Number(other.rows[0].depth), 0);
   });
 
   it("may not read any table: DBOS's workflows (inputs, outputs) nor mesh's executors", async () => {

@@ -13,8 +13,20 @@ import { RUN_QUEUES } from "../queue-names.js";
  */
 export const QUEUE_DEPTH_VIEW = "mesh.run_queue_depth";
 
+/** The same depth per DBOS application version (workflow version), for a Deployment per version. */
+export const VERSION_QUEUE_DEPTH_VIEW = "mesh.run_queue_depth_by_version";
+
 /** The SQL KEDA runs: one row, one column. */
 export const SCALER_QUERY = `SELECT depth FROM ${QUEUE_DEPTH_VIEW}`;
+
+/**
+ * The SQL KEDA runs for the workers of one workflow version: its runs waiting plus running. The current
+ * version also counts runs enqueued without a version, which DBOS dequeues on the latest version only.
+ */
+export function versionScalerQuery(version: string, { current }: { current: boolean }): string {
+  const versions = `application_version = ${literal(version)}${current ? " OR application_version IS NULL" : ""}`;
+  return `SELECT COALESCE(sum(depth), 0)::bigint AS depth FROM ${VERSION_QUEUE_DEPTH_VIEW} WHERE ${versions}`;
+}
 
 /** Roles are per Postgres server, so the name carries the database's. */
 export function scalerRoleName(databaseUrl: string): string {
@@ -45,6 +57,11 @@ export async function ensureScalerRole(client: pg.ClientBase, databaseUrl: strin
     CREATE OR REPLACE VIEW ${QUEUE_DEPTH_VIEW} AS
       SELECT count(*)::bigint AS depth FROM dbos.workflow_status
       WHERE queue_name IN (${queues}) AND status IN ('ENQUEUED', 'PENDING') AND application_name = 'mesh'`);
+  await client.query(`
+    CREATE OR REPLACE VIEW ${VERSION_QUEUE_DEPTH_VIEW} AS
+      SELECT application_version, count(*)::bigint AS depth FROM dbos.workflow_status
+      WHERE queue_name IN (${queues}) AND status IN ('ENQUEUED', 'PENDING') AND application_name = 'mesh'
+      GROUP BY application_version`);
   const { rows } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [
     scalerRoleName(databaseUrl),
   ]);
@@ -56,5 +73,5 @@ export async function ensureScalerRole(client: pg.ClientBase, databaseUrl: strin
     `GRANT CONNECT ON DATABASE ${quote((await client.query("SELECT current_database() AS d")).rows[0].d)} TO ${role}`,
   );
   await client.query(`GRANT USAGE ON SCHEMA mesh TO ${role}`);
-  await client.query(`GRANT SELECT ON ${QUEUE_DEPTH_VIEW} TO ${role}`);
+  await client.query(`GRANT SELECT ON ${QUEUE_DEPTH_VIEW}, ${VERSION_QUEUE_DEPTH_VIEW} TO ${role}`);
 }

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { RELEASE_REFUSED_EXIT_CODE } from "../../app/durability/release-checks.js";
 import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
 import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import type { DeploymentPlan, TopologyPlan } from "../topology.js";
+import type { PlannedReleases } from "../workflow-releases.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
 import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
 
@@ -13,6 +15,8 @@ export interface MeshAppArgs {
   namespace: pulumi.Input<string>;
   image: string;
   plan: TopologyPlan;
+  /** The workflow versions of this update: the release's, the draining ones, those retired now. */
+  releases: PlannedReleases;
   k8sProvider: k8s.Provider;
   /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
   databaseUrl: pulumi.Output<string>;
@@ -67,8 +71,21 @@ export function migrationJobName(
   queueSettings: TopologyPlan["queueSettings"],
   runStream: RunStreamSettings,
   secretRevision: string,
+  releases?: PlannedReleases,
 ): string {
-  const release = JSON.stringify({ image, queueSettings, runStream, secretRevision });
+  // The workflow versions join the hash only when a version drains or retires, so the Job of a stack
+  // that never changed its version keeps its name.
+  const versions =
+    releases && (releases.ledger.draining.length > 0 || releases.retiring.length > 0)
+      ? { draining: releases.ledger.draining.map((entry) => entry.version), retiring: releases.retiring }
+      : undefined;
+  const release = JSON.stringify({
+    image,
+    queueSettings,
+    runStream,
+    secretRevision,
+    ...(versions ? { versions } : {}),
+  });
   return `mesh-migrate-${createHash("sha256").update(release).digest("hex").slice(0, 10)}`;
 }
 
@@ -129,7 +146,7 @@ export class MeshApp extends pulumi.ComponentResource {
       {
         metadata: {
           name: revision.apply((secretRevision) =>
-            migrationJobName(args.image, plan.queueSettings, args.runStream, secretRevision),
+            migrationJobName(args.image, plan.queueSettings, args.runStream, secretRevision, args.releases),
           ),
           namespace,
           labels: migrationLabels(plan),
@@ -137,6 +154,20 @@ export class MeshApp extends pulumi.ComponentResource {
         spec: {
           backoffLimit: 4,
           activeDeadlineSeconds: 600,
+          // A refused release (wrong workflow version, a retired version runs still need) fails at once:
+          // retrying cannot change the answer, and the update should stop with the Job's message.
+          podFailurePolicy: {
+            rules: [
+              {
+                action: "FailJob",
+                onExitCodes: {
+                  containerName: "migrate",
+                  operator: "In",
+                  values: [RELEASE_REFUSED_EXIT_CODE],
+                },
+              },
+            ],
+          },
           template: {
             metadata: { labels: migrationLabels(plan) },
             spec: {
@@ -158,6 +189,13 @@ export class MeshApp extends pulumi.ComponentResource {
                     { name: "MESH_STREAM_REPLICAS", value: String(args.runStream.replicas) },
                     { name: "MESH_STREAM_MAX_AGE_SECONDS", value: String(args.runStream.maxAgeMs / 1000) },
                     { name: "MESH_STREAM_MAX_BYTES", value: String(args.runStream.maxBytes) },
+                    // The version the stack deploys this image as: the Job fails on an image that carries
+                    // another, before any Deployment rolls (app/durability/release-checks.ts).
+                    { name: "MESH_EXPECTED_WORKFLOW_VERSION", value: args.releases.ledger.current.version },
+                    // Versions whose workers this update removes: the Job fails while one still has runs.
+                    ...(args.releases.retiring.length > 0
+                      ? [{ name: "MESH_RETIRING_WORKFLOW_VERSIONS", value: args.releases.retiring.join(",") }]
+                      : []),
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: containerSecurityContext,
@@ -191,10 +229,11 @@ export class MeshApp extends pulumi.ComponentResource {
     this.disruptionBudget(plan.main, namespace, childOpts);
     if (plan.main.autoscaling) this.autoscaler(plan.main, args, main, childOpts);
 
-    if (plan.worker) {
-      const worker = this.deployment(plan.worker, podInputs, afterMigration);
-      this.disruptionBudget(plan.worker, namespace, childOpts);
-      if (plan.worker.autoscaling) this.autoscaler(plan.worker, args, worker, childOpts);
+    // The release's workers, then each draining version's, on its own image (infra/workflow-releases.ts).
+    for (const workerPlan of [...(plan.worker ? [plan.worker] : []), ...plan.draining]) {
+      const worker = this.deployment(workerPlan, podInputs, afterMigration);
+      this.disruptionBudget(workerPlan, namespace, childOpts);
+      if (workerPlan.autoscaling) this.autoscaler(workerPlan, args, worker, childOpts);
     }
 
     this.serviceName = service.metadata.name;
@@ -247,7 +286,7 @@ export class MeshApp extends pulumi.ComponentResource {
               containers: [
                 {
                   name: "mesh",
-                  image: args.image,
+                  image: plan.image,
                   ports: [{ name: "http", containerPort: HTTP_PORT, protocol: "TCP" }],
                   env: [
                     { name: "MESH_DISPATCH_ROLE", value: plan.role },
@@ -370,29 +409,7 @@ export class MeshApp extends pulumi.ComponentResource {
       );
       return;
     }
-    const scalerSecret = new k8s.core.v1.Secret(
-      `${plan.name}-keda-secret`,
-      {
-        metadata: { name: SCALER_SECRET_NAME, namespace, labels: plan.labels },
-        type: "Opaque",
-        stringData: { [SCALER_DATABASE_URL_KEY]: scalerUrl(args.databaseUrl) },
-      },
-      opts,
-    );
-    const auth = new k8s.apiextensions.CustomResource(
-      `${plan.name}-keda-auth`,
-      {
-        apiVersion: "keda.sh/v1alpha1",
-        kind: "TriggerAuthentication",
-        metadata: { name: `${plan.name}-postgres`, namespace, labels: plan.labels },
-        spec: {
-          secretTargetRef: [
-            { parameter: "connection", name: scalerSecret.metadata.name, key: SCALER_DATABASE_URL_KEY },
-          ],
-        },
-      },
-      opts,
-    );
+    const auth = this.scalerAuthentication(plan, args, opts);
     new k8s.apiextensions.CustomResource(
       `${plan.name}-keda`,
       {
@@ -409,7 +426,10 @@ export class MeshApp extends pulumi.ComponentResource {
           triggers: [
             {
               type: "postgresql",
-              metadata: { query: queueDepthQuery(), targetQueryValue: String(scaling.targetRunsPerReplica) },
+              metadata: {
+                query: queueDepthQuery(scaling.workflowVersion, scaling.current),
+                targetQueryValue: String(scaling.targetRunsPerReplica),
+              },
               authenticationRef: { name: auth.metadata.name },
             },
           ],
@@ -417,6 +437,41 @@ export class MeshApp extends pulumi.ComponentResource {
       },
       opts,
     );
+  }
+
+  /**
+   * KEDA's credentials, one Secret and TriggerAuthentication for every queue-depth ScaledObject (the
+   * release's workers and the draining versions'), created with the first; named after the worker tier as
+   * they always were, so stacks that had them keep them.
+   */
+  private scalerAuth?: k8s.apiextensions.CustomResource;
+  private scalerAuthentication(plan: DeploymentPlan, args: MeshAppArgs, opts: pulumi.CustomResourceOptions) {
+    if (this.scalerAuth) return this.scalerAuth;
+    const labels = { ...plan.labels, "app.kubernetes.io/name": "mesh-worker" };
+    const scalerSecret = new k8s.core.v1.Secret(
+      "mesh-worker-keda-secret",
+      {
+        metadata: { name: SCALER_SECRET_NAME, namespace: args.namespace, labels },
+        type: "Opaque",
+        stringData: { [SCALER_DATABASE_URL_KEY]: scalerUrl(args.databaseUrl) },
+      },
+      opts,
+    );
+    this.scalerAuth = new k8s.apiextensions.CustomResource(
+      "mesh-worker-keda-auth",
+      {
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "TriggerAuthentication",
+        metadata: { name: "mesh-worker-postgres", namespace: args.namespace, labels },
+        spec: {
+          secretTargetRef: [
+            { parameter: "connection", name: scalerSecret.metadata.name, key: SCALER_DATABASE_URL_KEY },
+          ],
+        },
+      },
+      opts,
+    );
+    return this.scalerAuth;
   }
 }
 

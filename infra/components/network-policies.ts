@@ -10,7 +10,7 @@ export interface NetworkPoliciesArgs {
   settings: MeshConfig["networkPolicy"];
   /** Whether NATS runs in the namespace (nats.mode=managed): its servers get policies of their own. */
   managedNats: boolean;
-  /** Whether the stack runs worker pods (worker.enabled). */
+  /** Whether the stack runs worker pods (worker.enabled, or a draining workflow version's workers). */
   workers: boolean;
   /** Whether Postgres runs in the namespace (postgres.mode=inCluster). */
   inClusterPostgres: boolean;
@@ -20,11 +20,18 @@ type NetworkPolicyPeer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 type Port = k8s.types.input.networking.v1.NetworkPolicyPort;
 
 const name = (value: string) => ({ matchLabels: { "app.kubernetes.io/name": value } });
-/** mesh's own pods: the main tier, the workers and the migration Job. */
+/**
+ * mesh's own pods: the main tier, every worker Deployment (the current version's and the draining ones',
+ * mesh-worker-<version>) and the migration Job — by component, so a new worker Deployment needs no edit.
+ */
 const MESH_PODS = {
+  matchLabels: { "app.kubernetes.io/part-of": "mesh" },
   matchExpressions: [
-    { key: "app.kubernetes.io/name", operator: "In", values: ["mesh", "mesh-worker", "mesh-migrate"] },
+    { key: "app.kubernetes.io/component", operator: "In", values: ["server", "worker", "migration"] },
   ],
+};
+const WORKER_PODS = {
+  matchLabels: { "app.kubernetes.io/part-of": "mesh", "app.kubernetes.io/component": "worker" },
 };
 const tcp = (port: number): Port => ({ protocol: "TCP", port });
 const namespaceNamed = (namespace: string): NetworkPolicyPeer => ({
@@ -110,7 +117,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
       policy(
         "mesh-worker",
         {
-          podSelector: name("mesh-worker"),
+          podSelector: WORKER_PODS,
           policyTypes: ["Ingress"],
           ingress: [{ from: [monitoring], ports: [tcp(HTTP_PORT)] }],
         },

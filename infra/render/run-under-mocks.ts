@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig, readStackConfig } from "../config.js";
 import { createMeshStack } from "../stack.js";
+import { planReleases, type ReleaseLedger } from "../workflow-releases.js";
 import { mockCall, mockComputedState } from "./mock-cloud.js";
 
 /** One resource the program registered, with the inputs it sent (secrets unwrapped). */
@@ -41,6 +42,8 @@ export interface MockRunOptions {
   secretKeys?: string[];
   /** Per resource type, how long the mock engine takes to create it (to expose ordering). */
   createDelayMs?: Record<string, number>;
+  /** The workflow release ledger the stack's previous update left (infra/previous-releases.ts reads it). */
+  previousReleases?: ReleaseLedger;
 }
 
 /** The program failed (e.g. invalid config); `resources` holds whatever it registered before that. */
@@ -109,7 +112,12 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     const config = parseMeshConfig(readStackConfig());
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(recordEngineView(engineViews));
-      Object.assign(outputs, createMeshStack(config));
+      const releases = planReleases(
+        options.previousReleases,
+        { version: config.workflow.version, image: config.image },
+        config.workflow.retired,
+      );
+      Object.assign(outputs, createMeshStack(config, releases));
       return outputs;
     });
   } catch (error) {

@@ -56,7 +56,7 @@ describe("real engine: the policy pack", () => {
       backendDir,
       kubeconfigPath: cluster.current.kubeconfigPath,
       program: async () => {
-        const outputs = meshProgram();
+        const outputs = await meshProgram();
         new k8s.core.v1.Service("worker-leak", {
           metadata: { name: "worker-leak", namespace: outputs.namespace },
           spec: {

@@ -149,6 +149,21 @@ describe("stack config validation", () => {
       /mesh:extraEnv\.OPENAI_API_KEY: looks like a secret/,
     ],
     ["an extraEnv name that is no env var name", ["extraEnv.LOG-LEVEL=debug"], /mesh:extraEnv\.LOG-LEVEL: /],
+    [
+      "a workflow version that cannot name a Deployment",
+      ["workflow.version=Mesh_WF_2"],
+      /mesh:workflow\.version: must be a workflow version like mesh-wf-2/,
+    ],
+    [
+      "a retired entry that is no workflow version",
+      ['workflow.retired=["wf 1"]'],
+      /mesh:workflow\.retired\.0: /,
+    ],
+    [
+      "zero draining replicas",
+      ["workflow.drainingReplicas=0"],
+      /mesh:workflow\.drainingReplicas: must be at least 1/,
+    ],
   ];
 
   for (const [label, overrides, message] of cases) {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject } from "../../infra/render/kubernetes-objects.js";
-import { renderStack } from "./support.js";
+import { podLabelsOf, renderStack } from "./support.js";
 
 // Fixture: the NetworkPolicies the prod and local stacks render, read with Kubernetes' semantics (a pod
 // selected by no policy of a direction is open in it; once selected, only what some rule allows passes).
 // The evaluator covers what mesh's policies use: matchLabels, matchExpressions In, namespace names, ipBlock.
+// mesh's pods carry the labels the render gives their workloads' pod templates; prod renders after a
+// workflow-version upgrade, so a draining version's workers (mesh-worker-mesh-wf-0) are among them.
 
 interface Pod {
   namespace: string;
@@ -78,20 +80,22 @@ function allowed(
   });
 }
 
-const meshPod = (namespace: string, name: string): Pod => ({
-  namespace,
-  labels: { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": namespace },
-});
+const PREVIOUS_RELEASE = {
+  current: { version: "mesh-wf-0", image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.9.0" },
+  draining: [],
+};
 
 describe("NetworkPolicies (prod)", () => {
   let policies: KubernetesObject[];
   const ns = "mesh-prod";
-  const api = meshPod(ns, "mesh");
-  const worker = meshPod(ns, "mesh-worker");
-  const migrate = meshPod(ns, "mesh-migrate");
-  const nats = meshPod(ns, "mesh-nats");
+  let api: Pod;
+  let worker: Pod;
+  let drainingWorker: Pod;
+  let migrate: Pod;
+  let nats: Pod;
   const strangerHere: Pod = { namespace: ns, labels: { app: "debug" } };
-  const tenant: Pod = { namespace: "tenant-a", labels: { "app.kubernetes.io/name": "mesh" } };
+  /** Another namespace's pod with every label of mesh's api pods. */
+  let tenant: Pod;
   const prometheus: Pod = { namespace: "monitoring", labels: { app: "prometheus" } };
   const loadBalancer = { ip: "10.0.12.34" };
   const ingressIn = (pod: Pod, from: Peer, port: number) => allowed(policies, "Ingress", pod, from, port);
@@ -99,7 +103,17 @@ describe("NetworkPolicies (prod)", () => {
     allowed(policies, "Egress", pod, to, port, protocol);
 
   before(async () => {
-    policies = (await renderStack("prod")).objects.filter((object) => object.kind === "NetworkPolicy");
+    const { objects } = await renderStack("prod", [], { previousReleases: PREVIOUS_RELEASE });
+    policies = objects.filter((object) => object.kind === "NetworkPolicy");
+    const pod = (name: string): Pod => ({ namespace: ns, labels: podLabelsOf(objects, name) });
+    [api, worker, drainingWorker, migrate, nats] = [
+      pod("mesh"),
+      pod("mesh-worker"),
+      pod("mesh-worker-mesh-wf-0"),
+      pod("mesh-migrate"),
+      pod("mesh-nats"),
+    ];
+    tenant = { namespace: "tenant-a", labels: api.labels };
   });
 
   it("lets the load balancer's subnets and monitoring reach the api's port, and nobody else", () => {
@@ -112,14 +126,16 @@ describe("NetworkPolicies (prod)", () => {
   });
 
   it("lets only monitoring reach a worker, on its health and metrics port", () => {
-    assert.equal(ingressIn(worker, prometheus, 8080), true);
-    assert.equal(ingressIn(worker, loadBalancer, 8080), false);
-    assert.equal(ingressIn(worker, api, 8080), false);
-    assert.equal(ingressIn(worker, tenant, 8080), false);
+    for (const pod of [worker, drainingWorker]) {
+      assert.equal(ingressIn(pod, prometheus, 8080), true);
+      assert.equal(ingressIn(pod, loadBalancer, 8080), false);
+      assert.equal(ingressIn(pod, api, 8080), false);
+      assert.equal(ingressIn(pod, tenant, 8080), false);
+    }
   });
 
   it("lets mesh's pods reach NATS's client port, its peers the route port, monitoring the monitor port", () => {
-    for (const pod of [api, worker, migrate])
+    for (const pod of [api, worker, drainingWorker, migrate])
       assert.equal(ingressIn(nats, pod, 4222), true, pod.labels["app.kubernetes.io/name"]);
     for (const stranger of [tenant, strangerHere, prometheus])
       assert.equal(ingressIn(nats, stranger, 4222), false);
@@ -130,14 +146,14 @@ describe("NetworkPolicies (prod)", () => {
   });
 
   it("lets nothing reach the migration Job", () => {
-    for (const peer of [api, worker, nats, prometheus, loadBalancer])
+    for (const peer of [api, worker, drainingWorker, nats, prometheus, loadBalancer])
       assert.equal(ingressIn(migrate, peer, 8080), false);
   });
 
   it("lets mesh's pods reach DNS, Postgres, NATS and the model API, and nothing else", () => {
     const dns: Pod = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } };
     const somewhere = { ip: "203.0.113.9" };
-    for (const pod of [api, worker, migrate]) {
+    for (const pod of [api, worker, drainingWorker, migrate]) {
       const who = pod.labels["app.kubernetes.io/name"];
       assert.equal(egressOf(pod, dns, 53, "UDP"), true, `${who} DNS`);
       assert.equal(egressOf(pod, { ip: "10.0.40.7" }, 5432), true, `${who} Postgres (RDS)`);
@@ -160,13 +176,18 @@ describe("NetworkPolicies (prod)", () => {
 
 describe("NetworkPolicies (local: in-cluster Postgres, ingress controller)", () => {
   it("lets ingress-nginx reach the api and only mesh's pods and KEDA reach Postgres", async () => {
-    const policies = (await renderStack("local")).objects.filter((object) => object.kind === "NetworkPolicy");
+    const { objects } = await renderStack("local");
+    const policies = objects.filter((object) => object.kind === "NetworkPolicy");
     const ns = "mesh-local";
+    const meshPod = (namespace: string, name: string): Pod => ({
+      namespace,
+      labels: podLabelsOf(objects, name),
+    });
     const postgres = meshPod(ns, "mesh-postgres");
     const nginx: Pod = { namespace: "ingress-nginx", labels: { app: "nginx" } };
     assert.equal(allowed(policies, "Ingress", meshPod(ns, "mesh"), nginx, 8080), true);
     assert.equal(allowed(policies, "Ingress", meshPod(ns, "mesh"), { ip: "10.0.12.34" }, 8080), false);
-    assert.equal(allowed(policies, "Ingress", postgres, meshPod(ns, "mesh-worker"), 5432), true);
+    assert.equal(allowed(policies, "Ingress", postgres, meshPod(ns, "mesh-migrate"), 5432), true);
     assert.equal(allowed(policies, "Ingress", postgres, { namespace: "keda", labels: {} }, 5432), true);
     assert.equal(allowed(policies, "Ingress", postgres, { namespace: "tenant-a", labels: {} }, 5432), false);
     assert.equal(allowed(policies, "Egress", meshPod(ns, "mesh"), postgres, 5432), true);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WORKFLOW_CODE_VERSION } from "../../app/version.js";
 import { queueDepthQuery } from "../../infra/queue-depth-query.js";
 import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
 import { MOCK_RDS_PASSWORD } from "../../infra/render/mock-cloud.js";
@@ -23,9 +24,13 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     assert.deepEqual([scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount], [4, 40]);
     const [trigger] = scaled.spec.triggers;
     assert.equal(trigger.type, "postgresql");
-    // The query reads the migration's view (what it counts is tested on real runs in queue-depth-query).
-    assert.equal(trigger.metadata.query, queueDepthQuery());
-    assert.equal(trigger.metadata.query, "SELECT depth FROM mesh.run_queue_depth");
+    // The query reads the migration's view (what it counts is tested on real runs in queue-depth-query):
+    // the release's own workflow version, and runs enqueued without one.
+    assert.equal(trigger.metadata.query, queueDepthQuery(WORKFLOW_CODE_VERSION, true));
+    assert.equal(
+      trigger.metadata.query,
+      `SELECT COALESCE(sum(depth), 0)::bigint AS depth FROM mesh.run_queue_depth_by_version WHERE application_version = '${WORKFLOW_CODE_VERSION}' OR application_version IS NULL`,
+    );
     assert.equal(trigger.metadata.targetQueryValue, "6");
     assert.equal(trigger.authenticationRef.name, "mesh-worker-postgres");
     assert.equal(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WORKFLOW_CODE_VERSION } from "../../app/version.js";
 import { queueDepthQuery } from "../../infra/queue-depth-query.js";
 import { ApiClient } from "../support/api-client.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
@@ -22,8 +23,9 @@ describe("KEDA queue-depth query against real runs", () => {
     await dropTestDatabase(databaseUrl);
   });
 
-  const depth = async () =>
-    Number((await query<{ depth: string }>(databaseUrl, queueDepthQuery()))[0]?.depth);
+  const depthOf = async (version: string, current: boolean) =>
+    Number((await query<{ depth: string }>(databaseUrl, queueDepthQuery(version, current)))[0]?.depth);
+  const depth = () => depthOf(WORKFLOW_CODE_VERSION, true);
   const counted = async () =>
     (await workflowRows(databaseUrl)).filter(
       (row) =>
@@ -58,5 +60,27 @@ describe("KEDA queue-depth query against real runs", () => {
       return all.every((run) => run.status === "SUCCESS");
     });
     assert.equal(await depth(), 0);
+  });
+
+  it("counts each workflow version's runs for its own workers: a draining version's apart", async () => {
+    // No worker: the runs stay ENQUEUED while they are counted.
+    await processes.pop()?.stop();
+    const client = new ApiClient(processes[0]?.url ?? "");
+    const runIds = await Promise.all(
+      Array.from({ length: 5 }, (_, index) => client.createRun(`versions-${index}`, `versions ${index}`)),
+    );
+    // Two of them as a draining version's runs would be (enqueued by, or handed back from, its workers).
+    await query(
+      databaseUrl,
+      "UPDATE dbos.workflow_status SET application_version = 'mesh-wf-0' WHERE workflow_uuid = ANY($1)",
+      [runIds.slice(0, 2)],
+    );
+    assert.equal(await depth(), 3);
+    assert.equal(await depthOf("mesh-wf-0", false), 2);
+    assert.equal(
+      await depthOf("mesh-wf-9", false),
+      0,
+      "a version without runs: zero, so KEDA scales it to 0",
+    );
   });
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WORKFLOW_CODE_VERSION } from "../../app/version.js";
 import { isSecretValue, unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
 import { MOCK_RDS_PASSWORD } from "../../infra/render/mock-cloud.js";
 import { envOf, objectOf, type RenderedStack, renderStack, resourceOf, TEST_SECRETS } from "./support.js";
@@ -137,6 +138,7 @@ describe("secrets (DESIGN §3.2)", () => {
       { name: "MESH_STREAM_REPLICAS", value: "3" },
       { name: "MESH_STREAM_MAX_AGE_SECONDS", value: "86400" },
       { name: "MESH_STREAM_MAX_BYTES", value: String(20 * 2 ** 30) },
+      { name: "MESH_EXPECTED_WORKFLOW_VERSION", value: WORKFLOW_CODE_VERSION },
     ]);
   });
 

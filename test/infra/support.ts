@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { type KubernetesObject, kubernetesObjects } from "../../infra/render/kubernetes-objects.js";
 import { type RegisteredResource, runUnderMocks } from "../../infra/render/run-under-mocks.js";
 import { loadStackConfig } from "../../infra/render/stack-file.js";
+import type { ReleaseLedger } from "../../infra/workflow-releases.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -23,6 +24,8 @@ export async function renderStack(
     secrets?: Record<string, string>;
     createDelayMs?: Record<string, number>;
     standInApiToken?: boolean;
+    /** The workflow release ledger of the stack's previous update (what it read back from its outputs). */
+    previousReleases?: ReleaseLedger;
   } = {},
 ): Promise<RenderedStack> {
   const { config, secretKeys } = loadStackConfig(stack, {
@@ -31,7 +34,13 @@ export async function renderStack(
     secrets: options.secrets ?? TEST_SECRETS,
     standInApiToken: options.standInApiToken,
   });
-  const result = await runUnderMocks({ stack, config, secretKeys, createDelayMs: options.createDelayMs });
+  const result = await runUnderMocks({
+    stack,
+    config,
+    secretKeys,
+    createDelayMs: options.createDelayMs,
+    previousReleases: options.previousReleases,
+  });
   return { ...result, objects: kubernetesObjects(result.resources) };
 }
 
@@ -64,6 +73,17 @@ export function envOf(deployment: KubernetesObject): Record<string, unknown> {
       entry.value ?? entry.valueFrom,
     ]),
   );
+}
+
+/** The labels of the pods a workload (Deployment, StatefulSet, Job) named `name` runs. */
+export function podLabelsOf(objects: KubernetesObject[], name: string): Record<string, string> {
+  const workload = objects.find(
+    (object) =>
+      ["Deployment", "StatefulSet", "Job"].includes(object.kind) &&
+      object.metadata?.labels?.["app.kubernetes.io/name"] === name,
+  );
+  if (!workload) throw new Error(`no workload whose pods are named ${name}`);
+  return workload.spec.template.metadata.labels;
 }
 
 /** Does a label selector (matchLabels or a Service selector) select pods with these labels? */

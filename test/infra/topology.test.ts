@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { WORKFLOW_CODE_VERSION } from "../../app/version.js";
 import { parseMeshConfig } from "../../infra/config.js";
 import { imageVersion, planTopology } from "../../infra/topology.js";
 
@@ -69,6 +70,8 @@ describe("planTopology", () => {
       minReplicas: 1,
       maxReplicas: 10,
       targetRunsPerReplica: 4,
+      workflowVersion: WORKFLOW_CODE_VERSION,
+      current: true,
     });
   });
 
