@@ -6,7 +6,7 @@ import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
 import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
-import type { DeploymentPlan, TopologyPlan } from "../topology.js";
+import { type DeploymentPlan, imageVersion, type TopologyPlan } from "../topology.js";
 import type { PlannedReleases } from "../workflow-releases.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
 import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
@@ -213,7 +213,16 @@ export class MeshApp extends pulumi.ComponentResource {
     const afterMigration = { ...childOpts, dependsOn: [migration, secret, ...(args.dependsOn ?? [])] };
 
     const podInputs = { ...args, secretRevision: revision };
-    const main = this.deployment(plan.main, podInputs, afterMigration);
+    // A draining version's workers come up before the release's own roll: the runs the old pods hand back
+    // at SIGTERM (or leave behind) find a worker of their version waiting (infra/workflow-releases.ts).
+    const drainers = plan.draining.map((drainingPlan) => {
+      const drainer = this.deployment(drainingPlan, podInputs, afterMigration);
+      this.disruptionBudget(drainingPlan, namespace, childOpts);
+      if (drainingPlan.autoscaling) this.autoscaler(drainingPlan, args, drainer, childOpts);
+      return drainer;
+    });
+    const afterDrainers = { ...afterMigration, dependsOn: [...afterMigration.dependsOn, ...drainers] };
+    const main = this.deployment(plan.main, podInputs, afterDrainers);
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
@@ -229,11 +238,10 @@ export class MeshApp extends pulumi.ComponentResource {
     this.disruptionBudget(plan.main, namespace, childOpts);
     if (plan.main.autoscaling) this.autoscaler(plan.main, args, main, childOpts);
 
-    // The release's workers, then each draining version's, on its own image (infra/workflow-releases.ts).
-    for (const workerPlan of [...(plan.worker ? [plan.worker] : []), ...plan.draining]) {
-      const worker = this.deployment(workerPlan, podInputs, afterMigration);
-      this.disruptionBudget(workerPlan, namespace, childOpts);
-      if (workerPlan.autoscaling) this.autoscaler(workerPlan, args, worker, childOpts);
+    if (plan.worker) {
+      const worker = this.deployment(plan.worker, podInputs, afterDrainers);
+      this.disruptionBudget(plan.worker, namespace, childOpts);
+      if (plan.worker.autoscaling) this.autoscaler(plan.worker, args, worker, childOpts);
     }
 
     this.serviceName = service.metadata.name;
@@ -447,7 +455,12 @@ export class MeshApp extends pulumi.ComponentResource {
   private scalerAuth?: k8s.apiextensions.CustomResource;
   private scalerAuthentication(plan: DeploymentPlan, args: MeshAppArgs, opts: pulumi.CustomResourceOptions) {
     if (this.scalerAuth) return this.scalerAuth;
-    const labels = { ...plan.labels, "app.kubernetes.io/name": "mesh-worker" };
+    // The worker tier's labels at the release's image, whichever ScaledObject comes first.
+    const labels = {
+      ...plan.labels,
+      "app.kubernetes.io/name": "mesh-worker",
+      "app.kubernetes.io/version": imageVersion(args.image),
+    };
     const scalerSecret = new k8s.core.v1.Secret(
       "mesh-worker-keda-secret",
       {

@@ -14,13 +14,20 @@ import {
 import { ContainerConfigError, resolveContainerEnv } from "./container-env.js";
 import { probeOnce } from "./probes.js";
 
-/** What every pod of a node shares: the API, the node's identity, the image's files and a log folder. */
+/** An image as the node holds it: its root folder (its WORKDIR), ENV and CMD. */
+export interface ImageFiles {
+  root: string;
+  env: Record<string, string>;
+  cmd: string[];
+}
+
+/** What every pod of a node shares: the API, the node's identity, the images it holds and a log folder. */
 export interface NodeContext {
   core: CoreV1Api;
   nodeName: string;
   hostIP: string;
-  /** The image's root folder (its WORKDIR), ENV and CMD. */
-  image: { root: string; env: Record<string, string>; cmd: string[] };
+  /** The image a container's `image` reference names, if the node holds it (nothing is ever pulled). */
+  imageFor(reference: string): ImageFiles | undefined;
   logDir: string;
   pidFile?: string;
 }
@@ -33,6 +40,8 @@ export interface PodRecord {
   podIP: string;
   /** MESH_DISPATCH_ROLE as resolved for the container, if it has one. */
   role?: string;
+  /** The container's image reference. */
+  image: string;
   /** The container's stdout and stderr, every restart appended. */
   logPath: string;
   startedAt: number;
@@ -55,6 +64,8 @@ const MINIMUM_GRACE_AFTER_PRESTOP_MS = 2_000;
 export class PodRuntime {
   readonly record: PodRecord;
   private readonly container: V1Container;
+  /** The container's image; undefined while the node does not hold it (the pod waits, ErrImageNeverPull). */
+  private image?: ImageFiles;
   private child?: ChildProcess;
   private exited?: Promise<number>;
   /** Bumped at each container start; probe loops of an older process stop. */
@@ -89,6 +100,7 @@ export class PodRuntime {
       namespace,
       name,
       uid: pod.metadata?.uid ?? "",
+      image: this.container.image ?? "",
       podIP,
       logPath: join(node.logDir, `${namespace}_${name}.log`),
       startedAt: Date.now(),
@@ -119,6 +131,19 @@ export class PodRuntime {
   private async run(): Promise<void> {
     await this.pushStatus();
     while (!this.terminating) {
+      this.image = this.node.imageFor(this.container.image ?? "");
+      if (!this.image) {
+        // The kubelet's answer for an image it may not pull and does not have; it retries.
+        this.containerState = {
+          waiting: {
+            reason: "ErrImageNeverPull",
+            message: `image ${this.container.image} is not present on node ${this.node.nodeName}`,
+          },
+        };
+        await this.pushStatus();
+        await this.interruptibleSleep(2_000);
+        continue;
+      }
       let env: Record<string, string>;
       try {
         env = await resolveContainerEnv(this.node.core, this.pod, this.container, {
@@ -158,13 +183,13 @@ export class PodRuntime {
     const [file, ...args] = this.commandLine();
     const log = openSync(this.record.logPath, "a");
     const child = spawn(file as string, args, {
-      cwd: this.container.workingDir ?? this.node.image.root,
+      cwd: this.container.workingDir ?? this.imageFiles.root,
       // The image's ENV, then the container's; PATH is the host's (the image's node is this machine's);
       // HOSTNAME is the pod's name, as in a container. The one addition: the pod's address to bind.
       env: {
         PATH: process.env.PATH ?? "",
         HOSTNAME: this.record.name,
-        ...this.node.image.env,
+        ...this.imageFiles.env,
         ...env,
         MESH_LISTEN_ADDRESS: this.record.podIP,
       },
@@ -203,7 +228,13 @@ export class PodRuntime {
     const command = this.container.command?.length ? this.container.command : undefined;
     const args = this.container.args ?? [];
     if (command) return [...command, ...args];
-    return args.length ? args : this.node.image.cmd;
+    return args.length ? args : this.imageFiles.cmd;
+  }
+
+  /** The image the container runs (present: run() waits for it before starting a process). */
+  private get imageFiles(): ImageFiles {
+    if (!this.image) throw new Error(`pod ${this.record.name}: its image is not on the node`);
+    return this.image;
   }
 
   /** Startup first; then liveness and readiness, each on its own period, until the process changes. */
@@ -282,7 +313,7 @@ export class PodRuntime {
       const preStop = this.container.lifecycle?.preStop?.exec?.command;
       if (preStop?.length) {
         const [file, ...args] = preStop;
-        const hook = spawn(file as string, args, { cwd: this.node.image.root, stdio: "ignore" });
+        const hook = spawn(file as string, args, { cwd: this.imageFiles.root, stdio: "ignore" });
         await Promise.race([once(hook, "exit"), sleep(Math.max(0, deadline - Date.now()))]);
         hook.kill("SIGKILL");
       }

@@ -10,7 +10,7 @@ import {
   type V1Pod,
   Watch,
 } from "@kubernetes/client-node";
-import { type NodeContext, type PodRecord, PodRuntime } from "./pod-runtime.js";
+import { type ImageFiles, type NodeContext, type PodRecord, PodRuntime } from "./pod-runtime.js";
 
 export interface ProcessNodeOptions {
   name: string;
@@ -18,7 +18,11 @@ export interface ProcessNodeOptions {
   /** The node's pod CIDR is 10.244.<subnet>.0/24, added to the loopback interface (needs CAP_NET_ADMIN). */
   subnet: number;
   zone: string;
-  image: NodeContext["image"];
+  /**
+   * The images the node holds: one for every reference (a node with the one mesh image), or by reference
+   * (an upgrade between two images); a pod whose image the node lacks waits in ErrImageNeverPull.
+   */
+  image: ImageFiles | Record<string, ImageFiles>;
   logDir: string;
   /**
    * A file to append "<pid> <command>" of every container process to: the control plane's `pids`, so a
@@ -55,7 +59,10 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
     core,
     nodeName: options.name,
     hostIP: "127.0.0.1",
-    image: options.image,
+    imageFor: (reference) =>
+      "root" in options.image
+        ? (options.image as ImageFiles)
+        : (options.image as Record<string, ImageFiles>)[reference],
     logDir: options.logDir,
     pidFile: options.pidFile,
   };

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,4 +86,34 @@ export function runtimeStageCmd(dockerfile: string): string[] {
     .at(-1);
   if (!cmd) throw new Error("the Dockerfile has no CMD");
   return JSON.parse(cmd.trim().slice(3).trim()) as string[];
+}
+
+/**
+ * Another build of the same tree, as a release that bumped the workflow version would be: the image's
+ * files hard-linked (nothing is copied but the one file that differs), dist/app/version.js saying
+ * `workflowVersion`, and `env` added to the image's ENV (how a build bakes in a different default, such
+ * as another step layout). What a container of it runs is the same code but for those.
+ */
+export function imageVariant(
+  image: RuntimeImage,
+  variant: { workflowVersion: string; env?: Record<string, string> },
+): RuntimeImage {
+  const root = mkdtempSync(join(tmpdir(), "mesh-runtime-image-variant-"));
+  rmSync(root, { recursive: true });
+  execFileSync("cp", ["-al", image.root, root]);
+  const versionFile = join(root, "dist/app/version.js");
+  const source = readFileSync(versionFile, "utf8");
+  const patched = source.replace(
+    /WORKFLOW_CODE_VERSION = "[^"]*"/,
+    `WORKFLOW_CODE_VERSION = "${variant.workflowVersion}"`,
+  );
+  if (patched === source) throw new Error(`${versionFile} has no WORKFLOW_CODE_VERSION to set`);
+  rmSync(versionFile); // a new file, not a write through the hard link into the original image
+  writeFileSync(versionFile, patched);
+  return {
+    root,
+    env: { ...image.env, ...variant.env },
+    cmd: image.cmd,
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
