@@ -1,0 +1,425 @@
+// The upgrade drill (#18): a workflow-version upgrade mesh-wf-1 → mesh-wf-2 by one `pulumi up` under a
+// steady load, with runs of every kind in flight when it starts — queued, mid-way, handed back by a
+// draining worker, orphaned by a kill -9 of a v1 worker — then the v1 version drained and retired by a
+// second `pulumi up`. Two images of the same tree (test/support/runtime-image.ts imageVariant): v1
+// checkpoints every 4 tokens, v2 every 5, so a v1 run resumed on v2 code would replay v1's segments into
+// v2's layout and give a wrong output. Pods run as processes on two process nodes.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import type { Stack } from "@pulumi/pulumi/automation/index.js";
+import { type ControlPlane, startControlPlane } from "../control-plane/control-plane.js";
+import { installKedaCrds } from "../control-plane/keda-crds.js";
+import { type ProcessNode, startProcessNode } from "../process-node/process-node.js";
+import { type ServiceProxy, startServiceProxy } from "../process-node/service-proxy.js";
+import { expectedOutput } from "../support/run-checks.js";
+import { buildRuntimeImage, imageVariant, type RuntimeImage } from "../support/runtime-image.js";
+import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "../support/services.js";
+import { waitFor } from "../support/wait.js";
+import { podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
+import type { DrillStep } from "./drill/drill-report.js";
+import { SteadyLoad } from "./drill/steady-load.js";
+import { type UpgradeSummary, upgradeReport } from "./drill/upgrade-report.js";
+import { applyShape, engineStack, setPathConfig, stepRecorder } from "./support/engine-stack.js";
+import { stackShape } from "./support/stack-shapes.js";
+
+const STACK = "upgrade";
+const NAMESPACE = `mesh-${STACK}`;
+const IMAGE_V1 = "registry.mesh.test/mesh:1.0.0";
+const IMAGE_V2 = "registry.mesh.test/mesh:2.0.0";
+const V1 = "mesh-wf-1";
+const V2 = "mesh-wf-2";
+/** A run: 60 tokens 100 ms apart (6 s), longer than a worker's drain budget (5 s): some are handed back. */
+const TOKENS = 60;
+const TOKEN_DELAY_MS = 100;
+/** The longest a run waited for its first step, over the whole drill: the dispatch never paused longer. */
+const DISPATCH_PAUSE_BOUND_MS = 20_000;
+const NODES = [
+  { name: "process-node-a", subnet: 20, zone: "zone-a" },
+  { name: "process-node-b", subnet: 21, zone: "zone-b" },
+];
+const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
+
+describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run in flight, pods as processes", () => {
+  let base: RuntimeImage;
+  const images: Record<string, RuntimeImage> = {};
+  let cluster: ControlPlane;
+  const nodes: ProcessNode[] = [];
+  let databaseUrl: string;
+  let backendDir: string;
+  let stack: Stack;
+  let proxy: ServiceProxy | undefined;
+  const apiToken = randomBytes(16).toString("hex");
+  // State 3 (api + workers) on the v1 image. A worker has 10 s to stop (5 s of drain budget): runs that
+  // are mid-way when it is told to stop are handed back.
+  const shape = stackShape("dev", {
+    image: IMAGE_V1,
+    dispatchRole: "api",
+    "worker.enabled": true,
+    "worker.replicas": 2,
+    "worker.concurrency": 6,
+    "worker.terminationGracePeriodSeconds": 10,
+    "workflow.version": V1,
+    "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
+    "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": String(TOKEN_DELAY_MS),
+    "extraEnv.MESH_EXECUTOR_TIMEOUT_MS": "5000",
+  });
+
+  before(async function () {
+    this.timeout(600_000);
+    base = buildRuntimeImage();
+    images[IMAGE_V1] = imageVariant(base, { workflowVersion: V1, env: { MESH_CHECKPOINT_EVERY: "4" } });
+    images[IMAGE_V2] = imageVariant(base, { workflowVersion: V2, env: { MESH_CHECKPOINT_EVERY: "5" } });
+    cluster = await startControlPlane({ fakeNode: false });
+    await installKedaCrds(cluster);
+    for (const node of NODES)
+      nodes.push(
+        await startProcessNode({
+          ...node,
+          kubeconfigPath: cluster.kubeconfigPath,
+          image: images,
+          logDir: join(cluster.dir, "pods", node.name),
+          pidFile: join(cluster.dir, "pids"),
+        }),
+      );
+    databaseUrl = await createTestDatabase("upgrade_drill");
+    shape.secrets = { apiToken, databaseUrl, natsUrl: NATS_URL };
+    backendDir = mkdtempSync(join(tmpdir(), "mesh-engine-upgrade-"));
+    stack = await engineStack({ stackName: STACK, backendDir, kubeconfigPath: cluster.kubeconfigPath });
+    await applyShape(stack, shape);
+    const recorder = stepRecorder();
+    const result = await stack.up({ onEvent: recorder.onEvent });
+    assert.equal(result.summary.result, "succeeded", recorder.diagnostics.join("\n"));
+    proxy = await startServiceProxy({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: NAMESPACE,
+      service: "mesh",
+    });
+    await waitFor("the Service to have two endpoints", async () => proxy?.endpoints().length === 2, {
+      timeoutMs: 60_000,
+    });
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    await proxy?.stop();
+    await stack?.destroy().catch((error) => console.error(`destroy: ${error}`));
+    for (const node of nodes) await node.stop();
+    await cluster?.stop();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
+    if (backendDir) rmSync(backendDir, { recursive: true, force: true });
+    for (const image of Object.values(images)) image.remove();
+    base?.remove();
+  });
+
+  const api = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${proxy?.url}${path}`, {
+      headers: { authorization: `Bearer ${apiToken}` },
+    });
+    assert.equal(response.status, 200, `GET ${path}`);
+    return (await response.json()) as T;
+  };
+  /** Waiting and running runs of a version on the run queues, per GET /v1/queues. */
+  const versionLoad = async (version: string) => {
+    const { queues } = await api<{
+      queues: { versions: { version: string; enqueued: number; pending: number; stranded: number }[] }[];
+    }>("/v1/queues");
+    const entries = queues.flatMap((queue) => queue.versions).filter((entry) => entry.version === version);
+    return {
+      runs: entries.reduce((sum, entry) => sum + entry.enqueued + entry.pending, 0),
+      stranded: entries.reduce((sum, entry) => sum + entry.stranded, 0),
+    };
+  };
+  const runsWithSteps = (status: string) =>
+    query<{ workflow_uuid: string; executor_id: string; application_version: string }>(
+      databaseUrl,
+      `SELECT ws.workflow_uuid, ws.executor_id, ws.application_version FROM dbos.workflow_status ws
+        WHERE ws.status = $1
+          AND EXISTS (SELECT 1 FROM dbos.operation_outputs o WHERE o.workflow_uuid = ws.workflow_uuid)`,
+      [status],
+    );
+  const deploymentExists = async (name: string) =>
+    (await cluster.api("GET", `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${name}`)).status === 200;
+
+  it("finishes every run on its own version's code, strands none, and retires v1 once it is empty", async function () {
+    this.timeout(1_500_000);
+    const load = new SteadyLoad({
+      baseUrl: proxy?.url ?? "",
+      token: apiToken,
+      runsPerSecond: 1,
+      getsPerSecond: 4,
+      threads: 64,
+      streamEvery: 3,
+    });
+    const steps: DrillStep[] = [];
+    const burstRuns: { runId: string; input: string }[] = [];
+    const placements: Record<string, string[]> = { "v1 (state 3)": await podPlacement(cluster, NAMESPACE) };
+    const step = async (name: string, action: () => Promise<void>) => {
+      load.step = name;
+      const startedAt = load.now();
+      await action();
+      steps.push({ name, startedAt, endedAt: load.now() });
+      console.log(`      step ${name}: ${((load.now() - startedAt) / 1000).toFixed(1)} s`);
+      placements[`after ${name}`] = await podPlacement(cluster, NAMESPACE);
+    };
+    const configSetAndUp = async (values: Record<string, string | number | boolean>) => {
+      if (Object.keys(values).length > 0) await setPathConfig(stack, values);
+      const recorder = stepRecorder();
+      const result = await stack.up({ onEvent: recorder.onEvent });
+      assert.equal(result.summary.result, "succeeded", recorder.diagnostics.join("\n"));
+      await waitForDeploymentsAvailable(cluster, NAMESPACE);
+      return recorder;
+    };
+
+    load.start();
+    await step("steady (v1)", () => sleep(10_000));
+
+    // What the PR's `pulumi preview` shows: v1's draining Deployment to be created, and why.
+    await setPathConfig(stack, { image: IMAGE_V2, "workflow.version": V2 });
+    const preview = stepRecorder();
+    await stack.preview({ onEvent: preview.onEvent });
+
+    // The moment of `pulumi up`: a burst queues runs behind the busy workers, both v1 workers hold runs
+    // with recorded steps, and one of them is killed outright (its pod force-deleted: SIGKILL).
+    let killedPod = "";
+    const queuedAtUp: string[] = [];
+    await step("burst, kill -9 a v1 worker", async () => {
+      const burst = await Promise.all(
+        Array.from({ length: 16 }, (_, index) =>
+          fetch(`${proxy?.url}/v1/threads/burst-${index}/runs`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
+            body: JSON.stringify({ input: `burst ${index}` }),
+          }).then(async (response) => {
+            assert.equal(response.status, 202);
+            return { runId: ((await response.json()) as { runId: string }).runId, input: `burst ${index}` };
+          }),
+        ),
+      );
+      burstRuns.push(...burst);
+      const holders = await waitFor("both v1 workers to hold runs with steps", async () => {
+        const holding = new Set((await runsWithSteps("PENDING")).map((run) => run.executor_id));
+        const workers = [...holding].filter((pod) => pod.startsWith("mesh-worker-") && !pod.includes(V1));
+        return workers.length >= 2 ? workers : undefined;
+      });
+      killedPod = holders[0] ?? "";
+      const killed = await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/${killedPod}`, {
+        gracePeriodSeconds: 0,
+      });
+      assert.equal(killed.status, 200, `force-delete ${killedPod}`);
+      const waiting = await query<{ workflow_uuid: string }>(
+        databaseUrl,
+        "SELECT workflow_uuid FROM dbos.workflow_status WHERE status = 'ENQUEUED' AND application_version = $1",
+        [V1],
+      );
+      queuedAtUp.push(...waiting.map((row) => row.workflow_uuid));
+    });
+    const startedByV1 = new Set(
+      [...(await runsWithSteps("PENDING")), ...(await runsWithSteps("ENQUEUED"))]
+        .filter((run) => run.application_version === V1)
+        .map((run) => run.workflow_uuid),
+    );
+
+    const upgradeStartedAt = Date.now();
+    await step("pulumi up: v2", async () => {
+      await configSetAndUp({}); // the config the preview showed
+    });
+    const upgradeEndedAt = Date.now();
+    assert.equal(await deploymentExists(`mesh-worker-${V1}`), true, "v1 keeps a draining worker Deployment");
+
+    let drainedAt = 0;
+    await step("v1 drains", async () => {
+      await waitFor(
+        "v1 to have no run left",
+        async () => {
+          const v1 = await versionLoad(V1);
+          return v1.runs === 0;
+        },
+        { timeoutMs: 300_000, intervalMs: 500 },
+      );
+      drainedAt = Date.now();
+    });
+    await step("pulumi up: retire v1", async () => {
+      await configSetAndUp({ "workflow.retired[0]": V1 });
+    });
+    assert.equal(
+      await deploymentExists(`mesh-worker-${V1}`),
+      false,
+      "the retired version's workers are gone",
+    );
+    await step("steady (v2)", () => sleep(8_000));
+    load.step = "stopping";
+    await load.stop(120_000);
+
+    const accepted = [...load.runs.map((run) => ({ runId: run.runId, input: run.input })), ...burstRuns];
+    const outcomes = await waitFor(
+      `${accepted.length} runs to finish`,
+      async () => {
+        const rows = await query<{ workflow_uuid: string; status: string; application_version: string }>(
+          databaseUrl,
+          "SELECT workflow_uuid, status, application_version FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)",
+          [accepted.map((run) => run.runId)],
+        );
+        const open = rows.filter((row) => row.status === "PENDING" || row.status === "ENQUEUED");
+        return rows.length === accepted.length && open.length === 0 ? rows : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    ).catch(async (error) => {
+      const stranded = await query<{ workflow_uuid: string; application_version: string; status: string }>(
+        databaseUrl,
+        "SELECT workflow_uuid, application_version, status FROM dbos.workflow_status WHERE status IN ('ENQUEUED', 'PENDING')",
+      );
+      throw new Error(`${(error as Error).message}; stranded runs: ${JSON.stringify(stranded)}`);
+    });
+    assert.deepEqual(
+      outcomes.filter((row) => row.status !== "SUCCESS"),
+      [],
+      "every accepted run ends SUCCESS",
+    );
+    const wrongOutputs: string[] = [];
+    for (const run of accepted) {
+      const view = await api<{ output?: string }>(`/v1/runs/${run.runId}`);
+      if (view.output !== expectedOutput(run.input, TOKENS)) wrongOutputs.push(run.runId);
+    }
+
+    // Which code ran what: every "segment executed" line of every pod, with the pod's image.
+    const versionOfImage: Record<string, string> = { [IMAGE_V1]: "v1", [IMAGE_V2]: "v2" };
+    const pods = nodes.flatMap((node) => node.pods);
+    const versionOfPod = new Map(pods.map((pod) => [pod.name, versionOfImage[pod.image] ?? pod.image]));
+    const executions = new Map<string, { pod: string; version: string }[]>();
+    for (const pod of pods)
+      for (const runId of segmentRunIds(pod.logPath))
+        executions.set(runId, [
+          ...(executions.get(runId) ?? []),
+          { pod: pod.name, version: versionOfPod.get(pod.name) ?? "" },
+        ]);
+    const versionsOf = (runId: string) =>
+      new Set((executions.get(runId) ?? []).map((entry) => entry.version));
+    const mixed = accepted.filter((run) => versionsOf(run.runId).size !== 1).map((run) => run.runId);
+    const v1OnV2 = [...startedByV1].filter((runId) => versionsOf(runId).has("v2"));
+    const drainer = (pod: string) => pod.startsWith(`mesh-worker-${V1}-`);
+    const finishedByDrainer = (runId: string) =>
+      (executions.get(runId) ?? []).some((entry) => drainer(entry.pod));
+    const oldV1Worker = (pod: string) =>
+      versionOfPod.get(pod) === "v1" && pod.startsWith("mesh-worker-") && !drainer(pod);
+    const kinds = {
+      queued: queuedAtUp.length,
+      queuedMovedToV2: queuedAtUp.filter((runId) => versionsOf(runId).has("v2")).length,
+      midWay: startedByV1.size,
+      orphaned: [...startedByV1].filter(
+        (runId) =>
+          (executions.get(runId) ?? []).some((entry) => entry.pod === killedPod) && finishedByDrainer(runId),
+      ).length,
+      handedBack: [...startedByV1].filter(
+        (runId) =>
+          (executions.get(runId) ?? []).some((entry) => oldV1Worker(entry.pod) && entry.pod !== killedPod) &&
+          finishedByDrainer(runId),
+      ).length,
+    };
+    const dispatchWaits = await firstStepWaits(
+      databaseUrl,
+      accepted.map((run) => run.runId),
+    );
+    const summary: UpgradeSummary = {
+      steps,
+      load,
+      placements,
+      kinds,
+      runsAccepted: accepted.length,
+      runsSucceeded: accepted.length - wrongOutputs.length,
+      strandedAtEnd: (await versionLoad(V1)).stranded + (await versionLoad(V2)).stranded,
+      v1DrainMs: drainedAt - upgradeStartedAt,
+      upgradeUpMs: upgradeEndedAt - upgradeStartedAt,
+      dispatchWaits,
+      dispatchPauseBoundMs: DISPATCH_PAUSE_BOUND_MS,
+    };
+    const report = upgradeReport(summary);
+    for (const line of report.lines) console.log(`      ${line}`);
+    const outDir = process.env.MESH_DRILL_DOCS ? DOCS : join(tmpdir(), "mesh-upgrade-drill");
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, "upgrade-drill.md"), report.markdown);
+    writeFileSync(join(outDir, "upgrade-drill.svg"), report.svg);
+    console.log(`      report: ${join(outDir, "upgrade-drill.md")}`);
+
+    assert.match(
+      preview.diagnostics.join("\n"),
+      new RegExp(`workflow version ${V1} is draining on ${IMAGE_V1.replaceAll(".", "\\.")}`),
+    );
+    assert.ok(
+      preview.steps.some((entry) => entry.op === "create" && entry.name === `mesh-worker-${V1}-deployment`),
+      "the preview shows v1's draining Deployment",
+    );
+    assert.deepEqual(
+      load
+        .failures()
+        .map((sample) => `${sample.step}: ${sample.kind} ${sample.status} ${sample.error ?? ""}`),
+      [],
+      "no request failed",
+    );
+    assert.deepEqual(wrongOutputs, [], "every run's output equals its uninterrupted twin's");
+    assert.deepEqual(mixed, [], "every run's segments ran on one version");
+    assert.deepEqual(v1OnV2, [], "no run v1 started ran a segment on v2 code");
+    assert.equal(summary.strandedAtEnd, 0, "no run stranded");
+    assert.ok(
+      kinds.queued >= 1 && kinds.queuedMovedToV2 >= 1,
+      `queued v1 runs moved to v2: ${JSON.stringify(kinds)}`,
+    );
+    assert.ok(
+      kinds.orphaned >= 1,
+      `runs orphaned by the kill -9 finished on v1's draining workers: ${JSON.stringify(kinds)}`,
+    );
+    assert.ok(
+      kinds.handedBack >= 1,
+      `runs handed back by a draining v1 worker finished on v1: ${JSON.stringify(kinds)}`,
+    );
+    assert.ok(
+      dispatchWaits.max <= DISPATCH_PAUSE_BOUND_MS,
+      `the longest wait for a first step, ${dispatchWaits.max} ms, is within ${DISPATCH_PAUSE_BOUND_MS} ms (run ${dispatchWaits.maxRunId})`,
+    );
+  });
+});
+
+/** Run IDs of the "segment executed" lines of a pod's log, one per execution. */
+function segmentRunIds(logPath: string): string[] {
+  let text = "";
+  try {
+    text = readFileSync(logPath, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((line) => line.includes('"segment executed"'))
+    .map((line) => (JSON.parse(line) as { runId: string }).runId);
+}
+
+/**
+ * How long each run waited from its enqueue (the api's created_at) to its first step starting (DBOS's
+ * operation_outputs.started_at_epoch_ms): dispatch plus the queue. The longest is the longest pause a
+ * run saw; a run's first step is recorded once, so a later hand-back does not hide an earlier wait.
+ */
+async function firstStepWaits(databaseUrl: string, runIds: string[]) {
+  const rows = await query<{ workflow_uuid: string; wait_ms: string }>(
+    databaseUrl,
+    `SELECT ws.workflow_uuid, (min(o.started_at_epoch_ms) - ws.created_at)::text AS wait_ms
+       FROM dbos.workflow_status ws JOIN dbos.operation_outputs o ON o.workflow_uuid = ws.workflow_uuid
+      WHERE ws.workflow_uuid = ANY($1) GROUP BY ws.workflow_uuid, ws.created_at`,
+    [runIds],
+  );
+  const waits = rows
+    .map((row) => ({ runId: row.workflow_uuid, ms: Number(row.wait_ms) }))
+    .sort((a, b) => a.ms - b.ms);
+  const at = (fraction: number) =>
+    waits[Math.min(waits.length - 1, Math.floor(fraction * waits.length))]?.ms ?? 0;
+  return {
+    n: waits.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: waits.at(-1)?.ms ?? 0,
+    maxRunId: waits.at(-1)?.runId ?? "",
+  };
+}
