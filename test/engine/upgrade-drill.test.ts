@@ -21,6 +21,7 @@ import { buildRuntimeImage, imageVariant, type RuntimeImage } from "../support/r
 import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
+import { DispatchSampler } from "./drill/dispatch-sampler.js";
 import type { DrillStep } from "./drill/drill-report.js";
 import { SteadyLoad } from "./drill/steady-load.js";
 import { type UpgradeSummary, upgradeReport } from "./drill/upgrade-report.js";
@@ -33,11 +34,17 @@ const IMAGE_V1 = "registry.mesh.test/mesh:1.0.0";
 const IMAGE_V2 = "registry.mesh.test/mesh:2.0.0";
 const V1 = "mesh-wf-1";
 const V2 = "mesh-wf-2";
-/** A run: 60 tokens 100 ms apart (6 s), longer than a worker's drain budget (5 s): some are handed back. */
-const TOKENS = 60;
+/**
+ * A run: 200 tokens 100 ms apart (20 s), far longer than a worker's drain budget (5 s): a worker told to
+ * stop hands back every run it started in the last 15 s.
+ */
+const TOKENS = 200;
+const WORKER_CONCURRENCY = 8;
+/** Runs posted at once just before the upgrade, so some wait in the queue at v1 while it rolls. */
+const BURST = 24;
 const TOKEN_DELAY_MS = 100;
-/** The longest a run waited for its first step, over the whole drill: the dispatch never paused longer. */
-const DISPATCH_PAUSE_BOUND_MS = 20_000;
+/** Runs never waited longer than this while a worker slot was free, over the whole drill (DispatchSampler). */
+const DISPATCH_PAUSE_BOUND_MS = 10_000;
 const NODES = [
   { name: "process-node-a", subnet: 20, zone: "zone-a" },
   { name: "process-node-b", subnet: 21, zone: "zone-b" },
@@ -61,7 +68,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     dispatchRole: "api",
     "worker.enabled": true,
     "worker.replicas": 2,
-    "worker.concurrency": 6,
+    "worker.concurrency": WORKER_CONCURRENCY,
     "worker.terminationGracePeriodSeconds": 10,
     "workflow.version": V1,
     "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
@@ -142,6 +149,26 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
           AND EXISTS (SELECT 1 FROM dbos.operation_outputs o WHERE o.workflow_uuid = ws.workflow_uuid)`,
       [status],
     );
+  /** Old v1 worker pods (Deployment mesh-worker, image v1) holding runs with recorded steps. */
+  const oldWorkersHolding = async () => {
+    const holders = new Set((await runsWithSteps("PENDING")).map((run) => run.executor_id));
+    const v1Pods = new Set(
+      nodes
+        .flatMap((node) => node.pods)
+        .filter((pod) => pod.image === IMAGE_V1 && pod.exitedAt === undefined)
+        .map((pod) => pod.name),
+    );
+    return [...holders].filter(
+      (pod) => v1Pods.has(pod) && !pod.startsWith(`mesh-worker-${V1}-`) && pod.startsWith("mesh-worker-"),
+    );
+  };
+  const availableReplicas = async (name: string) => {
+    const response = await cluster.api<{ status?: { availableReplicas?: number } }>(
+      "GET",
+      `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${name}`,
+    );
+    return response.status === 200 ? (response.body.status?.availableReplicas ?? 0) : 0;
+  };
   const deploymentExists = async (name: string) =>
     (await cluster.api("GET", `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${name}`)).status === 200;
 
@@ -150,7 +177,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     const load = new SteadyLoad({
       baseUrl: proxy?.url ?? "",
       token: apiToken,
-      runsPerSecond: 1,
+      runsPerSecond: 0.5,
       getsPerSecond: 4,
       threads: 64,
       streamEvery: 3,
@@ -176,6 +203,16 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     };
 
     load.start();
+    const loadStartedAt = Date.now();
+    const sampler = new DispatchSampler({
+      cluster,
+      namespace: NAMESPACE,
+      databaseUrl,
+      workerConcurrency: WORKER_CONCURRENCY,
+      intervalMs: 500,
+      began: loadStartedAt,
+    });
+    sampler.start();
     await step("steady (v1)", () => sleep(10_000));
 
     // What the PR's `pulumi preview` shows: v1's draining Deployment to be created, and why.
@@ -183,13 +220,13 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     const preview = stepRecorder();
     await stack.preview({ onEvent: preview.onEvent });
 
-    // The moment of `pulumi up`: a burst queues runs behind the busy workers, both v1 workers hold runs
-    // with recorded steps, and one of them is killed outright (its pod force-deleted: SIGKILL).
-    let killedPod = "";
+    // The moment of `pulumi up`: a burst queues runs behind the busy v1 workers, which hold runs with
+    // recorded steps. While the up rolls, once v1's draining workers are up, an old v1 worker holding runs
+    // is killed outright (its pod force-deleted: SIGKILL, no drain); the other is drained by the roll.
     const queuedAtUp: string[] = [];
-    await step("burst, kill -9 a v1 worker", async () => {
+    await step("burst", async () => {
       const burst = await Promise.all(
-        Array.from({ length: 16 }, (_, index) =>
+        Array.from({ length: BURST }, (_, index) =>
           fetch(`${proxy?.url}/v1/threads/burst-${index}/runs`, {
             method: "POST",
             headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
@@ -201,16 +238,10 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
         ),
       );
       burstRuns.push(...burst);
-      const holders = await waitFor("both v1 workers to hold runs with steps", async () => {
-        const holding = new Set((await runsWithSteps("PENDING")).map((run) => run.executor_id));
-        const workers = [...holding].filter((pod) => pod.startsWith("mesh-worker-") && !pod.includes(V1));
-        return workers.length >= 2 ? workers : undefined;
-      });
-      killedPod = holders[0] ?? "";
-      const killed = await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/${killedPod}`, {
-        gracePeriodSeconds: 0,
-      });
-      assert.equal(killed.status, 200, `force-delete ${killedPod}`);
+      await waitFor(
+        "both v1 workers to hold runs with steps",
+        async () => (await oldWorkersHolding()).length >= 2,
+      );
       const waiting = await query<{ workflow_uuid: string }>(
         databaseUrl,
         "SELECT workflow_uuid FROM dbos.workflow_status WHERE status = 'ENQUEUED' AND application_version = $1",
@@ -218,15 +249,35 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       );
       queuedAtUp.push(...waiting.map((row) => row.workflow_uuid));
     });
-    const startedByV1 = new Set(
-      [...(await runsWithSteps("PENDING")), ...(await runsWithSteps("ENQUEUED"))]
-        .filter((run) => run.application_version === V1)
-        .map((run) => run.workflow_uuid),
-    );
+    const startedByV1 = new Set<string>();
+    const noteV1Runs = async () => {
+      for (const run of [...(await runsWithSteps("PENDING")), ...(await runsWithSteps("ENQUEUED"))])
+        if (run.application_version === V1) startedByV1.add(run.workflow_uuid);
+    };
+    await noteV1Runs();
 
     const upgradeStartedAt = Date.now();
-    await step("pulumi up: v2", async () => {
+    let killedPod = "";
+    await step("pulumi up: v2 (kill -9 a v1 worker mid-roll)", async () => {
+      const killer = (async () => {
+        await waitFor(
+          "v1's draining workers to be available",
+          async () => (await availableReplicas(`mesh-worker-${V1}`)) >= 1,
+          {
+            timeoutMs: 180_000,
+            intervalMs: 250,
+          },
+        );
+        await noteV1Runs();
+        killedPod = (await oldWorkersHolding())[0] ?? "";
+        assert.ok(killedPod, "an old v1 worker holds runs with steps when the roll starts");
+        const killed = await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/${killedPod}`, {
+          gracePeriodSeconds: 0,
+        });
+        assert.equal(killed.status, 200, `force-delete ${killedPod}`);
+      })();
       await configSetAndUp({}); // the config the preview showed
+      await killer;
     });
     const upgradeEndedAt = Date.now();
     assert.equal(await deploymentExists(`mesh-worker-${V1}`), true, "v1 keeps a draining worker Deployment");
@@ -254,6 +305,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     await step("steady (v2)", () => sleep(8_000));
     load.step = "stopping";
     await load.stop(120_000);
+    await sampler.stop();
 
     const accepted = [...load.runs.map((run) => ({ runId: run.runId, input: run.input })), ...burstRuns];
     const outcomes = await waitFor(
@@ -302,25 +354,26 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     const mixed = accepted.filter((run) => versionsOf(run.runId).size !== 1).map((run) => run.runId);
     const v1OnV2 = [...startedByV1].filter((runId) => versionsOf(runId).has("v2"));
     const drainer = (pod: string) => pod.startsWith(`mesh-worker-${V1}-`);
-    const finishedByDrainer = (runId: string) =>
-      (executions.get(runId) ?? []).some((entry) => drainer(entry.pod));
+    const podsOf = (runId: string) => (executions.get(runId) ?? []).map((entry) => entry.pod);
     const oldV1Worker = (pod: string) =>
       versionOfPod.get(pod) === "v1" && pod.startsWith("mesh-worker-") && !drainer(pod);
+    // A run left mid-way by an old v1 pod and finished by another pod (of v1: checked above for all).
+    const resumedAfter = (runId: string, left: (pod: string) => boolean) => {
+      const pods = podsOf(runId);
+      const last = pods.findLastIndex(left);
+      return last >= 0 && pods.slice(last + 1).some((pod) => !left(pod));
+    };
     const kinds = {
       queued: queuedAtUp.length,
       queuedMovedToV2: queuedAtUp.filter((runId) => versionsOf(runId).has("v2")).length,
       midWay: startedByV1.size,
-      orphaned: [...startedByV1].filter(
-        (runId) =>
-          (executions.get(runId) ?? []).some((entry) => entry.pod === killedPod) && finishedByDrainer(runId),
+      orphaned: [...startedByV1].filter((runId) => resumedAfter(runId, (pod) => pod === killedPod)).length,
+      handedBack: [...startedByV1].filter((runId) =>
+        resumedAfter(runId, (pod) => oldV1Worker(pod) && pod !== killedPod),
       ).length,
-      handedBack: [...startedByV1].filter(
-        (runId) =>
-          (executions.get(runId) ?? []).some((entry) => oldV1Worker(entry.pod) && entry.pod !== killedPod) &&
-          finishedByDrainer(runId),
-      ).length,
+      finishedByDrainer: [...startedByV1].filter((runId) => podsOf(runId).some(drainer)).length,
     };
-    const dispatchWaits = await firstStepWaits(
+    const dispatch = await dispatchTimeline(
       databaseUrl,
       accepted.map((run) => run.runId),
     );
@@ -334,7 +387,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       strandedAtEnd: (await versionLoad(V1)).stranded + (await versionLoad(V2)).stranded,
       v1DrainMs: drainedAt - upgradeStartedAt,
       upgradeUpMs: upgradeEndedAt - upgradeStartedAt,
-      dispatchWaits,
+      dispatch: { ...dispatch, longestPause: sampler.longestPause(), samples: sampler.samples.length },
       dispatchPauseBoundMs: DISPATCH_PAUSE_BOUND_MS,
     };
     const report = upgradeReport(summary);
@@ -370,15 +423,19 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     );
     assert.ok(
       kinds.orphaned >= 1,
-      `runs orphaned by the kill -9 finished on v1's draining workers: ${JSON.stringify(kinds)}`,
+      `runs orphaned by the kill -9 finished on v1 code: ${JSON.stringify(kinds)}`,
     );
     assert.ok(
       kinds.handedBack >= 1,
-      `runs handed back by a draining v1 worker finished on v1: ${JSON.stringify(kinds)}`,
+      `runs handed back by a draining v1 worker finished on v1 code: ${JSON.stringify(kinds)}`,
     );
     assert.ok(
-      dispatchWaits.max <= DISPATCH_PAUSE_BOUND_MS,
-      `the longest wait for a first step, ${dispatchWaits.max} ms, is within ${DISPATCH_PAUSE_BOUND_MS} ms (run ${dispatchWaits.maxRunId})`,
+      kinds.finishedByDrainer >= 1,
+      `v1's draining workers finished runs v1 started: ${JSON.stringify(kinds)}`,
+    );
+    assert.ok(
+      summary.dispatch.longestPause.ms <= DISPATCH_PAUSE_BOUND_MS,
+      `the longest dispatch pause, ${summary.dispatch.longestPause.ms} ms at ${summary.dispatch.longestPause.atMs} ms into the load, is within ${DISPATCH_PAUSE_BOUND_MS} ms`,
     );
   });
 });
@@ -397,29 +454,17 @@ function segmentRunIds(logPath: string): string[] {
     .map((line) => (JSON.parse(line) as { runId: string }).runId);
 }
 
-/**
- * How long each run waited from its enqueue (the api's created_at) to its first step starting (DBOS's
- * operation_outputs.started_at_epoch_ms): dispatch plus the queue. The longest is the longest pause a
- * run saw; a run's first step is recorded once, so a later hand-back does not hide an earlier wait.
- */
-async function firstStepWaits(databaseUrl: string, runIds: string[]) {
-  const rows = await query<{ workflow_uuid: string; wait_ms: string }>(
+/** From DBOS's own records: each run's wait from enqueue (created_at) to its first step's start. */
+async function dispatchTimeline(databaseUrl: string, runIds: string[]) {
+  const rows = await query<{ wait_ms: string }>(
     databaseUrl,
-    `SELECT ws.workflow_uuid, (min(o.started_at_epoch_ms) - ws.created_at)::text AS wait_ms
+    `SELECT (min(o.started_at_epoch_ms) - ws.created_at)::text AS wait_ms
        FROM dbos.workflow_status ws JOIN dbos.operation_outputs o ON o.workflow_uuid = ws.workflow_uuid
       WHERE ws.workflow_uuid = ANY($1) GROUP BY ws.workflow_uuid, ws.created_at`,
     [runIds],
   );
-  const waits = rows
-    .map((row) => ({ runId: row.workflow_uuid, ms: Number(row.wait_ms) }))
-    .sort((a, b) => a.ms - b.ms);
+  const waits = rows.map((row) => Number(row.wait_ms)).sort((a, b) => a - b);
   const at = (fraction: number) =>
-    waits[Math.min(waits.length - 1, Math.floor(fraction * waits.length))]?.ms ?? 0;
-  return {
-    n: waits.length,
-    p50: at(0.5),
-    p99: at(0.99),
-    max: waits.at(-1)?.ms ?? 0,
-    maxRunId: waits.at(-1)?.runId ?? "",
-  };
+    waits[Math.min(waits.length - 1, Math.floor(fraction * waits.length))] ?? 0;
+  return { n: waits.length, p50: at(0.5), p99: at(0.99), maxWait: waits.at(-1) ?? 0 };
 }

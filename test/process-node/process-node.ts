@@ -188,8 +188,14 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
       killAll();
       process.removeListener("exit", killAll);
       await Promise.all([...runtimes.values()].map((runtime) => runtime.finished.catch(() => undefined)));
+      removePodRange(options.subnet);
     },
   };
+}
+
+/** Takes the node's pod range off `lo` again (a killed run leaves it: the next node of that subnet replaces it). */
+function removePodRange(subnet: number): void {
+  spawnSync("ip", ["addr", "del", `10.244.${subnet}.1/24`, "dev", "lo"], { encoding: "utf8" });
 }
 
 /**

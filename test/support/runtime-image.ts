@@ -103,11 +103,9 @@ export function imageVariant(
   execFileSync("cp", ["-al", image.root, root]);
   const versionFile = join(root, "dist/app/version.js");
   const source = readFileSync(versionFile, "utf8");
-  const patched = source.replace(
-    /WORKFLOW_CODE_VERSION = "[^"]*"/,
-    `WORKFLOW_CODE_VERSION = "${variant.workflowVersion}"`,
-  );
-  if (patched === source) throw new Error(`${versionFile} has no WORKFLOW_CODE_VERSION to set`);
+  const constant = /WORKFLOW_CODE_VERSION = "[^"]*"/;
+  if (!constant.test(source)) throw new Error(`${versionFile} has no WORKFLOW_CODE_VERSION to set`);
+  const patched = source.replace(constant, `WORKFLOW_CODE_VERSION = "${variant.workflowVersion}"`);
   rmSync(versionFile); // a new file, not a write through the hard link into the original image
   writeFileSync(versionFile, patched);
   return {

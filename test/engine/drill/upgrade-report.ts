@@ -8,15 +8,30 @@ export interface UpgradeSummary {
   load: SteadyLoad;
   placements: Record<string, string[]>;
   /** Runs in flight at the moment of the upgrade, by kind. */
-  kinds: { queued: number; queuedMovedToV2: number; midWay: number; orphaned: number; handedBack: number };
+  kinds: {
+    queued: number;
+    queuedMovedToV2: number;
+    midWay: number;
+    orphaned: number;
+    handedBack: number;
+    finishedByDrainer: number;
+  };
   runsAccepted: number;
   runsSucceeded: number;
   strandedAtEnd: number;
   /** From the start of the upgrade's `pulumi up` until v1 had no run left. */
   v1DrainMs: number;
   upgradeUpMs: number;
-  /** Enqueue → first step, over every run of the drill. */
-  dispatchWaits: { n: number; p50: number; p99: number; max: number; maxRunId: string };
+  /** Enqueue → first step over every run of the drill, and the longest pause of dispatch while runs waited. */
+  dispatch: {
+    n: number;
+    p50: number;
+    p99: number;
+    maxWait: number;
+    /** The longest time runs waited while a ready worker had a free slot (DispatchSampler). */
+    longestPause: { ms: number; atMs: number };
+    samples: number;
+  };
   dispatchPauseBoundMs: number;
 }
 
@@ -24,14 +39,15 @@ const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.
 
 /** The console lines, the Markdown page and the latency chart of an upgrade drill run. */
 export function upgradeReport(summary: UpgradeSummary): { lines: string[]; markdown: string; svg: string } {
-  const { load, kinds, dispatchWaits } = summary;
+  const { load, kinds, dispatch } = summary;
   const lines = [
     ...summary.steps.map((step) => `step ${step.name}: ${fmt(step.endedAt - step.startedAt)}`),
     `requests: ${load.samples.length}, failed: ${load.failures().length}`,
     `runs accepted: ${summary.runsAccepted}, SUCCESS with their twin's output: ${summary.runsSucceeded}, stranded at the end: ${summary.strandedAtEnd}`,
-    `in flight at the upgrade: ${kinds.queued} queued at v1 (${kinds.queuedMovedToV2} moved to v2 and run there), ${kinds.midWay} with v1 steps; of those, ${kinds.orphaned} orphaned by the kill -9 and ${kinds.handedBack} handed back by a draining v1 worker finished on v1's draining workers`,
+    `in flight at the upgrade: ${kinds.queued} queued at v1 (${kinds.queuedMovedToV2} moved to v2 and run there), ${kinds.midWay} with v1 steps: ${kinds.orphaned} orphaned by the kill -9 and ${kinds.handedBack} handed back by a drained v1 worker, each finished on v1 code elsewhere; ${kinds.finishedByDrainer} finished by v1's draining workers`,
     `v1 drained ${fmt(summary.v1DrainMs)} after the upgrade's pulumi up started (the up itself: ${fmt(summary.upgradeUpMs)})`,
-    `enqueue → first step over ${dispatchWaits.n} runs: p50 ${fmt(dispatchWaits.p50)}, p99 ${fmt(dispatchWaits.p99)}, max ${fmt(dispatchWaits.max)} (bound ${fmt(summary.dispatchPauseBoundMs)})`,
+    `enqueue → first step over ${dispatch.n} runs: p50 ${fmt(dispatch.p50)}, p99 ${fmt(dispatch.p99)}, max ${fmt(dispatch.maxWait)} (queueing behind busy workers included)`,
+    `longest dispatch pause (runs waiting while a ready worker had a free slot, sampled every 500 ms, ${dispatch.samples} samples): ${fmt(dispatch.longestPause.ms)}, ${fmt(dispatch.longestPause.atMs)} into the load (bound ${fmt(summary.dispatchPauseBoundMs)})`,
   ];
   const svg = latencyChart({
     steps: summary.steps,
