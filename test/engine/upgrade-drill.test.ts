@@ -209,6 +209,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       namespace: NAMESPACE,
       databaseUrl,
       workerConcurrency: WORKER_CONCURRENCY,
+      versionOfImage: { [IMAGE_V1]: V1, [IMAGE_V2]: V2 },
       intervalMs: 500,
       began: loadStartedAt,
     });
@@ -280,20 +281,32 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       await killer;
     });
     const upgradeEndedAt = Date.now();
-    assert.equal(await deploymentExists(`mesh-worker-${V1}`), true, "v1 keeps a draining worker Deployment");
+    const drainingDeploymentAfterUp = await deploymentExists(`mesh-worker-${V1}`);
 
+    // v1 drains: its runs finish on its draining workers. Runs stranded at v1 (no live executor of v1)
+    // for 30 s end the wait, naming them.
     let drainedAt = 0;
     await step("v1 drains", async () => {
-      await waitFor(
-        "v1 to have no run left",
-        async () => {
-          const v1 = await versionLoad(V1);
-          return v1.runs === 0;
-        },
-        { timeoutMs: 300_000, intervalMs: 500 },
-      );
+      let strandedSince: number | undefined;
+      for (const deadline = Date.now() + 300_000; ; await sleep(500)) {
+        const v1 = await versionLoad(V1);
+        if (v1.runs === 0) break;
+        if (v1.stranded === 0) strandedSince = undefined;
+        else strandedSince ??= Date.now();
+        if ((strandedSince !== undefined && Date.now() - strandedSince > 30_000) || Date.now() > deadline) {
+          const waiting = await query<{ workflow_uuid: string }>(
+            databaseUrl,
+            "SELECT workflow_uuid FROM dbos.workflow_status WHERE status = 'ENQUEUED' AND application_version = $1",
+            [V1],
+          );
+          assert.fail(
+            `${V1} did not drain: ${v1.runs} runs left, ${v1.stranded} stranded (no live executor of ${V1}): ${waiting.map((row) => row.workflow_uuid).join(", ")}`,
+          );
+        }
+      }
       drainedAt = Date.now();
     });
+    assert.equal(drainingDeploymentAfterUp, true, "v1 kept a draining worker Deployment");
     await step("pulumi up: retire v1", async () => {
       await configSetAndUp({ "workflow.retired[0]": V1 });
     });
@@ -357,11 +370,10 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     const podsOf = (runId: string) => (executions.get(runId) ?? []).map((entry) => entry.pod);
     const oldV1Worker = (pod: string) =>
       versionOfPod.get(pod) === "v1" && pod.startsWith("mesh-worker-") && !drainer(pod);
-    // A run left mid-way by an old v1 pod and finished by another pod (of v1: checked above for all).
+    // A run left mid-way by an old v1 pod: it ran segments there and on another pod (of v1: checked above).
     const resumedAfter = (runId: string, left: (pod: string) => boolean) => {
       const pods = podsOf(runId);
-      const last = pods.findLastIndex(left);
-      return last >= 0 && pods.slice(last + 1).some((pod) => !left(pod));
+      return pods.some(left) && pods.some((pod) => !left(pod));
     };
     const kinds = {
       queued: queuedAtUp.length,

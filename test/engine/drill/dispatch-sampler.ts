@@ -4,25 +4,32 @@ import { query } from "../../support/services.js";
 interface PodList {
   items: {
     metadata: { name: string; deletionTimestamp?: string; labels?: Record<string, string> };
+    spec: { containers: { image: string }[] };
     status: { conditions?: { type: string; status: string }[] };
   }[];
 }
 
-/** One sample: runs waiting and running on the thread-gate queue, and the run slots of ready workers. */
-export interface DispatchSample {
-  at: number;
+/** One workflow version in a sample: its runs waiting and running, and the run slots of its ready workers. */
+export interface VersionSample {
   waiting: number;
   running: number;
   slots: number;
 }
 
+export interface DispatchSample {
+  at: number;
+  versions: Record<string, VersionSample>;
+}
+
 /**
- * Watches whether dispatch keeps up during a drill: every `intervalMs`, the thread-gate queue's waiting
- * (ENQUEUED) and running (PENDING) runs from Postgres, and the run slots of the worker pods the API shows
- * Ready and not terminating (× the stack's worker concurrency). A sample stalls when runs wait while a
- * slot is free; the longest stretch of stalled samples is the longest dispatch pause. Slots of a pod that
- * is draining (terminating) do not count: it takes no run by design. Threads must not repeat within a
- * run's length, or runs waiting behind their thread's previous run would count as stalls.
+ * Watches whether dispatch keeps up during a drill: every `intervalMs`, per workflow version, the
+ * thread-gate queue's waiting (ENQUEUED) and running (PENDING) runs from Postgres, and the run slots of the
+ * worker pods of that version (by image) the API shows Ready and not terminating (× the stack's worker
+ * concurrency). A sample stalls when some version's runs wait while one of its workers has a free slot
+ * (a run can only run on its own version's workers; runs waiting for a busy version's workers are
+ * capacity, not a stall); the longest stretch of stalled samples is the longest dispatch pause. Slots of a
+ * pod that is draining (terminating) do not count: it takes no run by design. Threads must not repeat
+ * within a run's length, or runs waiting behind their thread's previous run would count as stalls.
  */
 export class DispatchSampler {
   readonly samples: DispatchSample[] = [];
@@ -35,6 +42,8 @@ export class DispatchSampler {
       namespace: string;
       databaseUrl: string;
       workerConcurrency: number;
+      /** The workflow version each worker image carries. */
+      versionOfImage: Record<string, string>;
       intervalMs: number;
       began: number;
     },
@@ -56,7 +65,9 @@ export class DispatchSampler {
     let longest = { ms: 0, atMs: 0 };
     let since: number | undefined;
     for (const sample of this.samples) {
-      const stalled = sample.waiting > 0 && sample.running < sample.slots;
+      const stalled = Object.values(sample.versions).some(
+        (version) => version.waiting > 0 && version.running < version.slots,
+      );
       if (stalled && since === undefined) since = sample.at;
       if (!stalled) since = undefined;
       if (since !== undefined && sample.at - since > longest.ms)
@@ -68,25 +79,30 @@ export class DispatchSampler {
   private async sample(): Promise<void> {
     const at = Date.now() - this.options.began;
     const [counts, pods] = await Promise.all([
-      query<{ status: string; count: string }>(
+      query<{ version: string; status: string; count: string }>(
         this.options.databaseUrl,
-        `SELECT status, count(*)::text AS count FROM dbos.workflow_status
-          WHERE queue_name = 'thread-gate' AND status IN ('ENQUEUED', 'PENDING') GROUP BY status`,
+        `SELECT application_version AS version, status, count(*)::text AS count FROM dbos.workflow_status
+          WHERE queue_name = 'thread-gate' AND status IN ('ENQUEUED', 'PENDING') GROUP BY 1, 2`,
       ),
       this.options.cluster.api<PodList>("GET", `/api/v1/namespaces/${this.options.namespace}/pods`),
     ]);
-    const count = (status: string) => Number(counts.find((row) => row.status === status)?.count ?? 0);
-    const readyWorkers = pods.body.items.filter(
-      (pod) =>
+    const versions: Record<string, VersionSample> = {};
+    const of = (version: string) => {
+      versions[version] ??= { waiting: 0, running: 0, slots: 0 };
+      return versions[version];
+    };
+    for (const row of counts) {
+      if (row.status === "ENQUEUED") of(row.version).waiting += Number(row.count);
+      else of(row.version).running += Number(row.count);
+    }
+    for (const pod of pods.body.items) {
+      const ready =
         pod.metadata.labels?.["app.kubernetes.io/component"] === "worker" &&
         !pod.metadata.deletionTimestamp &&
-        pod.status.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True"),
-    ).length;
-    this.samples.push({
-      at,
-      waiting: count("ENQUEUED"),
-      running: count("PENDING"),
-      slots: readyWorkers * this.options.workerConcurrency,
-    });
+        pod.status.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True");
+      const version = this.options.versionOfImage[pod.spec.containers[0]?.image ?? ""];
+      if (ready && version) of(version).slots += this.options.workerConcurrency;
+    }
+    this.samples.push({ at, versions });
   }
 }

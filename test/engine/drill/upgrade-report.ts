@@ -47,7 +47,7 @@ export function upgradeReport(summary: UpgradeSummary): { lines: string[]; markd
     `in flight at the upgrade: ${kinds.queued} queued at v1 (${kinds.queuedMovedToV2} moved to v2 and run there), ${kinds.midWay} with v1 steps: ${kinds.orphaned} orphaned by the kill -9 and ${kinds.handedBack} handed back by a drained v1 worker, each finished on v1 code elsewhere; ${kinds.finishedByDrainer} finished by v1's draining workers`,
     `v1 drained ${fmt(summary.v1DrainMs)} after the upgrade's pulumi up started (the up itself: ${fmt(summary.upgradeUpMs)})`,
     `enqueue → first step over ${dispatch.n} runs: p50 ${fmt(dispatch.p50)}, p99 ${fmt(dispatch.p99)}, max ${fmt(dispatch.maxWait)} (queueing behind busy workers included)`,
-    `longest dispatch pause (runs waiting while a ready worker had a free slot, sampled every 500 ms, ${dispatch.samples} samples): ${fmt(dispatch.longestPause.ms)}, ${fmt(dispatch.longestPause.atMs)} into the load (bound ${fmt(summary.dispatchPauseBoundMs)})`,
+    `longest dispatch pause (a version's runs waiting while a ready worker of that version had a free slot, sampled every 500 ms, ${dispatch.samples} samples): ${fmt(dispatch.longestPause.ms)}, ${fmt(dispatch.longestPause.atMs)} into the load (bound ${fmt(summary.dispatchPauseBoundMs)})`,
   ];
   const svg = latencyChart({
     steps: summary.steps,
