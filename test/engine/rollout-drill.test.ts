@@ -3,24 +3,24 @@
 // two process nodes run as processes, while a steady load goes through the Service.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { type ControlPlane, startControlPlane } from "../control-plane/control-plane.js";
-import { installKedaCrds } from "../control-plane/keda-crds.js";
-import { type ProcessNode, startProcessNode } from "../process-node/process-node.js";
-import { type ServiceProxy, startServiceProxy } from "../process-node/service-proxy.js";
+import type { ControlPlane } from "../control-plane/control-plane.js";
+import type { ProcessNode } from "../process-node/process-node.js";
+import type { ServiceProxy } from "../process-node/service-proxy.js";
 import { expectedOutput } from "../support/run-checks.js";
 import { buildRuntimeImage, type RuntimeImage } from "../support/runtime-image.js";
-import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "../support/services.js";
+import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { drainNode, podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
+import { type DrillEnvironment, startDrillEnvironment } from "./drill/drill-environment.js";
 import { type DrillStep, drillReport, latencyChart } from "./drill/drill-report.js";
 import { SteadyLoad } from "./drill/steady-load.js";
-import { applyShape, engineStack, setPathConfig, stepRecorder } from "./support/engine-stack.js";
+import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
 import { setPath, stackShape } from "./support/stack-shapes.js";
 
 const STACK = "drill";
@@ -41,10 +41,10 @@ const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
 
 describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as processes", () => {
   let image: RuntimeImage;
+  let drill: DrillEnvironment;
   let cluster: ControlPlane;
-  const nodes: ProcessNode[] = [];
+  let nodes: ProcessNode[];
   let databaseUrl: string;
-  let backendDir: string;
   let stack: Stack;
   let proxy: ServiceProxy | undefined;
   const apiToken = randomBytes(16).toString("hex");
@@ -58,45 +58,13 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
   before(async function () {
     this.timeout(600_000);
     image = buildRuntimeImage();
-    cluster = await startControlPlane({ fakeNode: false });
-    await installKedaCrds(cluster);
-    const logRoot = join(cluster.dir, "pods");
-    for (const node of NODES)
-      nodes.push(
-        await startProcessNode({
-          ...node,
-          kubeconfigPath: cluster.kubeconfigPath,
-          image,
-          logDir: join(logRoot, node.name),
-          pidFile: join(cluster.dir, "pids"),
-        }),
-      );
-    databaseUrl = await createTestDatabase("drill");
-    shape.secrets = { apiToken, databaseUrl, natsUrl: NATS_URL };
-    backendDir = mkdtempSync(join(tmpdir(), "mesh-engine-drill-"));
-    stack = await engineStack({ stackName: STACK, backendDir, kubeconfigPath: cluster.kubeconfigPath });
-    await applyShape(stack, shape);
-    const recorder = stepRecorder();
-    const result = await stack.up({ onEvent: recorder.onEvent });
-    assert.equal(result.summary.result, "succeeded", recorder.diagnostics.join("\n"));
-    proxy = await startServiceProxy({
-      kubeconfigPath: cluster.kubeconfigPath,
-      namespace: NAMESPACE,
-      service: "mesh",
-    });
-    await waitFor("the Service to have two endpoints", async () => proxy?.endpoints().length === 2, {
-      timeoutMs: 60_000,
-    });
+    drill = await startDrillEnvironment({ stackName: STACK, nodes: NODES, images: image, shape, apiToken });
+    ({ cluster, nodes, databaseUrl, stack, proxy } = drill);
   });
 
   after(async function () {
     this.timeout(300_000);
-    await proxy?.stop();
-    await stack?.destroy().catch((error) => console.error(`destroy: ${error}`));
-    for (const node of nodes) await node.stop();
-    await cluster?.stop();
-    if (databaseUrl) await dropTestDatabase(databaseUrl);
-    if (backendDir) rmSync(backendDir, { recursive: true, force: true });
+    await drill?.stop();
     image?.remove();
   });
 

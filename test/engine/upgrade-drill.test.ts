@@ -6,26 +6,26 @@
 // v2's layout and give a wrong output. Pods run as processes on two process nodes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { type ControlPlane, startControlPlane } from "../control-plane/control-plane.js";
-import { installKedaCrds } from "../control-plane/keda-crds.js";
-import { type ProcessNode, startProcessNode } from "../process-node/process-node.js";
-import { type ServiceProxy, startServiceProxy } from "../process-node/service-proxy.js";
+import type { ControlPlane } from "../control-plane/control-plane.js";
+import type { ProcessNode } from "../process-node/process-node.js";
+import type { ServiceProxy } from "../process-node/service-proxy.js";
 import { expectedOutput } from "../support/run-checks.js";
 import { buildRuntimeImage, imageVariant, type RuntimeImage } from "../support/runtime-image.js";
-import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "../support/services.js";
+import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
 import { DispatchSampler } from "./drill/dispatch-sampler.js";
+import { type DrillEnvironment, startDrillEnvironment } from "./drill/drill-environment.js";
 import type { DrillStep } from "./drill/drill-report.js";
 import { SteadyLoad } from "./drill/steady-load.js";
 import { type UpgradeSummary, upgradeReport } from "./drill/upgrade-report.js";
-import { applyShape, engineStack, setPathConfig, stepRecorder } from "./support/engine-stack.js";
+import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
 import { stackShape } from "./support/stack-shapes.js";
 
 const STACK = "upgrade";
@@ -54,10 +54,10 @@ const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
 describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run in flight, pods as processes", () => {
   let base: RuntimeImage;
   const images: Record<string, RuntimeImage> = {};
+  let drill: DrillEnvironment;
   let cluster: ControlPlane;
-  const nodes: ProcessNode[] = [];
+  let nodes: ProcessNode[];
   let databaseUrl: string;
-  let backendDir: string;
   let stack: Stack;
   let proxy: ServiceProxy | undefined;
   const apiToken = randomBytes(16).toString("hex");
@@ -81,44 +81,18 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     base = buildRuntimeImage();
     images[IMAGE_V1] = imageVariant(base, { workflowVersion: V1, env: { MESH_CHECKPOINT_EVERY: "4" } });
     images[IMAGE_V2] = imageVariant(base, { workflowVersion: V2, env: { MESH_CHECKPOINT_EVERY: "5" } });
-    cluster = await startControlPlane({ fakeNode: false });
-    await installKedaCrds(cluster);
-    for (const node of NODES)
-      nodes.push(
-        await startProcessNode({
-          ...node,
-          kubeconfigPath: cluster.kubeconfigPath,
-          image: images,
-          logDir: join(cluster.dir, "pods", node.name),
-          pidFile: join(cluster.dir, "pids"),
-        }),
-      );
-    databaseUrl = await createTestDatabase("upgrade_drill");
-    shape.secrets = { apiToken, databaseUrl, natsUrl: NATS_URL };
-    backendDir = mkdtempSync(join(tmpdir(), "mesh-engine-upgrade-"));
-    stack = await engineStack({ stackName: STACK, backendDir, kubeconfigPath: cluster.kubeconfigPath });
-    await applyShape(stack, shape);
-    const recorder = stepRecorder();
-    const result = await stack.up({ onEvent: recorder.onEvent });
-    assert.equal(result.summary.result, "succeeded", recorder.diagnostics.join("\n"));
-    proxy = await startServiceProxy({
-      kubeconfigPath: cluster.kubeconfigPath,
-      namespace: NAMESPACE,
-      service: "mesh",
-    });
-    await waitFor("the Service to have two endpoints", async () => proxy?.endpoints().length === 2, {
-      timeoutMs: 60_000,
-    });
+    drill = await startDrillEnvironment({ stackName: STACK, nodes: NODES, images, shape, apiToken });
+    ({ cluster, nodes, databaseUrl, stack, proxy } = drill);
   });
 
+  // A failed drill leaves its load and sampler running: they would keep mocha alive.
+  let stopLoad: (() => Promise<void>) | undefined;
+  let stopSampler: (() => Promise<void>) | undefined;
   after(async function () {
     this.timeout(300_000);
-    await proxy?.stop();
-    await stack?.destroy().catch((error) => console.error(`destroy: ${error}`));
-    for (const node of nodes) await node.stop();
-    await cluster?.stop();
-    if (databaseUrl) await dropTestDatabase(databaseUrl);
-    if (backendDir) rmSync(backendDir, { recursive: true, force: true });
+    await stopSampler?.();
+    await stopLoad?.();
+    await drill?.stop();
     for (const image of Object.values(images)) image.remove();
     base?.remove();
   });
@@ -203,6 +177,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     };
 
     load.start();
+    stopLoad = () => load.stop(0);
     const loadStartedAt = Date.now();
     const sampler = new DispatchSampler({
       cluster,
@@ -214,6 +189,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       began: loadStartedAt,
     });
     sampler.start();
+    stopSampler = () => sampler.stop();
     await step("steady (v1)", () => sleep(10_000));
 
     // What the PR's `pulumi preview` shows: v1's draining Deployment to be created, and why.
@@ -259,16 +235,20 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
 
     const upgradeStartedAt = Date.now();
     let killedPod = "";
+    let drainersBeforeRoll = 0;
     await step("pulumi up: v2 (kill -9 a v1 worker mid-roll)", async () => {
       const killer = (async () => {
+        // Mid-roll: once the first v2 worker pod exists (the release's workers roll after v1's draining
+        // workers are available, which the drill checks after the up).
         await waitFor(
-          "v1's draining workers to be available",
-          async () => (await availableReplicas(`mesh-worker-${V1}`)) >= 1,
-          {
-            timeoutMs: 180_000,
-            intervalMs: 250,
-          },
+          "the first v2 worker pod",
+          () =>
+            nodes.some((node) =>
+              node.pods.some((pod) => pod.image === IMAGE_V2 && pod.name.startsWith("mesh-worker-")),
+            ),
+          { timeoutMs: 180_000, intervalMs: 250 },
         );
+        drainersBeforeRoll = await availableReplicas(`mesh-worker-${V1}`);
         await noteV1Runs();
         killedPod = (await oldWorkersHolding())[0] ?? "";
         assert.ok(killedPod, "an old v1 worker holds runs with steps when the roll starts");
@@ -307,6 +287,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       drainedAt = Date.now();
     });
     assert.equal(drainingDeploymentAfterUp, true, "v1 kept a draining worker Deployment");
+    assert.ok(drainersBeforeRoll >= 1, "v1's draining workers were available before the first v2 worker pod");
     await step("pulumi up: retire v1", async () => {
       await configSetAndUp({ "workflow.retired[0]": V1 });
     });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
+import type { ReleaseLedger } from "../../infra/workflow-releases.js";
 import {
   apiRoleRequiresWorkers,
   namespaceDefaultDeny,
@@ -13,8 +14,12 @@ import {
 import { renderStack } from "./support.js";
 
 // Fixture: the policy rules against rendered stacks — as rendered (must pass), and deliberately broken.
-async function policyResources(stack: string, overrides: string[] = []): Promise<PolicyResource[]> {
-  const { resources } = await renderStack(stack, overrides);
+async function policyResources(
+  stack: string,
+  overrides: string[] = [],
+  previousReleases?: ReleaseLedger,
+): Promise<PolicyResource[]> {
+  const { resources } = await renderStack(stack, overrides, { previousReleases });
   return resources.map((resource) => ({
     type: resource.type,
     name: resource.name,
@@ -42,6 +47,18 @@ describe("policy pack rules", () => {
       assert.deepEqual(violations(await policyResources(stack, [...overrides])), []);
     });
   }
+
+  it("finds no violation in prod and dev after a workflow-version upgrade (a draining version's workers)", async () => {
+    const previous = {
+      current: { version: "mesh-wf-0", image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.9.0" },
+      draining: [],
+    };
+    for (const stack of ["prod", "dev"]) {
+      const resources = await policyResources(stack, [], previous);
+      find(resources, "kubernetes:apps/v1:Deployment", "mesh-worker-mesh-wf-0");
+      assert.deepEqual(violations(resources), [], stack);
+    }
+  });
 
   it("flags a Service whose selector matches worker pods", async () => {
     const resources = await policyResources("prod");

@@ -5,7 +5,11 @@ import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { type ControlPlane, startControlPlane } from "../../control-plane/control-plane.js";
 import { installKedaCrds } from "../../control-plane/keda-crds.js";
-import { type ProcessNode, type ProcessNodeOptions, startProcessNode } from "../../process-node/process-node.js";
+import {
+  type ProcessNode,
+  type ProcessNodeOptions,
+  startProcessNode,
+} from "../../process-node/process-node.js";
 import { type ServiceProxy, startServiceProxy } from "../../process-node/service-proxy.js";
 import { createTestDatabase, dropTestDatabase, NATS_URL } from "../../support/services.js";
 import { waitFor } from "../../support/wait.js";
@@ -63,7 +67,11 @@ export async function startDrillEnvironment(options: DrillEnvironmentOptions): P
         }),
       );
     started.databaseUrl = await createTestDatabase(options.stackName.replace(/-/g, "_"));
-    options.shape.secrets = { apiToken: options.apiToken, databaseUrl: started.databaseUrl, natsUrl: NATS_URL };
+    options.shape.secrets = {
+      apiToken: options.apiToken,
+      databaseUrl: started.databaseUrl,
+      natsUrl: NATS_URL,
+    };
     started.backendDir = mkdtempSync(join(tmpdir(), `mesh-engine-${options.stackName}-`));
     const stack = await engineStack({
       stackName: options.stackName,
