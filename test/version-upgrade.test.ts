@@ -14,7 +14,8 @@ import {
 import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "./support/services.js";
 import { waitFor } from "./support/wait.js";
 
-const TOKENS = 24;
+/** 64 tokens 150 ms apart (9.6 s): runs the old workers hold outlast the v2 processes' start and A's 4-s drain. */
+const TOKENS = 64;
 const V1 = { MESH_WORKFLOW_VERSION: "mesh-wf-1", MESH_CHECKPOINT_EVERY: "4" };
 const V2 = { MESH_WORKFLOW_VERSION: "mesh-wf-2", MESH_CHECKPOINT_EVERY: "5" };
 const env = {
@@ -104,6 +105,11 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
     // The old v1 workers still hold runs they started: one is killed, one drained.
     const heldByOld = (await runsWithSteps()).filter(
       (run) => run.status === "PENDING" && [workerA.executorId, workerB.executorId].includes(run.executor_id),
+    );
+    const holders = new Set(heldByOld.map((run) => run.executor_id));
+    assert.ok(
+      holders.has(workerA.executorId) && holders.has(workerB.executorId),
+      `both old v1 workers still hold runs once v2 is up (held: ${JSON.stringify(heldByOld)})`,
     );
     workerB.signal("SIGKILL"); // orphaned: the reaper puts its runs back at v1
     await workerA.stop(); // handed back: re-enqueued at v1 after some checkpoints
