@@ -5,8 +5,7 @@ import { RUN_QUEUES } from "../queue-names.js";
 // and Pulumi deletes nothing of an update whose Job failed): that the image carries the workflow version
 // the stack deploys it as, and that no version the update retires still has a run that needs its code.
 
-/** The Job's exit code for a refused release: the Job's podFailurePolicy fails it at once, no retries. */
-export const RELEASE_REFUSED_EXIT_CODE = 3;
+export { RELEASE_REFUSED_EXIT_CODE } from "./release-refused.js";
 
 export class ReleaseRefusedError extends Error {
   override name = "ReleaseRefusedError";

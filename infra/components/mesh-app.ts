@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { RELEASE_REFUSED_EXIT_CODE } from "../../app/durability/release-checks.js";
+import { RELEASE_REFUSED_EXIT_CODE } from "../../app/durability/release-refused.js";
 import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
 import type { NatsUserRole } from "../nats-plan.js";
@@ -215,12 +215,9 @@ export class MeshApp extends pulumi.ComponentResource {
     const podInputs = { ...args, secretRevision: revision };
     // A draining version's workers come up before the release's own roll: the runs the old pods hand back
     // at SIGTERM (or leave behind) find a worker of their version waiting (infra/workflow-releases.ts).
-    const drainers = plan.draining.map((drainingPlan) => {
-      const drainer = this.deployment(drainingPlan, podInputs, afterMigration);
-      this.disruptionBudget(drainingPlan, namespace, childOpts);
-      if (drainingPlan.autoscaling) this.autoscaler(drainingPlan, args, drainer, childOpts);
-      return drainer;
-    });
+    const drainers = plan.draining.map((drainingPlan) =>
+      this.workerTier(drainingPlan, podInputs, afterMigration, childOpts),
+    );
     const afterDrainers = { ...afterMigration, dependsOn: [...afterMigration.dependsOn, ...drainers] };
     const main = this.deployment(plan.main, podInputs, afterDrainers);
     const service = new k8s.core.v1.Service(
@@ -238,15 +235,24 @@ export class MeshApp extends pulumi.ComponentResource {
     this.disruptionBudget(plan.main, namespace, childOpts);
     if (plan.main.autoscaling) this.autoscaler(plan.main, args, main, childOpts);
 
-    if (plan.worker) {
-      const worker = this.deployment(plan.worker, podInputs, afterDrainers);
-      this.disruptionBudget(plan.worker, namespace, childOpts);
-      if (plan.worker.autoscaling) this.autoscaler(plan.worker, args, worker, childOpts);
-    }
+    if (plan.worker) this.workerTier(plan.worker, podInputs, afterDrainers, childOpts);
 
     this.serviceName = service.metadata.name;
     this.serviceUrl = pulumi.interpolate`http://${service.metadata.name}.${namespace}.svc.cluster.local`;
     this.registerOutputs({ serviceName: this.serviceName, serviceUrl: this.serviceUrl });
+  }
+
+  /** A worker Deployment (the release's or a draining version's) with its budget and autoscaler. */
+  private workerTier(
+    plan: DeploymentPlan,
+    args: MeshAppArgs & { secretRevision: pulumi.Output<string> },
+    deploymentOpts: pulumi.CustomResourceOptions,
+    childOpts: pulumi.CustomResourceOptions,
+  ) {
+    const deployment = this.deployment(plan, args, deploymentOpts);
+    this.disruptionBudget(plan, args.namespace, childOpts);
+    if (plan.autoscaling) this.autoscaler(plan, args, deployment, childOpts);
+    return deployment;
   }
 
   private deployment(
