@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MeshConfigError, parseMeshConfig, readStackConfig } from "./config.js";
 import { readPreviousReleases } from "./previous-releases.js";
 import { createMeshStack } from "./stack.js";
-import { planReleases } from "./workflow-releases.js";
+import { planConfiguredReleases } from "./workflow-releases.js";
 
 /**
  * The mesh Pulumi program as one function: validate the whole stack config first (no resource is
@@ -12,11 +12,7 @@ import { planReleases } from "./workflow-releases.js";
  */
 export async function meshProgram() {
   const config = validatedConfig();
-  const releases = planReleases(
-    await readPreviousReleases(),
-    { version: config.workflow.version, image: config.image },
-    config.workflow.retired,
-  );
+  const releases = planConfiguredReleases(config, await readPreviousReleases());
   for (const warning of [...config.warnings, ...releases.warnings]) void pulumi.log.warn(warning);
   return createMeshStack(config, releases);
 }

@@ -9,20 +9,13 @@ import { Postgres } from "./components/postgres.js";
 import type { MeshConfig } from "./config.js";
 import { planNats } from "./nats-plan.js";
 import { describeTopology, planTopology } from "./topology.js";
-import { type PlannedReleases, planReleases, RELEASES_OUTPUT } from "./workflow-releases.js";
+import { type PlannedReleases, RELEASES_OUTPUT } from "./workflow-releases.js";
 
 /**
  * The whole stack, wired like the diagram: cluster → namespace → Postgres + NATS → mesh.
  * Returns the stack outputs.
  */
-export function createMeshStack(
-  config: MeshConfig,
-  releases: PlannedReleases = planReleases(
-    undefined,
-    { version: config.workflow.version, image: config.image },
-    [],
-  ),
-) {
+export function createMeshStack(config: MeshConfig, releases: PlannedReleases) {
   const plan = planTopology(config, releases.ledger);
   const natsPlan = planNats(config);
   const cluster = new Cluster("mesh", config.cluster);

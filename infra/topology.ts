@@ -1,5 +1,5 @@
 import type { MeshConfig } from "./config.js";
-import { drainingDeploymentName, type ReleaseLedger } from "./workflow-releases.js";
+import { drainingDeploymentName, planConfiguredReleases, type ReleaseLedger } from "./workflow-releases.js";
 
 // What runs where, as plain data: the one file to read for "what runs where in prod?". Components
 // turn this plan into Kubernetes objects; nothing here touches Pulumi.
@@ -100,10 +100,7 @@ function labelsFor(name: string, component: string, image: string, config: MeshC
 
 export function planTopology(
   config: MeshConfig,
-  releases: ReleaseLedger = {
-    current: { version: config.workflow.version, image: config.image },
-    draining: [],
-  },
+  releases: ReleaseLedger = planConfiguredReleases(config, undefined).ledger,
 ): TopologyPlan {
   const api = config.api;
   // The main tier's plan reads nothing of the worker config, so switching workers on (state 1 -> 2)

@@ -5,6 +5,8 @@
 // operator retires it (workflow.retired), which the release's migration Job refuses while the version
 // still has runs. The stack's own previous outputs (RELEASES_OUTPUT) are the memory of what ran before.
 
+import type { MeshConfig } from "./config.js";
+
 /** One image and the workflow version its code carries (app/version.ts of the tree it was built from). */
 export interface WorkflowRelease {
   version: string;
@@ -62,6 +64,18 @@ export function planReleases(
       `workflow version ${release.version} is draining on ${release.image}: its workers stay until its runs are done; retire it with pulumi config set --path 'workflow.retired[0]' ${release.version} (docs/operations.md, 'Upgrading the workflow version')`,
     );
   return { ledger: { current, draining }, retiring, warnings };
+}
+
+/** planReleases for a stack's config: the image it deploys as `workflow.version`, and `workflow.retired`. */
+export function planConfiguredReleases(
+  config: Pick<MeshConfig, "image" | "workflow">,
+  previous: ReleaseLedger | undefined,
+): PlannedReleases {
+  return planReleases(
+    previous,
+    { version: config.workflow.version, image: config.image },
+    config.workflow.retired,
+  );
 }
 
 /** Reads a ledger back from a stack output, refusing anything that is not one (a hand-edited state). */

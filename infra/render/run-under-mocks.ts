@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig, readStackConfig } from "../config.js";
 import { createMeshStack } from "../stack.js";
-import { planReleases, type ReleaseLedger } from "../workflow-releases.js";
+import { planConfiguredReleases, type ReleaseLedger } from "../workflow-releases.js";
 import { mockCall, mockComputedState } from "./mock-cloud.js";
 
 /** One resource the program registered, with the inputs it sent (secrets unwrapped). */
@@ -112,11 +112,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     const config = parseMeshConfig(readStackConfig());
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(recordEngineView(engineViews));
-      const releases = planReleases(
-        options.previousReleases,
-        { version: config.workflow.version, image: config.image },
-        config.workflow.retired,
-      );
+      const releases = planConfiguredReleases(config, options.previousReleases);
       Object.assign(outputs, createMeshStack(config, releases));
       return outputs;
     });
