@@ -26,29 +26,33 @@ export interface TailRunStreamOptions {
  * result, and that is logged and counted: a client never gets a silent empty stream.
  */
 export async function* tailRunStream(options: TailRunStreamOptions): AsyncGenerator<ClientStreamEvent> {
-  const { runId, bus, readStatus, signal } = options;
-  let lastSeq = options.afterSeq;
+  const position = { lastSeq: options.afterSeq };
+  try {
+    yield* tailFromBus(options, position);
+  } catch (error) {
+    // Whatever broke the live path (a bus or database error mid-stream), a finished run's client still
+    // gets the rest and `done` from the stored result; an unfinished run's stream ends, and the client
+    // resumes with Last-Event-ID.
+    if (options.signal.aborted) return;
+    const status = await waitForTerminal(options.readStatus, options.runId, options.signal, 2_000).catch(
+      () => undefined,
+    );
+    if (!status || !isTerminal(status.status)) throw error;
+    log.warn(
+      { runId: options.runId, err: (error as Error).message },
+      "stream failed; answering from the stored result",
+    );
+    yield* storedRest(status, "stream_error", position, options.runId);
+  }
+}
 
-  const fallback = async function* (
-    status: WorkflowStatus,
-    reason: string,
-  ): AsyncGenerator<ClientStreamEvent> {
-    streamFallbacks.inc({ reason });
-    log.warn({ runId, reason, afterSeq: lastSeq }, "stream answered from the stored run result");
-    const chunks = storedChunks(status) ?? [];
-    for (let seq = lastSeq + 1; seq <= chunks.length; seq++) {
-      yield { type: "chunk", seq, text: chunks[seq - 1] ?? "", source: "stored" };
-    }
-    const view = toRunView(status);
-    yield {
-      type: "done",
-      status: view.status,
-      output: view.output,
-      error: view.error,
-      chunkCount: storedChunks(status)?.length,
-      source: "stored",
-    };
-  };
+async function* tailFromBus(
+  options: TailRunStreamOptions,
+  position: { lastSeq: number },
+): AsyncGenerator<ClientStreamEvent> {
+  const { runId, bus, readStatus, signal } = options;
+
+  const fallback = (status: WorkflowStatus, reason: string) => storedRest(status, reason, position, runId);
 
   const initial = await readStatus(runId);
   if (!initial) return;
@@ -84,11 +88,11 @@ export async function* tailRunStream(options: TailRunStreamOptions): AsyncGenera
         continue;
       }
       if (event.type === "chunk") {
-        if (event.seq !== lastSeq + 1) continue; // a re-run segment repeats earlier seqs
-        lastSeq = event.seq;
+        if (event.seq !== position.lastSeq + 1) continue; // a re-run segment repeats earlier seqs
+        position.lastSeq = event.seq;
         yield event;
       } else {
-        if (event.chunkCount !== undefined && lastSeq < event.chunkCount) {
+        if (event.chunkCount !== undefined && position.lastSeq < event.chunkCount) {
           // Chunks were lost on the way (published while NATS was down): complete from the stored result.
           const status = await waitForTerminal(readStatus, runId, signal);
           if (status) {
@@ -104,6 +108,36 @@ export async function* tailRunStream(options: TailRunStreamOptions): AsyncGenera
     signal.removeEventListener("abort", stop);
     controller.abort();
   }
+}
+
+/** The chunks after `position` and `done`, rebuilt from a finished run's stored result; logged and counted. */
+async function* storedRest(
+  status: WorkflowStatus,
+  reason: string,
+  position: { lastSeq: number },
+  runId: string,
+): AsyncGenerator<ClientStreamEvent> {
+  streamFallbacks.inc({ reason });
+  log.warn({ runId, reason, afterSeq: position.lastSeq }, "stream answered from the stored run result");
+  const chunks = storedChunks(status) ?? [];
+  while (position.lastSeq < chunks.length) {
+    position.lastSeq += 1;
+    yield {
+      type: "chunk",
+      seq: position.lastSeq,
+      text: chunks[position.lastSeq - 1] ?? "",
+      source: "stored",
+    };
+  }
+  const view = toRunView(status);
+  yield {
+    type: "done",
+    status: view.status,
+    output: view.output,
+    error: view.error,
+    chunkCount: storedChunks(status)?.length,
+    source: "stored",
+  };
 }
 
 /** The bus's tail, or an endless silence if the bus cannot be reached (the idle check then decides). */

@@ -33,7 +33,11 @@ describe("durability: Postgres and NATS restarts", () => {
     client = new ApiClient(processes[0]?.url ?? "");
   });
 
-  afterEach(async () => {
+  afterEach(async function () {
+    // A failed restart test shows what the processes said: the assertion alone does not tell which
+    // path (a stream error, a refused request) ended a stream without `done`.
+    if (this.currentTest?.state === "failed")
+      for (const mesh of processes) console.log(`--- ${mesh.executorId}\n${mesh.logs.slice(-40).join("\n")}`);
     await startNats().catch(() => undefined);
     await stopAll(processes);
     await dropTestDatabase(databaseUrl);
@@ -108,7 +112,12 @@ describe("durability: Postgres and NATS restarts", () => {
     }
     // A stream opened after the restart still gets the whole output and done.
     const late = await client.readStream(runIds[1] ?? "");
-    assert.equal(late.done?.status, "SUCCESS");
+    assert.equal(late.status, 200, "the late stream was answered");
+    assert.equal(
+      late.done?.status,
+      "SUCCESS",
+      `the late stream ended with done (${late.chunks.length} chunks)`,
+    );
     assert.equal(late.chunks.map((chunk) => chunk.text).join(""), expectedOutput(inputs[1] ?? "", TOKENS));
   });
 });
