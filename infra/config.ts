@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { WORKFLOW_CODE_VERSION } from "../app/version.js";
 import { quantityToBytes } from "./quantity.js";
 
 // Every stack config key of DESIGN §3.1, read once and validated as a whole. Nothing else in the
@@ -156,10 +155,11 @@ const workflowVersion = z
 const workflowSchema = z
   .strictObject({
     /**
-     * WORKFLOW_CODE_VERSION of the deployed image; default: this program's (app/version.ts), for an image
-     * built from the same commit. The migration Job refuses an image that carries another.
+     * WORKFLOW_CODE_VERSION of the deployed image. Default: this program's (app/version.ts) when mesh:image
+     * names the image (built from the same commit), the deployed one's when the image is kept
+     * (infra/deployed-image.ts). The migration Job refuses an image that carries another.
      */
-    version: workflowVersion.default(WORKFLOW_CODE_VERSION),
+    version: workflowVersion.optional(),
     /** Draining versions whose workers this update removes (the migration Job checks none has runs left). */
     retired: z.array(workflowVersion).default([]),
     /** Workers of each draining version when queue-depth autoscaling is off (with it: 0 when idle). */
@@ -179,16 +179,49 @@ const kedaSchema = z
   })
   .prefault({});
 
+/** Tags that name no build: what a template or a stack file holds until someone fills it in. */
+const PLACEHOLDER_TAGS = new Set([
+  "placeholder",
+  "changeme",
+  "change-me",
+  "replaceme",
+  "replace-me",
+  "todo",
+  "tbd",
+  "dummy",
+  "fixme",
+  "xxx",
+]);
+/** Registry hosts reserved for examples (RFC 2606): an image there can never be pulled. */
+const EXAMPLE_HOST = /(^|\.)(example\.(com|net|org)|[^.]+\.(example|invalid))$|^(example|invalid)$/;
+
+/** Why `image` is a placeholder rather than a build, or undefined. */
+export function placeholderImageProblem(image: string): string | undefined {
+  if (/[<>{}$]/.test(image)) return `"${image}" is an unexpanded template, not an image`;
+  const [name = ""] = image.split("@");
+  const segments = name.split("/");
+  const host = segments.length > 1 ? (segments[0] ?? "") : "";
+  if (EXAMPLE_HOST.test(host.replace(/:\d+$/, "")))
+    return `"${image}" is on an example registry (${host}), which no cluster can pull from`;
+  const last = segments.at(-1) ?? "";
+  const tag = last.includes(":") ? last.slice(last.indexOf(":") + 1) : undefined;
+  if (tag !== undefined && PLACEHOLDER_TAGS.has(tag.toLowerCase()))
+    return `"${image}" has the placeholder tag "${tag}", not a build`;
+  return undefined;
+}
+
 /**
  * A pinned image: `repo:tag`, `repo@sha256:<digest>` or `repo:tag@sha256:<digest>`. `latest` and untagged
  * images are refused: the migration Job and the rollout are keyed on the image, so it must name one build.
+ * Placeholders are refused too: an `up` that would roll every pod to an image nobody built.
  */
 const imageReference = z
-  .string({
-    error: "is required (the mesh image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2)",
-  })
+  .string()
   .trim()
-  .min(1, "is required (the mesh image, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2)")
+  .min(
+    1,
+    "is blank: name the image to deploy (repo:tag or repo@sha256:...), or remove the key to keep the deployed one",
+  )
   .superRefine((image, ctx) => {
     const [name = "", digest] = image.split("@");
     const lastSegment = name.split("/").pop() ?? "";
@@ -202,6 +235,11 @@ const imageReference = z
       problem(`"${image}" uses :latest: pin a version tag or a digest (repo:1.4.2 or repo@sha256:...)`);
     else if (tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag))
       problem(`has a malformed tag "${tag}"`);
+    const placeholder = placeholderImageProblem(image);
+    if (placeholder)
+      problem(
+        `${placeholder}: set the image to deploy (CI's deploy does, by digest), or remove the key to keep the deployed one`,
+      );
   });
 
 const dnsLabel = z
@@ -279,7 +317,8 @@ const extraEnvSchema = z
 
 const configSchema = z
   .strictObject({
-    image: imageReference,
+    /** Unset: the update keeps the image the stack runs (infra/deployed-image.ts). */
+    image: imageReference.optional(),
     namespace: dnsLabel.optional(),
     cluster: clusterSchema,
     dispatchRole: z.enum(["all", "api"]).default("all"),
@@ -414,8 +453,11 @@ export function jetStreamFileStoreBytes(fileStorageSize: string): number {
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
-/** The validated stack configuration. Secrets stay Outputs; everything else is plain data. */
-export type MeshConfig = Readonly<
+/**
+ * The validated stack configuration as set: the image and workflow version may be unset (an update that
+ * keeps the deployed ones). Secrets stay Outputs; everything else is plain data.
+ */
+export type StackConfig = Readonly<
   Omit<
     ParsedConfig,
     "hasDatabaseUrl" | "hasNatsUrl" | "hasApiToken" | "blankSecrets" | "namespace" | "nats"
@@ -430,6 +472,14 @@ export type MeshConfig = Readonly<
     modelApiKey?: pulumi.Output<string>;
     databaseUrl?: pulumi.Output<string>;
     natsUrl?: pulumi.Output<string>;
+  }
+>;
+
+/** The configuration of one update: a StackConfig with the image and workflow version it deploys. */
+export type MeshConfig = Readonly<
+  Omit<StackConfig, "image" | "workflow"> & {
+    image: string;
+    workflow: Omit<StackConfig["workflow"], "version"> & { version: string };
   }
 >;
 
@@ -469,7 +519,7 @@ export interface RawStackConfig {
 }
 
 /** Validates raw stack config as a whole; throws a MeshConfigError listing every problem, each naming its key. */
-export function parseMeshConfig(raw: RawStackConfig): MeshConfig {
+export function parseMeshConfig(raw: RawStackConfig): StackConfig {
   const problems: string[] = [];
   for (const key of raw.keys) {
     if (!KNOWN_KEYS.has(key))

@@ -1,25 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MeshConfigError, parseMeshConfig, readStackConfig } from "./config.js";
+import { resolveDeployedImage } from "./deployed-image.js";
 import { readPreviousReleases } from "./previous-releases.js";
 import { createMeshStack } from "./stack.js";
 import { planConfiguredReleases } from "./workflow-releases.js";
 
 /**
  * The mesh Pulumi program as one function: validate the whole stack config first (no resource is
- * registered when it is invalid), read what the previous update deployed (the workflow versions still
- * draining), then build the stack and return its outputs. `infra/index.ts` (the
+ * registered when it is invalid), read what the previous update deployed (its image, the workflow
+ * versions still draining), then build the stack and return its outputs. `infra/index.ts` (the
  * CLI's entry) exports what it returns; the Automation API runs it as an inline program.
  */
 export async function meshProgram() {
-  const config = validatedConfig();
-  const releases = planConfiguredReleases(config, await readPreviousReleases());
+  const stackConfig = refusingInvalid(() => parseMeshConfig(readStackConfig()));
+  const previous = await readPreviousReleases();
+  const { config, notes } = refusingInvalid(() => resolveDeployedImage(stackConfig, previous));
+  const releases = planConfiguredReleases(config, previous);
+  for (const note of notes) void pulumi.log.info(note);
   for (const warning of [...config.warnings, ...releases.warnings]) void pulumi.log.warn(warning);
   return createMeshStack(config, releases);
 }
 
-function validatedConfig() {
+function refusingInvalid<T>(step: () => T): T {
   try {
-    return parseMeshConfig(readStackConfig());
+    return step();
   } catch (error) {
     // RunError: Pulumi prints the message (every problem, each naming its key) without a stack trace.
     if (error instanceof MeshConfigError) throw new pulumi.RunError(error.message);

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig, readStackConfig } from "../config.js";
+import { resolveDeployedImage } from "../deployed-image.js";
 import { createMeshStack } from "../stack.js";
 import { planConfiguredReleases, type ReleaseLedger } from "../workflow-releases.js";
 import { mockCall, mockComputedState } from "./mock-cloud.js";
@@ -109,7 +110,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   const outputs: Record<string, unknown> = {};
   try {
     // Validation first, outside the stack: invalid config registers nothing, not even the stack.
-    const config = parseMeshConfig(readStackConfig());
+    const { config } = resolveDeployedImage(parseMeshConfig(readStackConfig()), options.previousReleases);
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(recordEngineView(engineViews));
       const releases = planConfiguredReleases(config, options.previousReleases);

@@ -21,7 +21,15 @@ export interface LoadStackOptions {
    * is required there, but usually set with `pulumi config set --secret` by the deployer, not committed.
    */
   standInApiToken?: boolean;
+  /**
+   * Stand in for `image` when neither the file nor an override sets it (default true): the committed
+   * stack files leave it to CI's deploy (infra/deployed-image.ts), so a render shows what CI would deploy.
+   */
+  standInImage?: boolean;
 }
+
+/** The image an offline render deploys when the stack file names none: a build in the mock AWS account. */
+export const CI_IMAGE_STAND_IN = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:0.1.0";
 
 /** Placeholder for an encrypted stack secret whose value is not supplied. */
 export const SECRET_PLACEHOLDER = "redacted-stack-secret";
@@ -83,6 +91,8 @@ export function loadStackConfig(stack: string, options: LoadStackOptions): MockS
     values[qualified(key)] = value;
     secretKeys.add(qualified(key));
   }
+  if ((options.standInImage ?? true) && values["mesh:image"] === undefined)
+    values["mesh:image"] = CI_IMAGE_STAND_IN;
   const clusterMode = (values["mesh:cluster"] as { mode?: string } | undefined)?.mode ?? "eks";
   if ((options.standInApiToken ?? true) && clusterMode === "eks" && values["mesh:apiToken"] === undefined) {
     values["mesh:apiToken"] = SECRET_PLACEHOLDER;

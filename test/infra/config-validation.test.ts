@@ -129,14 +129,33 @@ describe("stack config validation", () => {
     ["a misspelt top-level key", ["dispatchrole=api"], /mesh:dispatchrole: unknown key/],
     ["a wrong type", ["api.replicas=two"], /mesh:api\.replicas: /],
     ["a bad namespace", ["namespace=Mesh_Prod"], /mesh:namespace: must be a DNS-1123 label/],
-    ["an image tagged latest", ["image=registry.example/mesh:latest"], /mesh:image: .* uses :latest/],
-    ["an untagged image", ["image=registry.example/mesh"], /mesh:image: .* has no tag/],
+    ["an image tagged latest", ["image=registry.acme.internal/mesh:latest"], /mesh:image: .* uses :latest/],
+    ["an untagged image", ["image=registry.acme.internal/mesh"], /mesh:image: .* has no tag/],
     [
       "an untagged image with a registry port",
-      ["image=registry.example:5000/mesh"],
+      ["image=registry.acme.internal:5000/mesh"],
       /mesh:image: .* has no tag/,
     ],
-    ["a malformed digest", ["image=registry.example/mesh@sha256:abc"], /mesh:image: has a malformed digest/],
+    [
+      "a malformed digest",
+      ["image=registry.acme.internal/mesh@sha256:abc"],
+      /mesh:image: has a malformed digest/,
+    ],
+    [
+      "a placeholder tag",
+      ["image=123456789012.dkr.ecr.eu-west-1.amazonaws.com/mesh:placeholder"],
+      /mesh:image: .* has the placeholder tag "placeholder", not a build: set the image to deploy/,
+    ],
+    [
+      "an image on an example registry",
+      ["image=registry.example.com/mesh:1.4.2"],
+      /mesh:image: .* is on an example registry \(registry\.example\.com\)/,
+    ],
+    [
+      "an unexpanded template",
+      ["image=<account>.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2"],
+      /mesh:image: .* is an unexpanded template/,
+    ],
     ["zero api replicas", ["api.replicas=0"], /mesh:api\.replicas: must be at least 1/],
     [
       "an extraEnv entry overriding a managed variable",
@@ -220,9 +239,9 @@ describe("stack config validation", () => {
   });
 
   for (const image of [
-    "registry.example/mesh:1.4.2",
-    `registry.example:5000/team/mesh@sha256:${"ab".repeat(32)}`,
-    `registry.example/mesh:1.4.2@sha256:${"0f".repeat(32)}`,
+    "registry.acme.internal/mesh:1.4.2",
+    `registry.acme.internal:5000/team/mesh@sha256:${"ab".repeat(32)}`,
+    `registry.acme.internal/mesh:1.4.2@sha256:${"0f".repeat(32)}`,
   ]) {
     it(`accepts the pinned image ${image.slice(0, 48)}…, keying the Job and the version label on it`, async () => {
       const { objects } = await renderStack("dev", [`image=${image}`]);

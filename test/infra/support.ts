@@ -24,6 +24,8 @@ export async function renderStack(
     secrets?: Record<string, string>;
     createDelayMs?: Record<string, number>;
     standInApiToken?: boolean;
+    /** Render CI's image when the file names none (default true); false: the update keeps the deployed one. */
+    standInImage?: boolean;
     /** The workflow release ledger of the stack's previous update (what it read back from its outputs). */
     previousReleases?: ReleaseLedger;
   } = {},
@@ -33,6 +35,7 @@ export async function renderStack(
     overrides,
     secrets: options.secrets ?? TEST_SECRETS,
     standInApiToken: options.standInApiToken,
+    standInImage: options.standInImage,
   });
   const result = await runUnderMocks({
     stack,

@@ -2,16 +2,18 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { WORKFLOW_CODE_VERSION } from "../../app/version.js";
 import { parseMeshConfig } from "../../infra/config.js";
+import { resolveDeployedImage } from "../../infra/deployed-image.js";
 import { imageVersion, planTopology } from "../../infra/topology.js";
 
 // planTopology is pure: these specs need no Pulumi runtime.
 function config(values: Record<string, unknown>) {
-  return parseMeshConfig({
+  const stackConfig = parseMeshConfig({
     stack: "unit",
-    values: { image: "registry.example/mesh:2.3.4", cluster: { mode: "eks", name: "c" }, ...values },
+    values: { image: "registry.acme.internal/mesh:2.3.4", cluster: { mode: "eks", name: "c" }, ...values },
     secrets: { apiToken: pulumi.output("unit-test-token") },
     keys: [],
   });
+  return resolveDeployedImage(stackConfig, undefined).config;
 }
 
 describe("planTopology", () => {
@@ -92,7 +94,7 @@ describe("planTopology", () => {
   });
 
   it("derives app.kubernetes.io/version from the tag or digest", () => {
-    assert.equal(imageVersion("registry.example:5000/team/mesh:1.2.3"), "1.2.3");
+    assert.equal(imageVersion("registry.acme.internal:5000/team/mesh:1.2.3"), "1.2.3");
     assert.equal(imageVersion("mesh"), "latest");
     assert.equal(imageVersion("mesh@sha256:0123456789abcdef0123"), "0123456789ab");
   });

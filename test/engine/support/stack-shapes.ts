@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import type { KubernetesObject } from "../../../infra/render/kubernetes-objects.js";
+import { CI_IMAGE_STAND_IN } from "../../../infra/render/stack-file.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -37,6 +38,8 @@ export function stackShape(file: string, overrides: Record<string, unknown> = {}
     if (typeof value === "object" && value !== null && "secure" in value) continue; // encrypted secrets
     values[key.slice("mesh:".length)] = value;
   }
+  // What CI's deploy sets for the first update (the committed files leave the image to it).
+  values.image ??= CI_IMAGE_STAND_IN;
   values.cluster = { mode: "kubeconfig" };
   values.postgres = { mode: "external" };
   values.nats = { mode: "external" };
