@@ -101,6 +101,8 @@ interface PolicySummary {
 export function stepRecorder() {
   const steps: ResourceStep[] = [];
   const diagnostics: string[] = [];
+  /** The program's info messages (pulumi.log.info), e.g. where the image comes from. */
+  const infos: string[] = [];
   /** `<policy>: <message>` of every policy violation reported. */
   const policyViolations: string[] = [];
   /** `<pack>@<version>` of every policy pack that reported an analysis. */
@@ -121,6 +123,7 @@ export function stepRecorder() {
     const diagnostic = event.diagnosticEvent;
     if (diagnostic && (diagnostic.severity === "error" || diagnostic.severity === "warning"))
       diagnostics.push(`${diagnostic.severity}: ${diagnostic.message.trim()}`);
+    if (diagnostic?.severity === "info") infos.push(diagnostic.message.trim());
     if (event.policyEvent)
       policyViolations.push(`${event.policyEvent.policyName}: ${event.policyEvent.message.trim()}`);
     // The engine's policy summaries are not in the SDK's EngineEvent type yet.
@@ -131,7 +134,7 @@ export function stepRecorder() {
       for (const policy of summary.passed ?? []) passedPolicies.add(policy);
     }
   };
-  return { steps, diagnostics, policyViolations, policyPacks, passedPolicies, onEvent };
+  return { steps, diagnostics, infos, policyViolations, policyPacks, passedPolicies, onEvent };
 }
 
 /** The steps that change something (everything but `same` and reads), and the stack itself. */
