@@ -87,8 +87,23 @@ const postgresSchema = z
     multiAz: z.boolean().default(false),
     deletionProtection: z.boolean().default(false),
     backupRetentionDays: z.number().int().min(0).max(35, "must be 0-35").default(7),
-    /** Private subnets for the DB subnet group; default: the cluster VPC's subnets tagged kubernetes.io/role/internal-elb=1. */
+    /** Private subnets for the DB subnet group; default: the cluster VPC's subnets tagged subnetTag. */
     subnetIds: z.array(z.string().min(1)).min(2, "needs at least 2 subnets in different AZs").optional(),
+    /** The tag that marks the cluster VPC's private subnets (without subnetIds). */
+    subnetTag: z
+      .strictObject({
+        key: z.string().min(1).default("kubernetes.io/role/internal-elb"),
+        value: z.string().min(1).default("1"),
+      })
+      .prefault({}),
+    /**
+     * Security groups admitted to 5432 besides the EKS cluster security group: whatever mesh's pods leave
+     * from when it is not that group — Karpenter's or self-managed node groups' node security group, or
+     * the group of security groups for pods.
+     */
+    allowedSecurityGroupIds: z
+      .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group ID like sg-0123456789abcdef0"))
+      .default([]),
   })
   .prefault({});
 

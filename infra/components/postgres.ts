@@ -25,8 +25,12 @@ export interface PostgresArgs {
   deletionProtection?: boolean;
   /** Days of automated backups. Default 7. */
   backupRetentionDays?: number;
-  /** Subnets for the DB subnet group; default: the VPC's private subnets (tag kubernetes.io/role/internal-elb=1). */
+  /** Subnets for the DB subnet group; default: the VPC's private subnets (tagged `subnetTag`). */
   subnetIds?: string[];
+  /** The tag of the VPC's private subnets. Default kubernetes.io/role/internal-elb=1. */
+  subnetTag?: { key: string; value: string };
+  /** Security groups admitted to 5432 besides the cluster security group (Karpenter's, node groups'). */
+  allowedSecurityGroupIds?: string[];
 }
 
 const DATABASE = "mesh";
@@ -60,13 +64,14 @@ export class Postgres extends pulumi.ComponentResource {
     const tags = { "app.kubernetes.io/part-of": "mesh", "pulumi:stack": args.stack };
     const deletionProtection = args.deletionProtection ?? false;
 
+    const subnetTag = args.subnetTag ?? { key: "kubernetes.io/role/internal-elb", value: "1" };
     const subnetIds =
       args.subnetIds ??
       aws.ec2.getSubnetsOutput(
         {
           filters: [
             { name: "vpc-id", values: [network.vpcId] },
-            { name: "tag:kubernetes.io/role/internal-elb", values: ["1"] },
+            { name: `tag:${subnetTag.key}`, values: [subnetTag.value] },
           ],
         },
         { parent: this },
@@ -79,16 +84,25 @@ export class Postgres extends pulumi.ComponentResource {
     const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
-        description: "mesh Postgres: 5432 from the EKS cluster security group only",
+        description:
+          "mesh Postgres: 5432 from the EKS cluster security group and the configured sources only",
         vpcId: network.vpcId,
+        // One rule per source, so each reads on its own in the console and in a diff.
         ingress: [
           {
-            description: "Postgres from EKS pods and nodes",
+            description: "Postgres from EKS pods and nodes (cluster security group)",
             protocol: "tcp",
             fromPort: 5432,
             toPort: 5432,
             securityGroups: [network.clusterSecurityGroupId],
           },
+          ...[...new Set(args.allowedSecurityGroupIds ?? [])].map((group) => ({
+            description: "Postgres from mesh pods on a configured source (postgres.allowedSecurityGroupIds)",
+            protocol: "tcp",
+            fromPort: 5432,
+            toPort: 5432,
+            securityGroups: [group],
+          })),
         ],
         egress: [],
         tags,

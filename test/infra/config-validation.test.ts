@@ -156,6 +156,11 @@ describe("stack config validation", () => {
       ["image=<account>.dkr.ecr.eu-west-1.amazonaws.com/mesh:1.4.2"],
       /mesh:image: .* is an unexpanded template/,
     ],
+    [
+      "a source security group that is no security group ID",
+      ['postgres.allowedSecurityGroupIds=["karpenter-nodes"]'],
+      /mesh:postgres\.allowedSecurityGroupIds\.0: must be a security group ID/,
+    ],
     ["zero api replicas", ["api.replicas=0"], /mesh:api\.replicas: must be at least 1/],
     [
       "an extraEnv entry overriding a managed variable",

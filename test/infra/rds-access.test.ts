@@ -26,6 +26,33 @@ describe("RDS access (DESIGN §3.2)", () => {
       );
     });
 
+    it(`${name}: admits every configured source security group on 5432, and nothing else`, async () => {
+      const sources = ["sg-0a1b2c3d4e5f60718", "sg-0123456789abcdef0"];
+      const { resources } = await renderStack(name, [
+        `postgres.allowedSecurityGroupIds=${JSON.stringify([...sources, sources[0]])}`,
+      ]);
+      const group = resourceOf(resources, "aws:ec2/securityGroup:SecurityGroup").inputs;
+      const rules = group.ingress.map((rule: Record<string, unknown>) => ({
+        protocol: rule.protocol,
+        ports: [rule.fromPort, rule.toPort],
+        from: rule.securityGroups,
+        cidrs: rule.cidrBlocks ?? [],
+      }));
+      const admitted = rules.flatMap((rule: { from: string[] }) => rule.from).sort();
+      assert.deepEqual(admitted, ["sg-0mockcluster", ...sources].sort(), "each source once");
+      for (const rule of rules)
+        assert.deepEqual(
+          { ...rule, from: undefined },
+          {
+            protocol: "tcp",
+            ports: [5432, 5432],
+            from: undefined,
+            cidrs: [],
+          },
+        );
+      assert.deepEqual(group.egress, []);
+    });
+
     it(`${name}: every database URL the stack builds requires TLS (the app's, the migration's, KEDA's)`, () => {
       const secrets = (stacks[name] as RenderedStack).resources.filter(
         (resource) => resource.type === "kubernetes:core/v1:Secret",
