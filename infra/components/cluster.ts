@@ -27,6 +27,43 @@ export interface ClusterNetwork {
 }
 
 /**
+ * A kubeconfig for an EKS cluster that carries no credentials: it runs `aws eks get-token` as whoever
+ * uses it. Values are plain (the preflight) or Outputs (the provider).
+ */
+export function eksKubeconfig<T>(clusterName: string, endpoint: T, certificateAuthority: T, region?: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name: clusterName,
+        cluster: { server: endpoint, "certificate-authority-data": certificateAuthority },
+      },
+    ],
+    contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
+    "current-context": clusterName,
+    users: [
+      {
+        name: clusterName,
+        user: {
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1beta1",
+            command: "aws",
+            args: [
+              "eks",
+              "get-token",
+              "--cluster-name",
+              clusterName,
+              ...(region ? ["--region", region] : []),
+            ],
+          },
+        },
+      },
+    ],
+  };
+}
+
+/**
  * The Kubernetes cluster mesh deploys into, and a provider for it. For EKS the kubeconfig carries no
  * credentials: it runs `aws eks get-token`, so the stack state holds none either.
  */
@@ -40,39 +77,9 @@ export class Cluster extends pulumi.ComponentResource {
     if (args.mode === "eks") {
       const clusterName = args.name ?? "";
       const eks = aws.eks.getClusterOutput({ name: clusterName }, { parent: this });
-      const kubeconfig = pulumi.jsonStringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          {
-            name: clusterName,
-            cluster: {
-              server: eks.endpoint,
-              "certificate-authority-data": eks.certificateAuthorities[0]?.data,
-            },
-          },
-        ],
-        contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
-        "current-context": clusterName,
-        users: [
-          {
-            name: clusterName,
-            user: {
-              exec: {
-                apiVersion: "client.authentication.k8s.io/v1beta1",
-                command: "aws",
-                args: [
-                  "eks",
-                  "get-token",
-                  "--cluster-name",
-                  clusterName,
-                  ...(args.region ? ["--region", args.region] : []),
-                ],
-              },
-            },
-          },
-        ],
-      });
+      const kubeconfig = pulumi.jsonStringify(
+        eksKubeconfig(clusterName, eks.endpoint, eks.certificateAuthorities[0]?.data, args.region),
+      );
       this.provider = new k8s.Provider(
         `${name}-eks`,
         { kubeconfig, ...PROVIDER_BEHAVIOUR },

@@ -36,8 +36,24 @@ export function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unkn
         },
       };
     }
-    case "aws:ec2/getSubnets:getSubnets":
-      return { ids: ["subnet-0priva", "subnet-0privb"], filters: args.inputs.filters };
+    case "aws:ec2/getSubnets:getSubnets": {
+      // The mock VPC: private subnets in zones a and b carry the internal-elb tag; only b also carries
+      // mesh.dev/database=yes (a team's own tag, for the configurable-tag tests).
+      const filters = (args.inputs.filters ?? []) as { name: string; values: string[] }[];
+      const tagged = (name: string, value: string) =>
+        filters.some((filter) => filter.name === `tag:${name}` && filter.values.includes(value));
+      const ids = tagged("kubernetes.io/role/internal-elb", "1")
+        ? ["subnet-0priva", "subnet-0privb"]
+        : tagged("mesh.dev/database", "yes")
+          ? ["subnet-0privb"]
+          : [];
+      return { ids, filters: args.inputs.filters };
+    }
+    case "aws:ec2/getSubnet:getSubnet": {
+      // The mock VPC's zones: a subnet ID ending in a is in zone a, b in b, and so on.
+      const id = String(args.inputs.id);
+      return { ...args.inputs, id, availabilityZone: `${MOCK_REGION}${id.at(-1)}` };
+    }
     case "aws:secretsmanager/getSecretVersion:getSecretVersion":
       return {
         secretId: args.inputs.secretId,

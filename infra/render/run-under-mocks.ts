@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig, readStackConfig } from "../config.js";
 import { resolveDeployedImage } from "../deployed-image.js";
+import { preflight } from "../preflight/preflight.js";
 import { createMeshStack } from "../stack.js";
+import { planTopology } from "../topology.js";
 import { planConfiguredReleases, type ReleaseLedger } from "../workflow-releases.js";
 import { mockCall, mockComputedState } from "./mock-cloud.js";
 
@@ -111,9 +113,11 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   try {
     // Validation first, outside the stack: invalid config registers nothing, not even the stack.
     const { config } = resolveDeployedImage(parseMeshConfig(readStackConfig()), options.previousReleases);
+    const releases = planConfiguredReleases(config, options.previousReleases);
+    // No cluster offline: the account's facts only, as the mock runtime answers them.
+    await preflight(config, planTopology(config, releases.ledger), { readCluster: false });
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(recordEngineView(engineViews));
-      const releases = planConfiguredReleases(config, options.previousReleases);
       Object.assign(outputs, createMeshStack(config, releases));
       return outputs;
     });

@@ -1,0 +1,151 @@
+// The Kubernetes side of the preflight: reads, through the deploying identity's kubeconfig, the facts
+// clusterRequirements() lists, and says for each missing one what to do. Reads only: nothing is created.
+
+import {
+  ApiextensionsV1Api,
+  ApiregistrationV1Api,
+  AuthorizationV1Api,
+  type KubeConfig,
+  StorageV1Api,
+} from "@kubernetes/client-node";
+import type { ClusterRequirements, VolumeNeed } from "./requirements.js";
+
+const DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class";
+/** In-tree provisioners whose volumes are served by a CSI driver since CSI migration (EKS ≥ 1.23). */
+const MIGRATED_PROVISIONERS: Record<string, string> = { "kubernetes.io/aws-ebs": "ebs.csi.aws.com" };
+const METRICS_API = "v1beta1.metrics.k8s.io";
+
+const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
+
+/** One message per missing fact, each naming the fix; empty when the cluster has everything. */
+export async function clusterProblems(
+  kubeConfig: KubeConfig,
+  requirements: ClusterRequirements,
+  namespace: string,
+  /** The verb the identity needs: `create` for an update; a preview only reads (`get`). */
+  verb: "create" | "get",
+): Promise<string[]> {
+  const access = await accessProblems(kubeConfig, namespace, verb);
+  // Without access the other reads would fail for the same reason: say it once.
+  if (access.length > 0) return access;
+  return [
+    ...(await kedaProblems(kubeConfig, requirements.kedaCrds)),
+    ...(await metricsApiProblems(kubeConfig, requirements.metricsApiFor)),
+    ...(await storageProblems(kubeConfig, requirements.volumes)),
+  ];
+}
+
+/** The deploying identity may do `verb` to what an update creates (a SelfSubjectAccessReview per kind). */
+async function accessProblems(kubeConfig: KubeConfig, namespace: string, verb: string): Promise<string[]> {
+  const api = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const checks = [
+    { group: "", resource: "namespaces", namespace: undefined },
+    { group: "apps", resource: "deployments", namespace },
+    { group: "batch", resource: "jobs", namespace },
+    { group: "", resource: "secrets", namespace },
+  ];
+  const denied: string[] = [];
+  for (const check of checks) {
+    let allowed: boolean;
+    try {
+      const review = await api.createSelfSubjectAccessReview({
+        body: {
+          spec: { resourceAttributes: { verb, ...check } },
+        },
+      });
+      allowed = review.status?.allowed === true;
+    } catch (error) {
+      return [
+        `preflight: cannot reach the cluster's API as the deploying identity (${(error as Error).message}): check the kubeconfig / EKS access entry of the identity running pulumi`,
+      ];
+    }
+    if (!allowed) denied.push(`${check.resource}${check.group ? `.${check.group}` : ""}`);
+  }
+  return denied.length === 0
+    ? []
+    : [
+        `preflight: the deploying identity may not ${verb} ${denied.join(", ")} (in ${namespace}): grant it cluster access (EKS: an access entry with AmazonEKSClusterAdminPolicy, or RBAC for these kinds)`,
+      ];
+}
+
+async function kedaProblems(kubeConfig: KubeConfig, crds: string[]): Promise<string[]> {
+  if (crds.length === 0) return [];
+  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const missing: string[] = [];
+  for (const name of crds) {
+    try {
+      await api.readCustomResourceDefinition({ name });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      missing.push(name);
+    }
+  }
+  return missing.length === 0
+    ? []
+    : [
+        `preflight: the cluster lacks KEDA's CRDs (${missing.join(", ")}), which the ScaledObjects of worker.autoscaling.mode=queueDepth need: install KEDA in the cluster, or pulumi config set --path keda.install true`,
+      ];
+}
+
+async function metricsApiProblems(kubeConfig: KubeConfig, neededFor: string[]): Promise<string[]> {
+  if (neededFor.length === 0) return [];
+  const api = kubeConfig.makeApiClient(ApiregistrationV1Api);
+  let state: string;
+  try {
+    const service = await api.readAPIService({ name: METRICS_API });
+    const available = service.status?.conditions?.find((condition) => condition.type === "Available");
+    if (available?.status === "True") return [];
+    state = `registered but not Available${available?.message ? `: ${available.message}` : ""}`;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    state = "missing";
+  }
+  return [
+    `preflight: the metrics API (APIService ${METRICS_API}) is ${state}, so the CPU autoscaler of ${neededFor.join(" and ")} would never scale: install metrics-server (EKS: aws eks create-addon --addon-name metrics-server), or turn that autoscaling off`,
+  ];
+}
+
+async function storageProblems(kubeConfig: KubeConfig, volumes: VolumeNeed[]): Promise<string[]> {
+  if (volumes.length === 0) return [];
+  const api = kubeConfig.makeApiClient(StorageV1Api);
+  const classes = (await api.listStorageClass()).items;
+  const names = classes.map((item) => item.metadata?.name ?? "").sort();
+  const known = names.length > 0 ? names.join(", ") : "none";
+  const problems: string[] = [];
+  const checkedDrivers = new Set<string>();
+  for (const volume of volumes) {
+    const storageClass = volume.storageClassName
+      ? classes.find((item) => item.metadata?.name === volume.storageClassName)
+      : classes.find((item) => item.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === "true");
+    if (!storageClass) {
+      problems.push(
+        volume.storageClassName
+          ? `preflight: StorageClass "${volume.storageClassName}" (${volume.key}) does not exist, so the volumes of ${volume.claimant} would stay Pending: create it (EKS: provisioner ebs.csi.aws.com, parameters.type gp3) or name one of the cluster's (${known})`
+          : `preflight: the cluster has no default StorageClass, so the volumes of ${volume.claimant} (${volume.key}) would stay Pending: name one of the cluster's (${known})${volume.key.startsWith("nats") ? " in nats.storageClassName" : ""}, or mark one default (${DEFAULT_CLASS_ANNOTATION}=true)`,
+      );
+      continue;
+    }
+    const className = storageClass.metadata?.name ?? "";
+    const provisioner = storageClass.provisioner;
+    if (provisioner === "kubernetes.io/no-provisioner") {
+      problems.push(
+        `preflight: StorageClass "${className}" (${volume.key}) has no dynamic provisioner (kubernetes.io/no-provisioner), so the volumes of ${volume.claimant} would stay Pending: name a class with a provisioner (EKS: ebs.csi.aws.com)`,
+      );
+      continue;
+    }
+    const driver =
+      MIGRATED_PROVISIONERS[provisioner] ??
+      (provisioner.startsWith("kubernetes.io/") ? undefined : provisioner);
+    if (!driver || checkedDrivers.has(driver)) continue;
+    checkedDrivers.add(driver);
+    try {
+      await api.readCSIDriver({ name: driver });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      problems.push(
+        `preflight: StorageClass "${className}" (${volume.key}) provisions through the CSI driver ${driver}, which the cluster does not have, so the volumes of ${volume.claimant} would stay Pending: install it${driver === "ebs.csi.aws.com" ? " (EKS: aws eks create-addon --addon-name aws-ebs-csi-driver, with its IAM role)" : ""}`,
+      );
+    }
+  }
+  return problems;
+}

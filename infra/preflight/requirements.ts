@@ -1,0 +1,48 @@
+// What the cluster must already have for this update to come up, derived from the plan alone (pure):
+// each entry is a fact the preflight reads before any resource is registered.
+
+import type { MeshConfig } from "../config.js";
+import { planNats } from "../nats-plan.js";
+import type { TopologyPlan } from "../topology.js";
+
+/** A PersistentVolumeClaim's StorageClass: a named one, or the cluster's default (`undefined`). */
+export interface VolumeNeed {
+  storageClassName: string | undefined;
+  /** The config key that names it, for the message. */
+  key: string;
+  /** Who claims the volumes, for the message. */
+  claimant: string;
+}
+
+export interface ClusterRequirements {
+  /** KEDA's CRDs: a ScaledObject will be created and this stack does not install KEDA. */
+  kedaCrds: string[];
+  /** Which autoscalers need the metrics API (config keys), empty when none. */
+  metricsApiFor: string[];
+  volumes: VolumeNeed[];
+}
+
+export const KEDA_CRDS = ["scaledobjects.keda.sh", "triggerauthentications.keda.sh"];
+
+export function clusterRequirements(config: MeshConfig, plan: TopologyPlan): ClusterRequirements {
+  const tiers = [plan.main, ...(plan.worker ? [plan.worker] : []), ...plan.draining];
+  const scaledObjects = tiers.some((tier) => tier.autoscaling?.kind === "queueDepth");
+  const metricsApiFor: string[] = [];
+  if (plan.main.autoscaling?.kind === "cpu") metricsApiFor.push("api.autoscaling");
+  if (plan.worker?.autoscaling?.kind === "cpu") metricsApiFor.push("worker.autoscaling (mode cpu)");
+
+  const volumes: VolumeNeed[] = [];
+  if (planNats(config).servers)
+    volumes.push({
+      storageClassName: config.nats.storageClassName,
+      key: "nats.storageClassName",
+      claimant: "mesh's NATS (JetStream volumes)",
+    });
+  if (config.postgres.mode === "inCluster")
+    volumes.push({
+      storageClassName: undefined,
+      key: "postgres.mode=inCluster",
+      claimant: "the in-cluster Postgres",
+    });
+  return { kedaCrds: scaledObjects && !config.keda.install ? KEDA_CRDS : [], metricsApiFor, volumes };
+}
