@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { type ControlPlane, startControlPlane } from "../../control-plane/control-plane.js";
 import { installKedaCrds } from "../../control-plane/keda-crds.js";
+import { registerMetricsApiStandIn } from "../../control-plane/metrics-api.js";
 import {
   type ProcessNode,
   type ProcessNodeOptions,
@@ -56,6 +57,7 @@ export async function startDrillEnvironment(options: DrillEnvironmentOptions): P
     const cluster = await startControlPlane({ fakeNode: false });
     started.cluster = cluster;
     await installKedaCrds(cluster);
+    await registerMetricsApiStandIn(cluster);
     for (const node of options.nodes)
       started.nodes.push(
         await startProcessNode({

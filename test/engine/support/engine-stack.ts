@@ -36,6 +36,9 @@ export async function engineStack(options: EngineStackOptions): Promise<Stack> {
   // there, so a second program for the same stack sees the same config.
   const workDir = join(options.backendDir, "workspace");
   for (const dir of [home, state, workDir]) mkdirSync(dir, { recursive: true });
+  // The inline program runs in this process, where a CLI-run program would inherit the CLI's env: the
+  // preflight reads the cluster through the same KUBECONFIG as the provider.
+  process.env.KUBECONFIG = options.kubeconfigPath;
   return LocalWorkspace.createOrSelectStack(
     {
       stackName: options.stackName,

@@ -1,0 +1,131 @@
+// The preflight under the real engine against a real API server that lacks what prod needs: no KEDA CRDs,
+// no metrics API, no StorageClass. `pulumi preview` of prod's shape fails with one message per missing
+// fact, each naming its fix, and creates nothing; as each fact is added to the cluster its message goes,
+// until the preview passes.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Stack } from "@pulumi/pulumi/automation/index.js";
+import { clusterProblems } from "../../infra/preflight/cluster-facts.js";
+import { type ClusterRequirements, KEDA_CRDS } from "../../infra/preflight/requirements.js";
+import { installKedaCrds } from "../control-plane/keda-crds.js";
+import { registerMetricsApiStandIn } from "../control-plane/metrics-api.js";
+import { useTestCluster } from "../control-plane/test-cluster.js";
+import {
+  applyShape,
+  changes,
+  describeSteps,
+  engineStack,
+  setPathConfig,
+  stepRecorder,
+} from "./support/engine-stack.js";
+import { SHAPE_SECRETS, stackShape } from "./support/stack-shapes.js";
+
+const KEDA_FIX =
+  /the cluster lacks KEDA's CRDs \(scaledobjects\.keda\.sh, triggerauthentications\.keda\.sh\).*keda\.install true/;
+const METRICS_FIX =
+  /the metrics API \(APIService v1beta1\.metrics\.k8s\.io\) is missing.*api\.autoscaling.*metrics-server/;
+const STORAGE_CLASS_FIX = /StorageClass "gp3" \(nats\.storageClassName\) does not exist.*create it/;
+const CSI_DRIVER_FIX =
+  /StorageClass "gp3" \(nats\.storageClassName\) provisions through the CSI driver ebs\.csi\.aws\.com.*aws-ebs-csi-driver/;
+
+describe("real engine: the preflight refuses a cluster that lacks what the stack needs", () => {
+  const cluster = useTestCluster({ kedaCrds: false, metricsApi: false });
+  let backendDir: string;
+  let stack: Stack;
+
+  before(async function () {
+    this.timeout(120_000);
+    backendDir = mkdtempSync(join(tmpdir(), "mesh-engine-preflight-"));
+    stack = await engineStack({
+      stackName: "preflight",
+      backendDir,
+      kubeconfigPath: cluster.current.kubeconfigPath,
+    });
+    // prod's shape with its own NATS (three servers on gp3 volumes): queue-depth workers, a CPU-scaled api.
+    const shape = stackShape("prod");
+    shape.values.nats = { mode: "managed", replicas: 3, storageClassName: "gp3" };
+    delete shape.secrets.natsUrl;
+    await applyShape(stack, shape);
+  });
+  after(() => backendDir && rmSync(backendDir, { recursive: true, force: true }));
+
+  /** The preview's failure text, after checking it failed and changed nothing. */
+  async function failedPreview(): Promise<string> {
+    const recorder = stepRecorder();
+    const failure = await stack.preview({ onEvent: recorder.onEvent }).then(
+      () => assert.fail("the preview passed"),
+      (error: Error) => error,
+    );
+    const touched = changes(recorder.steps).filter((step) => step.type !== "pulumi:providers:pulumi");
+    assert.deepEqual(describeSteps(touched), [], "the failed preview plans nothing");
+    return `${failure.message}\n${recorder.diagnostics.join("\n")}`;
+  }
+
+  it("names every missing fact at once, each with its fix, and creates nothing", async () => {
+    const text = await failedPreview();
+    for (const fix of [KEDA_FIX, METRICS_FIX, STORAGE_CLASS_FIX]) assert.match(text, fix);
+    assert.match(text, /lacks what this stack needs \(3 problems/);
+    const namespaces = await cluster.current.api<{ items: { metadata: { name: string } }[] }>(
+      "GET",
+      "/api/v1/namespaces",
+    );
+    assert.ok(
+      !namespaces.body.items.some((item) => item.metadata.name.startsWith("mesh-")),
+      "no namespace was created",
+    );
+  });
+
+  it("drops each fact's message once the cluster has it, and checks the StorageClass's CSI driver", async () => {
+    await installKedaCrds(cluster.current);
+    let text = await failedPreview();
+    assert.doesNotMatch(text, KEDA_FIX);
+    assert.match(text, METRICS_FIX);
+
+    await registerMetricsApiStandIn(cluster.current);
+    const created = await cluster.current.api("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: "gp3" },
+      provisioner: "ebs.csi.aws.com",
+      parameters: { type: "gp3" },
+    });
+    assert.equal(created.status, 201);
+    text = await failedPreview();
+    assert.doesNotMatch(text, METRICS_FIX);
+    assert.doesNotMatch(text, STORAGE_CLASS_FIX);
+    assert.match(text, CSI_DRIVER_FIX);
+    assert.match(text, /\(1 problem,/);
+  });
+
+  it("passes once the EBS CSI driver is there", async () => {
+    const driver = await cluster.current.api("POST", "/apis/storage.k8s.io/v1/csidrivers", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "CSIDriver",
+      metadata: { name: "ebs.csi.aws.com" },
+      spec: { attachRequired: true },
+    });
+    assert.equal(driver.status, 201);
+    // prod's cluster facts, read from this API server as the preflight reads them: none missing.
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.current.kubeconfigPath);
+    const requirements: ClusterRequirements = {
+      kedaCrds: KEDA_CRDS,
+      metricsApiFor: ["api.autoscaling"],
+      volumes: [{ storageClassName: "gp3", key: "nats.storageClassName", claimant: "mesh's NATS" }],
+    };
+    assert.deepEqual(await clusterProblems(kubeConfig, requirements, "mesh-preflight", "create"), []);
+    // And the whole preview (with an external NATS: the managed one's route password needs the random
+    // provider plugin, which this machine does not build) plans the stack.
+    await setPathConfig(stack, { "nats.mode": "external" });
+    await stack.setConfig("mesh:natsUrl", { value: SHAPE_SECRETS.natsUrl, secret: true });
+    const recorder = stepRecorder();
+    await stack.preview({ onEvent: recorder.onEvent });
+    assert.ok(
+      changes(recorder.steps).some((step) => step.type === "kubernetes:apps/v1:Deployment"),
+      "the preview plans the stack",
+    );
+  });
+});
