@@ -43,6 +43,8 @@ const WORKER_CONCURRENCY = 8;
 /** Runs posted at once just before the upgrade, so some wait in the queue at v1 while it rolls. */
 const BURST = 24;
 const TOKEN_DELAY_MS = 100;
+/** Runs posted behind a just-started burst run of their thread: queued at v1 until v2 is live. */
+const CHAINED = 4;
 /** Runs never waited longer than this while a worker slot was free, over the whole drill (DispatchSampler). */
 const DISPATCH_PAUSE_BOUND_MS = 10_000;
 const NODES = [
@@ -201,6 +203,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     // recorded steps. While the up rolls, once v1's draining workers are up, an old v1 worker holding runs
     // is killed outright (its pod force-deleted: SIGKILL, no drain); the other is drained by the roll.
     const queuedAtUp: string[] = [];
+    const chainedRuns: string[] = [];
     await step("burst", async () => {
       const burst = await Promise.all(
         Array.from({ length: BURST }, (_, index) =>
@@ -219,6 +222,35 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
         "both v1 workers to hold runs with steps",
         async () => (await oldWorkersHolding()).length >= 2,
       );
+      // Runs that v1 cannot start before v2 is live: each behind a burst run of its own thread that a v1
+      // worker just started (one run per thread at a time; that run has ~20 s to go, the up takes ~12 s).
+      // Whatever capacity v1's draining workers have, these wait step-less at v1, and the mover must hand
+      // them to v2 (without them, whether any queued run is left for v2 is a race).
+      const started = await query<{ queue_partition_key: string }>(
+        databaseUrl,
+        `SELECT queue_partition_key FROM dbos.workflow_status
+          WHERE status = 'PENDING' AND application_version = $1 AND queue_partition_key LIKE 'burst-%'
+          ORDER BY updated_at DESC LIMIT $2`,
+        [V1, CHAINED],
+      );
+      assert.ok(started.length >= 1, "v1 workers started burst runs");
+      const chained = await Promise.all(
+        started.map(({ queue_partition_key: thread }) =>
+          fetch(`${proxy?.url}/v1/threads/${thread}/runs`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
+            body: JSON.stringify({ input: `chained ${thread}` }),
+          }).then(async (response) => {
+            assert.equal(response.status, 202);
+            return {
+              runId: ((await response.json()) as { runId: string }).runId,
+              input: `chained ${thread}`,
+            };
+          }),
+        ),
+      );
+      burstRuns.push(...chained);
+      chainedRuns.push(...chained.map((run) => run.runId));
       const waiting = await query<{ workflow_uuid: string }>(
         databaseUrl,
         "SELECT workflow_uuid FROM dbos.workflow_status WHERE status = 'ENQUEUED' AND application_version = $1",
@@ -410,9 +442,10 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     assert.deepEqual(mixed, [], "every run's segments ran on one version");
     assert.deepEqual(v1OnV2, [], "no run v1 started ran a segment on v2 code");
     assert.equal(summary.strandedAtEnd, 0, "no run stranded");
+    const chainedOnV2 = chainedRuns.filter((runId) => versionsOf(runId).has("v2")).length;
     assert.ok(
       kinds.queued >= 1 && kinds.queuedMovedToV2 >= 1,
-      `queued v1 runs moved to v2: ${JSON.stringify(kinds)}`,
+      `queued v1 runs moved to v2: ${JSON.stringify(kinds)}; of ${chainedRuns.length} runs queued behind their thread, ${chainedOnV2} ran on v2`,
     );
     assert.ok(
       kinds.orphaned >= 1,
