@@ -8,6 +8,12 @@ import { NetworkPolicies } from "./components/network-policies.js";
 import { Postgres } from "./components/postgres.js";
 import type { MeshConfig } from "./config.js";
 import { planNats } from "./nats-plan.js";
+import {
+  planReplicaHandoffs,
+  REPLICAS_OUTPUT,
+  type ReplicaLedger,
+  replicaLedger,
+} from "./replica-handoff.js";
 import { describeTopology, planTopology } from "./topology.js";
 import { type PlannedReleases, RELEASES_OUTPUT } from "./workflow-releases.js";
 
@@ -15,8 +21,12 @@ import { type PlannedReleases, RELEASES_OUTPUT } from "./workflow-releases.js";
  * The whole stack, wired like the diagram: cluster → namespace → Postgres + NATS → mesh.
  * Returns the stack outputs.
  */
-export function createMeshStack(config: MeshConfig, releases: PlannedReleases) {
-  const plan = planTopology(config, releases.ledger);
+export function createMeshStack(
+  config: MeshConfig,
+  releases: PlannedReleases,
+  previousReplicas?: ReplicaLedger,
+) {
+  const plan = planReplicaHandoffs(planTopology(config, releases.ledger), previousReplicas);
   const natsPlan = planNats(config);
   const cluster = new Cluster("mesh", config.cluster);
   const provider = cluster.provider;
@@ -89,7 +99,9 @@ export function createMeshStack(config: MeshConfig, releases: PlannedReleases) {
     databaseEndpoint: postgres.endpoint,
     natsUrl: nats.natsUrl,
     databaseUrl: pulumi.secret(postgres.databaseUrl),
-    // Read back by the next update (infra/previous-releases.ts): which versions still drain.
+    // Read back by the next update (infra/previous-update.ts): which versions still drain.
     [RELEASES_OUTPUT]: releases.ledger,
+    // Read back by the next update: the counts an autoscaler must take over without a reset to 1.
+    [REPLICAS_OUTPUT]: replicaLedger(plan),
   };
 }

@@ -34,6 +34,8 @@ export interface DeploymentPlan {
   /** Fixed replica count, or undefined when an autoscaler owns it. */
   replicas?: number;
   autoscaling?: Autoscaling;
+  /** The count a handoff patch holds for the autoscaler (infra/replica-handoff.ts), when it has one. */
+  replicaHandoff?: number;
   /** Selector labels: app.kubernetes.io/name + instance only, immutable across every topology. */
   selectorLabels: Record<string, string>;
   /** Every label of its pods and objects. */

@@ -6,6 +6,7 @@ import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
 import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
+import { HANDOFF_FIELD_MANAGER } from "../replica-handoff.js";
 import { type DeploymentPlan, imageVersion, type TopologyPlan } from "../topology.js";
 import type { PlannedReleases } from "../workflow-releases.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
@@ -264,6 +265,7 @@ export class MeshApp extends pulumi.ComponentResource {
       ? // Keep serving while the endpoint removal reaches every kube-proxy, then let SIGTERM drain.
         { lifecycle: { preStop: { exec: { command: ["sleep", String(plan.preStopSleepSeconds)] } } } }
       : {};
+    const handoff = this.replicaHandoff(plan, args.namespace, opts);
     return new k8s.apps.v1.Deployment(
       `${plan.name}-deployment`,
       {
@@ -356,7 +358,36 @@ export class MeshApp extends pulumi.ComponentResource {
           },
         },
       },
-      opts,
+      // The handoff holds spec.replicas before this update drops it (infra/replica-handoff.ts).
+      handoff ? { ...opts, dependsOn: [...dependencies(opts.dependsOn), handoff] } : opts,
+    );
+  }
+
+  /**
+   * The patch that owns a tier's spec.replicas while an autoscaler takes it over, under a field manager of
+   * its own, so the Deployment dropping the field never resets the count to 1 (infra/replica-handoff.ts).
+   * Forced: it takes the field from whoever last scaled the tier by hand, as the Deployment would.
+   */
+  private replicaHandoff(
+    plan: DeploymentPlan,
+    namespace: pulumi.Input<string>,
+    opts: pulumi.CustomResourceOptions,
+  ) {
+    if (plan.replicaHandoff === undefined) return undefined;
+    return new k8s.apps.v1.DeploymentPatch(
+      `${plan.name}-replica-handoff`,
+      {
+        metadata: {
+          name: plan.name,
+          namespace,
+          annotations: {
+            "pulumi.com/patchFieldManager": HANDOFF_FIELD_MANAGER,
+            "pulumi.com/patchForce": "true",
+          },
+        },
+        spec: { replicas: plan.replicaHandoff },
+      },
+      { parent: opts.parent, provider: opts.provider },
     );
   }
 
@@ -500,4 +531,9 @@ function secretEnv(name: string, optional = false, key = name) {
     name,
     valueFrom: { secretKeyRef: { name: SECRET_NAME, key, ...(optional ? { optional: true } : {}) } },
   };
+}
+
+function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+  if (dependsOn === undefined) return [];
+  return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }

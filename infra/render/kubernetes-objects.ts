@@ -41,6 +41,8 @@ function isKubernetesObject(resource: RegisteredResource): boolean {
   return (
     resource.type.startsWith("kubernetes:") &&
     !resource.type.startsWith("kubernetes:helm.sh/") &&
+    // A patch (e.g. the replica handoff's DeploymentPatch) changes an object that exists; it is not one.
+    !resource.type.endsWith("Patch") &&
     typeof resource.inputs.kind === "string"
   );
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig, readStackConfig } from "../config.js";
 import { resolveDeployedImage } from "../deployed-image.js";
 import { preflight } from "../preflight/preflight.js";
+import type { ReplicaLedger } from "../replica-handoff.js";
 import { createMeshStack } from "../stack.js";
 import { planTopology } from "../topology.js";
 import { planConfiguredReleases, type ReleaseLedger } from "../workflow-releases.js";
@@ -45,8 +46,10 @@ export interface MockRunOptions {
   secretKeys?: string[];
   /** Per resource type, how long the mock engine takes to create it (to expose ordering). */
   createDelayMs?: Record<string, number>;
-  /** The workflow release ledger the stack's previous update left (infra/previous-releases.ts reads it). */
+  /** The workflow release ledger the stack's previous update left (infra/previous-update.ts reads it). */
   previousReleases?: ReleaseLedger;
+  /** The replica ledger the stack's previous update left (infra/replica-handoff.ts). */
+  previousReplicas?: ReplicaLedger;
 }
 
 /** The program failed (e.g. invalid config); `resources` holds whatever it registered before that. */
@@ -118,7 +121,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     await preflight(config, planTopology(config, releases.ledger), { readCluster: false });
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(recordEngineView(engineViews));
-      Object.assign(outputs, createMeshStack(config, releases));
+      Object.assign(outputs, createMeshStack(config, releases, options.previousReplicas));
       return outputs;
     });
   } catch (error) {

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { type KubernetesObject, kubernetesObjects } from "../../infra/render/kubernetes-objects.js";
 import { type RegisteredResource, runUnderMocks } from "../../infra/render/run-under-mocks.js";
 import { loadStackConfig } from "../../infra/render/stack-file.js";
+import type { ReplicaLedger } from "../../infra/replica-handoff.js";
 import type { ReleaseLedger } from "../../infra/workflow-releases.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -28,6 +29,8 @@ export async function renderStack(
     standInImage?: boolean;
     /** The workflow release ledger of the stack's previous update (what it read back from its outputs). */
     previousReleases?: ReleaseLedger;
+    /** The replica ledger of the stack's previous update (infra/replica-handoff.ts). */
+    previousReplicas?: ReplicaLedger;
   } = {},
 ): Promise<RenderedStack> {
   const { config, secretKeys } = loadStackConfig(stack, {
@@ -43,6 +46,7 @@ export async function renderStack(
     secretKeys,
     createDelayMs: options.createDelayMs,
     previousReleases: options.previousReleases,
+    previousReplicas: options.previousReplicas,
   });
   return { ...result, objects: kubernetesObjects(result.resources) };
 }
