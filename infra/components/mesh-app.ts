@@ -269,7 +269,16 @@ export class MeshApp extends pulumi.ComponentResource {
     return new k8s.apps.v1.Deployment(
       `${plan.name}-deployment`,
       {
-        metadata: { name: plan.name, namespace: args.namespace, labels: plan.labels },
+        metadata: {
+          name: plan.name,
+          namespace: args.namespace,
+          labels: plan.labels,
+          // The fields the program declares win over other field managers' claims. The one that matters:
+          // once an autoscaler has scaled the tier, the controller manager owns spec.replicas (through the
+          // scale subresource), and switching autoscaling off — or any later change of the configured
+          // count — would otherwise fail with an apply conflict instead of setting the count.
+          annotations: { "pulumi.com/patchForce": "true" },
+        },
         spec: {
           ...(plan.replicas === undefined ? {} : { replicas: plan.replicas }),
           revisionHistoryLimit: 5,
@@ -387,7 +396,10 @@ export class MeshApp extends pulumi.ComponentResource {
         },
         spec: { replicas: plan.replicaHandoff },
       },
-      { parent: opts.parent, provider: opts.provider },
+      // Deleting a patch makes the provider relinquish its fields, which fails once the Deployment is gone
+      // (a destroy, workers switched off). Retained, it leaves only its field manager's entry behind: a
+      // co-owner of a count the Deployment declares again, or one the autoscaler took over already.
+      { parent: opts.parent, provider: opts.provider, retainOnDelete: true },
     );
   }
 

@@ -105,12 +105,6 @@ describe("real engine: autoscaling takes over a running tier without resetting i
       "worker.autoscaling.minReplicas": 2,
       "worker.autoscaling.maxReplicas": 10,
     });
-    assert.ok(
-      steps.some((step) =>
-        step.startsWith("create kubernetes:apps/v1:DeploymentPatch mesh-worker-replica-handoff"),
-      ),
-      steps.join("\n"),
-    );
     // The autoscaler has evaluated the tier (its controller acts on a count below minReplicas even when
     // it cannot read metrics, as here): a reset to 1 would have been raised to 2 by now, never back to 4.
     await eventually(
@@ -125,6 +119,12 @@ describe("real engine: autoscaling takes over a running tier without resetting i
     assert.ok(
       counts.every((count) => count !== undefined && count >= 4),
       `desired replicas through the update: ${counts.join(" → ")}`,
+    );
+    assert.ok(
+      steps.some((step) =>
+        step.startsWith("create kubernetes:apps/v1:DeploymentPatch mesh-worker-replica-handoff"),
+      ),
+      steps.join("\n"),
     );
     assert.deepEqual(await liveReplicas(), { spec: 4, ready: 4 });
     assert.deepEqual(watcher.latest()?.owners, [HANDOFF_FIELD_MANAGER], "the patch alone owns the count");
@@ -158,7 +158,7 @@ describe("real engine: autoscaling takes over a running tier without resetting i
     );
   });
 
-  it("turning the autoscaler off keeps the count: the Deployment declares it before the patch lets go", async () => {
+  it("turning the autoscaler off keeps the count: the Deployment declares it again, and the configured count applies after", async () => {
     const mark = watcher.mark();
     const steps = await up({ "worker.autoscaling.enabled": false, "worker.replicas": 6 });
     assert.ok(
@@ -178,8 +178,13 @@ describe("real engine: autoscaling takes over a running tier without resetting i
     await eventually("6 ready", liveReplicas, (live) => live.ready === 6);
     assert.deepEqual(await liveReplicas(), { spec: 6, ready: 6 });
     const owners = watcher.latest()?.owners ?? [];
-    assert.ok(!owners.includes(HANDOFF_FIELD_MANAGER), `the patch released the field: ${owners.join(", ")}`);
-    assert.ok(owners.length >= 1, "Pulumi's Deployment owns it again");
+    assert.ok(
+      owners.some((owner) => owner.startsWith("pulumi-kubernetes-")),
+      `Pulumi's Deployment owns the count again: ${owners.join(", ")}`,
+    );
+    // The configured count applies again, whoever else co-owned the field.
+    await up({ "worker.replicas": 5 });
+    await eventually("5 ready", liveReplicas, (live) => live.spec === 5 && live.ready === 5);
   });
 
   it("hands over again, and a destroy removes the tier with its patch", async () => {
@@ -187,9 +192,10 @@ describe("real engine: autoscaling takes over a running tier without resetting i
     await up({ "worker.autoscaling.enabled": true });
     const counts = watcher.since(mark).map((sample) => sample.replicas);
     assert.ok(
-      counts.every((count) => count === 6),
+      counts.every((count) => count === 5),
       `through the update: ${counts.join(" → ")}`,
     );
+    assert.deepEqual(watcher.latest()?.owners, [HANDOFF_FIELD_MANAGER], "a new patch holds the count");
     const destroyed = await stack.destroy();
     assert.equal(destroyed.summary.result, "succeeded");
   });

@@ -78,7 +78,7 @@ describe("replica handoff (#25): autoscaling takes over a running tier's count",
     // A stack's first update.
     const first = await renderStack("dev", [...WORKERS, ...CPU_AUTOSCALING]);
     assert.deepEqual(patches(first.resources), []);
-    // Off again: the Deployment declares its count; the patch goes (deleted after the Deployment's update).
+    // Off again: the Deployment declares its count; the patch leaves the stack.
     const off = await renderStack("dev", WORKERS, {
       previousReplicas: { fixed: { mesh: 2 }, held: { "mesh-worker": 4 } },
     });
