@@ -13,3 +13,4 @@ export const databaseEndpoint = outputs.databaseEndpoint;
 export const natsUrl = outputs.natsUrl;
 export const databaseUrl = outputs.databaseUrl;
 export const workflowReleases = outputs.workflowReleases;
+export const replicaHandoff = outputs.replicaHandoff;
