@@ -1,11 +1,12 @@
 //go:build tools
 
-// Package tools pins the Kubernetes control-plane binaries that the real-engine test suite builds from
-// the Go module proxy.
+// Package tools pins the Kubernetes binaries the tests build from the Go module proxy: the control plane
+// of the real-engine suite, and the kubelet of the real-node probe (test/real-node).
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
