@@ -1,9 +1,11 @@
 // The probe's pods on the real kubelet: the pause image, then mesh's image with the rendered pods'
 // hardening, reaching the machine's Postgres and NATS through the node's address; one run to `done`.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 
 const NODE_IP = "10.244.0.1";
@@ -48,7 +50,7 @@ const pods: V1Pod[] = [
     spec: { containers: [{ name: "pause", image: "mesh.local/pause:3.10", imagePullPolicy: "Never" }] },
   },
   {
-    metadata: { name: "probe-mesh" },
+    metadata: { name: "probe-mesh", labels: { app: "probe-mesh" } },
     spec: {
       automountServiceAccountToken: false,
       securityContext: {
@@ -96,18 +98,59 @@ try {
   for (const pod of pods) await core.createNamespacedPod({ namespace: "default", body: pod });
   await readyPod("probe-pause");
   const mesh = await readyPod("probe-mesh");
-  const base = `http://${mesh.status?.podIP}:8080`;
-  const posted = await fetch(`${base}/v1/threads/probe/runs`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ input: "hello from a real kubelet" }),
+  const service = await core.createNamespacedService({
+    namespace: "default",
+    body: {
+      metadata: { name: "probe-mesh" },
+      spec: { selector: { app: "probe-mesh" }, ports: [{ port: 80, targetPort: 8080 }] },
+    },
   });
-  assert.equal(posted.status, 202);
-  const { runId } = (await posted.json()) as { runId: string };
-  const stream = await (await fetch(`${base}/v1/runs/${runId}/stream`)).text();
+  const clusterIP = service.spec?.clusterIP ?? "";
+  // From the client's network namespace, through kube-proxy's rules: curl, as an operator would. Not
+  // execFileSync: this process's event loop carries the pods' Postgres and NATS traffic (the forwarders).
+  const curl = async (...args: string[]) =>
+    (
+      await promisify(execFile)("ip", ["netns", "exec", "mesh-probe-client", "curl", "-sS", "-m", "30", ...args], {
+        encoding: "utf8",
+      })
+    ).stdout;
+  await until("the Service routed by kube-proxy", async () =>
+    (await curl(`http://${clusterIP}/healthz`)).includes('"ok"') ? true : undefined,
+  );
+  const { runId } = JSON.parse(
+    await curl(
+      "-X",
+      "POST",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      '{"input":"hello from a real kubelet"}',
+      `http://${clusterIP}/v1/threads/probe/runs`,
+    ),
+  ) as { runId: string };
+  const stream = await curl("-N", `http://${clusterIP}/v1/runs/${runId}/stream`);
   assert.match(stream, /event: done\ndata: \{"status":"SUCCESS"/);
-  console.log(`probe: pod ${mesh.status?.podIP} ran ${runId} to SUCCESS and streamed it to done`);
+  console.log(
+    `probe: pod ${mesh.status?.podIP} behind ClusterIP ${clusterIP} ran ${runId} to SUCCESS, streamed to done`,
+  );
+  // The pod and service ranges end on this machine: an unused address of either fails here, at once.
+  for (const address of ["10.96.255.254", "10.244.9.9"]) {
+    const started = Date.now();
+    const code = await new Promise<string>((resolve) => {
+      const socket = net.connect(80, address);
+      socket.on("connect", () => resolve("connected"));
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+    });
+    assert.equal(code, "EHOSTUNREACH", address);
+    console.log(`probe: ${address} refused locally (${code}) in ${Date.now() - started} ms`);
+  }
 } finally {
+  if (process.env.MESH_PROBE_KEEP === "1") {
+    // The pods need the forwarders: stay until interrupted.
+    console.log("probe: pods kept; Ctrl-C ends the forwarders (and the pods' Postgres and NATS)");
+    await new Promise(() => undefined);
+  }
+  await core.deleteNamespacedService({ name: "probe-mesh", namespace: "default" }).catch(() => undefined);
   // Pods go through the kubelet, so containerd tears their network down through CNI.
   for (const pod of pods)
     await core

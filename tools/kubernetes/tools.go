@@ -1,12 +1,13 @@
 //go:build tools
 
 // Package tools pins the Kubernetes binaries the tests build from the Go module proxy: the control plane
-// of the real-engine suite, and the kubelet of the real-node probe (test/real-node).
+// of the real-engine suite, and the kubelet and kube-proxy of the real-node probe (test/real-node).
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 )
