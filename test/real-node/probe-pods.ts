@@ -110,9 +110,13 @@ try {
   // execFileSync: this process's event loop carries the pods' Postgres and NATS traffic (the forwarders).
   const curl = async (...args: string[]) =>
     (
-      await promisify(execFile)("ip", ["netns", "exec", "mesh-probe-client", "curl", "-sS", "-m", "30", ...args], {
-        encoding: "utf8",
-      })
+      await promisify(execFile)(
+        "ip",
+        ["netns", "exec", "mesh-probe-client", "curl", "-sS", "-m", "30", ...args],
+        {
+          encoding: "utf8",
+        },
+      )
     ).stdout;
   await until("the Service routed by kube-proxy", async () =>
     (await curl(`http://${clusterIP}/healthz`)).includes('"ok"') ? true : undefined,
