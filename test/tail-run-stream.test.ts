@@ -98,4 +98,28 @@ describe("tailRunStream: a finished run's stream ends with done", () => {
       /status read failed/,
     );
   });
+  it("ends with done when the bus's tail ends early, without done, on a finished run", async () => {
+    // A bus whose tail delivers every chunk and then just ends (no `done`): the idle check answers.
+    const bus = {
+      ...createMemoryBus(),
+      isAvailable: () => true,
+      hasMessages: async () => true,
+      async *tail() {
+        for (const [index, text] of CHUNKS.entries()) yield { type: "chunk" as const, seq: index + 1, text };
+      },
+    };
+    const events = await collect(
+      tailRunStream({
+        runId: RUN_ID,
+        afterSeq: 0,
+        bus,
+        readStatus: async () => finishedStatus(),
+        signal: new AbortController().signal,
+      }),
+    );
+    assert.deepEqual(
+      events.map((event) => (event.type === "chunk" ? event.text : `done ${event.status}`)),
+      [...CHUNKS, "done SUCCESS"],
+    );
+  });
 });
