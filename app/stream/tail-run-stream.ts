@@ -28,19 +28,7 @@ export interface TailRunStreamOptions {
 export async function* tailRunStream(options: TailRunStreamOptions): AsyncGenerator<ClientStreamEvent> {
   const position = { lastSeq: options.afterSeq };
   try {
-    let ended = false;
-    for await (const event of tailFromBus(options, position)) {
-      if (event.type === "done") ended = true;
-      yield event;
-    }
-    if (ended || options.signal.aborted) return;
-    // The live path ended without `done` and without the client leaving (seen once under CI load after
-    // a NATS restart, cause not found): a finished run's client still gets the rest and `done`.
-    const status = await waitForTerminal(options.readStatus, options.runId, options.signal, 2_000).catch(
-      () => undefined,
-    );
-    if (status && isTerminal(status.status))
-      yield* storedRest(status, "ended_without_done", position, options.runId);
+    yield* tailFromBus(options, position);
   } catch (error) {
     // Whatever broke the live path (a bus or database error mid-stream), a finished run's client still
     // gets the rest and `done` from the stored result; an unfinished run's stream ends, and the client
