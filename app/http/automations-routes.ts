@@ -1,5 +1,4 @@
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   AutomationExistsError,
   createAutomation,
@@ -8,29 +7,57 @@ import {
   listAutomations,
 } from "../runs/automations.js";
 import { ApiError } from "./api-error.js";
-import { parseJsonBody, pathId } from "./validation.js";
+import { Automation, AutomationList, CreateAutomationBody, errorResponses, idParam } from "./api-schemas.js";
+import { requireJsonBody, validationHook } from "./validation.js";
 
-const createAutomationBody = z.strictObject({
-  // Starts with a letter or digit: "." and ".." would be normalised away in DELETE /v1/automations/{name},
-  // so an automation named so could never be deleted again.
-  name: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/,
-      'must be 1-100 characters of A-Z, a-z, 0-9, "_", "." or "-", starting with a letter or digit',
-    ),
-  cron: z.string().min(1).max(200),
-  input: z.string().min(1, "must not be empty").max(32_768),
-  timezone: z.string().min(1).max(100).optional(),
+const tags = ["automations"];
+
+const createAutomationRoute = createRoute({
+  method: "post",
+  path: "/automations",
+  tags,
+  summary: "Schedule runs with a cron expression",
+  middleware: [requireJsonBody] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateAutomationBody } } } },
+  responses: {
+    201: { description: "Created", content: { "application/json": { schema: Automation } } },
+    ...errorResponses({
+      400: "Invalid body, cron expression or time zone",
+      409: "An automation with this name exists",
+      415: "The body is not JSON",
+    }),
+  },
 });
 
-export function automationsRoutes(): Hono {
-  const routes = new Hono();
+const listAutomationsRoute = createRoute({
+  method: "get",
+  path: "/automations",
+  tags,
+  summary: "Every automation",
+  responses: {
+    200: { description: "Automations", content: { "application/json": { schema: AutomationList } } },
+    ...errorResponses({}),
+  },
+});
 
-  routes.post("/automations", async (c) => {
-    const body = await parseJsonBody(c, createAutomationBody);
+const deleteAutomationRoute = createRoute({
+  method: "delete",
+  path: "/automations/{name}",
+  tags,
+  summary: "Delete an automation",
+  request: { params: z.object({ name: idParam("name", "nightly-report") }) },
+  responses: {
+    204: { description: "Deleted" },
+    ...errorResponses({ 400: "Invalid name", 404: "No automation with this name" }),
+  },
+});
+
+export function automationsRoutes(): OpenAPIHono {
+  const routes = new OpenAPIHono({ defaultHook: validationHook });
+
+  routes.openapi(createAutomationRoute, async (c) => {
     try {
-      return c.json(await createAutomation(body), 201);
+      return c.json(await createAutomation(c.req.valid("json")), 201);
     } catch (error) {
       if (error instanceof AutomationExistsError) throw new ApiError(409, "automation_exists", error.message);
       if (error instanceof InvalidScheduleError) throw new ApiError(400, "invalid_schedule", error.message);
@@ -42,11 +69,10 @@ export function automationsRoutes(): Hono {
     }
   });
 
-  routes.get("/automations", async (c) => c.json({ automations: await listAutomations() }));
+  routes.openapi(listAutomationsRoute, async (c) => c.json({ automations: await listAutomations() }, 200));
 
-  routes.delete("/automations/:name", async (c) => {
-    const name = pathId(c, "name");
-    if (!(await deleteAutomation(name)))
+  routes.openapi(deleteAutomationRoute, async (c) => {
+    if (!(await deleteAutomation(c.req.valid("param").name)))
       throw new ApiError(404, "automation_not_found", "no automation with this name");
     return c.body(null, 204);
   });

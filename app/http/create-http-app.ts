@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type pg from "pg";
@@ -10,10 +10,12 @@ import { ApiError, errorResponse } from "./api-error.js";
 import { automationsRoutes } from "./automations-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
 import type { OpenStreams } from "./open-streams.js";
+import { openApiDocument } from "./openapi-document.js";
 import { operationsRoutes } from "./operations-routes.js";
 import { queuesRoutes } from "./queues-routes.js";
 import type { Readiness } from "./readiness.js";
 import { runsRoutes } from "./runs-routes.js";
+import { StreamTickets } from "./stream-tickets.js";
 
 export interface HttpAppOptions {
   role: DispatchRole;
@@ -35,12 +37,13 @@ const MAX_BODY_BYTES = 256 * 1024;
  * The HTTP surface of a role: every role serves /healthz, /readyz and /metrics; `api` and `all` add
  * the /v1 API. A worker answers 404 on every /v1 path, so it can never serve API traffic by accident.
  */
-export function createHttpApp(options: HttpAppOptions): Hono {
-  const app = new Hono();
+export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
+  const app = new OpenAPIHono();
   app.route("/", operationsRoutes(options.readiness, options.pool, options.executorTimeoutMs));
 
   if (servesApi(options.role)) {
-    const v1 = new Hono();
+    const tickets = new StreamTickets(options.apiToken);
+    const v1 = new OpenAPIHono();
     v1.use(
       bodyLimit({
         maxSize: MAX_BODY_BYTES,
@@ -48,11 +51,17 @@ export function createHttpApp(options: HttpAppOptions): Hono {
           errorResponse(c, 413, "body_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`),
       }),
     );
-    if (options.apiToken) v1.use(bearerAuth(options.apiToken));
-    v1.route("/", runsRoutes(options.bus, options.openStreams, options.dispatchVersion ?? (() => undefined)));
+    if (options.apiToken) v1.use(bearerAuth(options.apiToken, tickets));
+    v1.route(
+      "/",
+      runsRoutes(options.bus, options.openStreams, tickets, options.dispatchVersion ?? (() => undefined)),
+    );
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);
+    // The contract, generated from the routes above: public like /healthz (it holds no data).
+    const document = openApiDocument(app, Boolean(options.apiToken));
+    app.get("/openapi.json", (c) => c.json(document));
   }
 
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener, RequestError } from "@hono/node-server";
-import type { Hono } from "hono";
 import { log } from "../log.js";
 
 const json = (status: number, code: string, message: string) =>
@@ -63,7 +62,7 @@ export interface HttpLimits {
 
 /** Serves a Hono app on PORT (and MESH_LISTEN_ADDRESS) with node:http, with limits against slow clients; resolves once listening. */
 export function startHttpServer(
-  app: Hono,
+  app: { fetch: (request: Request) => Response | Promise<Response> },
   listen: { port: number; address?: string },
   limits: HttpLimits,
 ): Promise<Server> {

@@ -78,3 +78,35 @@ export async function readRunsByStatus(pool: pg.Pool): Promise<Record<string, nu
   );
   return Object.fromEntries(result.rows.map((row) => [row.status, Number(row.count)]));
 }
+
+export interface ExecutorView {
+  executorId: string;
+  role: string;
+  version: string;
+  /** null: every queue (role `all`). */
+  listenQueues: string[] | null;
+  lastSeen: string;
+}
+
+/** The live executors, api and workers alike, with their role and workflow version. */
+export async function readExecutors(pool: pg.Pool, executorTimeoutMs: number): Promise<ExecutorView[]> {
+  const result = await pool.query<{
+    executor_id: string;
+    role: string;
+    version: string;
+    listen_queues: string[] | null;
+    last_seen: Date;
+  }>(
+    `SELECT executor_id, role, version, listen_queues, last_seen FROM mesh.executors
+      WHERE ${LIVE_EXECUTOR}
+      ORDER BY role, executor_id`,
+    [executorTimeoutMs],
+  );
+  return result.rows.map((row) => ({
+    executorId: row.executor_id,
+    role: row.role,
+    version: row.version,
+    listenQueues: row.listen_queues,
+    lastSeen: row.last_seen.toISOString(),
+  }));
+}

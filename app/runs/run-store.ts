@@ -63,3 +63,15 @@ export async function cancelRun(runId: string): Promise<RunView | undefined> {
   if (run.status === "ENQUEUED" || run.status === "PENDING") await DBOS.cancelWorkflow(runId);
   return (await readRun(runId)) ?? run;
 }
+
+/** The most recent runs, newest first (outputs included: a console shows them at a glance). */
+export async function listRecentRuns(limit: number): Promise<RunView[]> {
+  const statuses = await DBOS.listWorkflows({
+    workflowName: RUN_WORKFLOW_NAMES,
+    limit,
+    sortDesc: true,
+    loadInput: true,
+    loadOutput: true,
+  });
+  return statuses.map(toRunView);
+}
