@@ -40,6 +40,10 @@ export interface MeshConfig {
     keepAliveTimeoutMs: number;
     maxConnections: number;
   };
+  /** Server-Sent Events: the reconnection delay clients are told, and the keep-alive comment's period. */
+  sse: { retryMs: number; heartbeatMs: number };
+  /** Whether roles api and all serve the run console at /console (MESH_CONSOLE). */
+  console: boolean;
   /** The address the HTTP server binds (default: every interface); a pod's own IP, for instance. */
   listenAddress?: string;
   executorId: string;
@@ -222,6 +226,11 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     },
     port: read(env, "PORT", integer(0, 65_535), 8080),
     listenAddress: read(env, "MESH_LISTEN_ADDRESS", ipAddress),
+    sse: {
+      retryMs: read(env, "MESH_SSE_RETRY_MS", integer(100, 600_000), 2_000),
+      heartbeatMs: read(env, "MESH_SSE_HEARTBEAT_MS", integer(100, 600_000), 15_000),
+    },
+    console: read(env, "MESH_CONSOLE", boolean, false),
     http: {
       headersTimeoutMs: read(env, "MESH_HTTP_HEADERS_TIMEOUT_MS", integer(500, 600_000), 15_000),
       requestTimeoutMs: read(env, "MESH_HTTP_REQUEST_TIMEOUT_MS", integer(1_000, 3_600_000), 60_000),

@@ -104,6 +104,8 @@ async function main(argv: string[]): Promise<void> {
     pool,
     bus,
     apiToken: config.apiToken,
+    sse: config.sse,
+    console: config.console,
     executorTimeoutMs: config.executorTimeoutMs,
     dispatchVersion: () => dispatchVersion?.current,
   });

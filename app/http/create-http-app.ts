@@ -15,6 +15,7 @@ import { operationsRoutes } from "./operations-routes.js";
 import { queuesRoutes } from "./queues-routes.js";
 import type { Readiness } from "./readiness.js";
 import { runsRoutes } from "./runs-routes.js";
+import type { SseWriterOptions } from "./sse-writer.js";
 import { StreamTickets } from "./stream-tickets.js";
 
 export interface HttpAppOptions {
@@ -25,6 +26,10 @@ export interface HttpAppOptions {
   pool: pg.Pool;
   bus: RunStreamBus;
   apiToken?: string;
+  /** Server-Sent Events timing (retry hint, keep-alive period). */
+  sse?: SseWriterOptions;
+  /** Serve the run console at /console. */
+  console?: boolean;
   executorTimeoutMs: number;
   /** The workflow version new runs are stamped with (undefined: the process's own). */
   dispatchVersion?: () => string | undefined;
@@ -54,7 +59,13 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
     if (options.apiToken) v1.use(bearerAuth(options.apiToken, tickets));
     v1.route(
       "/",
-      runsRoutes(options.bus, options.openStreams, tickets, options.dispatchVersion ?? (() => undefined)),
+      runsRoutes({
+        bus: options.bus,
+        openStreams: options.openStreams,
+        tickets,
+        sse: options.sse,
+        dispatchVersion: options.dispatchVersion ?? (() => undefined),
+      }),
     );
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));

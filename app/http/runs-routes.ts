@@ -26,7 +26,7 @@ import {
   StreamTicket,
 } from "./api-schemas.js";
 import type { OpenStreams } from "./open-streams.js";
-import { SseWriter } from "./sse-writer.js";
+import { SseWriter, type SseWriterOptions } from "./sse-writer.js";
 import type { StreamTickets } from "./stream-tickets.js";
 import { requireJsonBody, validationHook } from "./validation.js";
 
@@ -181,12 +181,23 @@ const streamRoute = createRoute({
   },
 });
 
-export function runsRoutes(
-  bus: RunStreamBus,
-  openStreams: OpenStreams,
-  tickets: StreamTickets,
-  dispatchVersion: () => string | undefined,
-): OpenAPIHono<{ Bindings: HttpBindings }> {
+export interface RunsRoutesOptions {
+  bus: RunStreamBus;
+  /** The SSE streams being served, ended on drain. */
+  openStreams: OpenStreams;
+  tickets: StreamTickets;
+  sse?: SseWriterOptions;
+  /** The workflow version new runs are stamped with (undefined: the process's own). */
+  dispatchVersion: () => string | undefined;
+}
+
+export function runsRoutes({
+  bus,
+  openStreams,
+  tickets,
+  sse: sseOptions,
+  dispatchVersion,
+}: RunsRoutesOptions): OpenAPIHono<{ Bindings: HttpBindings }> {
   const routes = new OpenAPIHono<{ Bindings: HttpBindings }>({ defaultHook: validationHook });
 
   routes.openapi(createRunRoute, async (c) => {
@@ -259,7 +270,7 @@ export function runsRoutes(
         "Last-Event-ID is past the end of a run that has not finished",
       );
 
-    const sse = new SseWriter(c.env.outgoing);
+    const sse = new SseWriter(c.env.outgoing, sseOptions);
     const stream = openStreams.open();
     const controller = new AbortController();
     sse.onClose(() => controller.abort());
