@@ -26,9 +26,10 @@ export const ErrorBody = z
 
 const errorContent = { "application/json": { schema: ErrorBody } };
 
-/** The error answers every /v1 route can give (body too large, no token), plus the route's own. */
+/** The error answers every /v1 route can give (malformed request, no token, body too large), plus the route's own. */
 export function errorResponses(own: Record<number, string>) {
   const all: Record<number, string> = {
+    400: "Malformed request",
     401: "Missing or invalid bearer token (when the API requires one)",
     413: "Request body larger than 256 KiB",
     500: "Internal error",

@@ -13,6 +13,7 @@ import { requireJsonBody, validationHook } from "./validation.js";
 const tags = ["automations"];
 
 const createAutomationRoute = createRoute({
+  operationId: "createAutomation",
   method: "post",
   path: "/automations",
   tags,
@@ -30,6 +31,7 @@ const createAutomationRoute = createRoute({
 });
 
 const listAutomationsRoute = createRoute({
+  operationId: "listAutomations",
   method: "get",
   path: "/automations",
   tags,
@@ -41,6 +43,7 @@ const listAutomationsRoute = createRoute({
 });
 
 const deleteAutomationRoute = createRoute({
+  operationId: "deleteAutomation",
   method: "delete",
   path: "/automations/{name}",
   tags,

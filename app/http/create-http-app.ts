@@ -71,7 +71,7 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);
     // The contract, generated from the routes above: public like /healthz (it holds no data).
-    const document = openApiDocument(app, Boolean(options.apiToken));
+    const document = openApiDocument(app);
     app.get("/openapi.json", (c) => c.json(document));
   }
 
@@ -93,4 +93,20 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
 function isClientAbort(error: Error): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || error.name === "AbortError";
+}
+
+/**
+ * The OpenAPI document roles api and all serve at /openapi.json, built from the routes without starting
+ * anything (for docs/openapi.json and the contract tests): no handler runs, so no dependency is used.
+ */
+export async function describeHttpApi(): Promise<Record<string, unknown>> {
+  const app = createHttpApp({
+    role: "api",
+    readiness: {} as Readiness,
+    openStreams: {} as OpenStreams,
+    pool: {} as pg.Pool,
+    bus: {} as RunStreamBus,
+    executorTimeoutMs: 30_000,
+  });
+  return (await (await app.request("/openapi.json")).json()) as Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type pg from "pg";
 import { log } from "../log.js";
 import {
@@ -10,20 +10,81 @@ import {
   versionQueueDepth,
 } from "../metrics.js";
 import { readLiveExecutors, readQueueStats, readRunsByStatus } from "../runs/queue-stats.js";
-import type { Readiness } from "./readiness.js";
+import { ErrorBody } from "./api-schemas.js";
+import type { Readiness as ReadinessCheck } from "./readiness.js";
+
+const tags = ["health"];
+const Health = z.object({ status: z.string().openapi({ example: "ok" }) }).openapi("Health");
+const Readiness = z
+  .object({
+    status: z.enum(["ready", "not_ready"]),
+    reason: z.string().optional().openapi({ example: "draining" }),
+  })
+  .openapi("Readiness");
+
+/** A GET with a body, or bytes that are not HTTP, are refused before any route (app/http/server.ts). */
+const malformed = {
+  400: { description: "Malformed request", content: { "application/json": { schema: ErrorBody } } },
+};
+
+const healthRoute = createRoute({
+  operationId: "health",
+  method: "get",
+  path: "/healthz",
+  tags,
+  security: [],
+  summary: "Alive (every role)",
+  responses: {
+    200: { description: "Alive", content: { "application/json": { schema: Health } } },
+    ...malformed,
+  },
+});
+
+const readyRoute = createRoute({
+  operationId: "ready",
+  method: "get",
+  path: "/readyz",
+  tags,
+  security: [],
+  summary: "Ready for traffic (every role): 503 while starting, draining or without Postgres",
+  responses: {
+    200: { description: "Ready", content: { "application/json": { schema: Readiness } } },
+    503: { description: "Not ready", content: { "application/json": { schema: Readiness } } },
+    ...malformed,
+  },
+});
+
+const metricsRoute = createRoute({
+  operationId: "metrics",
+  method: "get",
+  path: "/metrics",
+  tags,
+  security: [],
+  summary: "Prometheus metrics (every role)",
+  responses: {
+    200: { description: "Prometheus text exposition", content: { "text/plain": { schema: z.string() } } },
+    ...malformed,
+  },
+});
 
 /** /healthz, /readyz and /metrics: served by every role on its own port (kubelet probes pods directly). */
-export function operationsRoutes(readiness: Readiness, pool: pg.Pool, executorTimeoutMs: number): Hono {
-  const routes = new Hono();
+export function operationsRoutes(
+  readiness: ReadinessCheck,
+  pool: pg.Pool,
+  executorTimeoutMs: number,
+): OpenAPIHono {
+  const routes = new OpenAPIHono();
 
-  routes.get("/healthz", (c) => c.json({ status: "ok" }));
+  routes.openapi(healthRoute, (c) => c.json({ status: "ok" }, 200));
 
-  routes.get("/readyz", async (c) => {
+  routes.openapi(readyRoute, async (c) => {
     const { ready, reason } = await readiness.check();
-    return ready ? c.json({ status: "ready" }) : c.json({ status: "not_ready", reason }, 503);
+    return ready
+      ? c.json({ status: "ready" as const }, 200)
+      : c.json({ status: "not_ready" as const, reason }, 503);
   });
 
-  routes.get("/metrics", async (c) => {
+  routes.openapi(metricsRoute, async (c) => {
     await refreshDatabaseGauges(pool, executorTimeoutMs);
     return c.text(await registry.metrics(), 200, { "Content-Type": registry.contentType });
   });

@@ -7,6 +7,7 @@ import { validationHook } from "./validation.js";
 const tags = ["operations"];
 
 const queuesRoute = createRoute({
+  operationId: "listQueues",
   method: "get",
   path: "/queues",
   tags,
@@ -18,6 +19,7 @@ const queuesRoute = createRoute({
 });
 
 const executorsRoute = createRoute({
+  operationId: "listExecutors",
   method: "get",
   path: "/executors",
   tags,

@@ -61,6 +61,7 @@ const runIdParams = z.object({ runId: idParam("runId", "run-3f2a") });
 const tags = ["runs"];
 
 const createRunRoute = createRoute({
+  operationId: "createRun",
   method: "post",
   path: "/threads/{threadId}/runs",
   tags,
@@ -85,6 +86,7 @@ const createRunRoute = createRoute({
 });
 
 const listRunsRoute = createRoute({
+  operationId: "listRuns",
   method: "get",
   path: "/runs",
   tags,
@@ -101,6 +103,7 @@ const listRunsRoute = createRoute({
 });
 
 const getRunRoute = createRoute({
+  operationId: "getRun",
   method: "get",
   path: "/runs/{runId}",
   tags,
@@ -113,6 +116,7 @@ const getRunRoute = createRoute({
 });
 
 const cancelRunRoute = createRoute({
+  operationId: "cancelRun",
   method: "post",
   path: "/runs/{runId}/cancel",
   tags,
@@ -128,6 +132,7 @@ const cancelRunRoute = createRoute({
 });
 
 const streamTicketRoute = createRoute({
+  operationId: "createStreamTicket",
   method: "post",
   path: "/runs/{runId}/stream-ticket",
   tags,
@@ -145,6 +150,7 @@ const streamTicketRoute = createRoute({
 });
 
 const streamRoute = createRoute({
+  operationId: "streamRun",
   method: "get",
   path: "/runs/{runId}/stream",
   tags,
