@@ -31,6 +31,7 @@ export function errorResponses(own: Record<number, string>) {
   const all: Record<number, string> = {
     400: "Malformed request",
     401: "Missing or invalid bearer token (when the API requires one)",
+    404: "No such route here (a worker answers 404 to every /v1 path)",
     413: "Request body larger than 256 KiB",
     500: "Internal error",
     ...own,

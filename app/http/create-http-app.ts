@@ -1,4 +1,4 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type pg from "pg";
@@ -7,6 +7,7 @@ import type { DispatchRole } from "../role.js";
 import { servesApi } from "../role.js";
 import type { RunStreamBus } from "../stream/run-stream-bus.js";
 import { ApiError, errorResponse } from "./api-error.js";
+import { ErrorBody } from "./api-schemas.js";
 import { automationsRoutes } from "./automations-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
 import type { OpenStreams } from "./open-streams.js";
@@ -34,6 +35,26 @@ export interface HttpAppOptions {
   /** The workflow version new runs are stamped with (undefined: the process's own). */
   dispatchVersion?: () => string | undefined;
 }
+
+const openApiRoute = createRoute({
+  operationId: "openApiDocument",
+  method: "get",
+  path: "/openapi.json",
+  tags: ["health"],
+  security: [],
+  summary: "This document (roles api and all)",
+  responses: {
+    200: {
+      description: "The OpenAPI 3.1 document",
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+    },
+    400: { description: "Malformed request", content: { "application/json": { schema: ErrorBody } } },
+    404: {
+      description: "Not served here (a worker serves no API)",
+      content: { "application/json": { schema: ErrorBody } },
+    },
+  },
+});
 
 /** Largest request body accepted: a 32 KiB input is at most 128 KiB of UTF-8, plus JSON framing. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -70,9 +91,12 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);
-    // The contract, generated from the routes above: public like /healthz (it holds no data).
-    const document = openApiDocument(app);
-    app.get("/openapi.json", (c) => c.json(document));
+    // The contract, generated from the routes (this one included) at the first request: public like
+    // /healthz, it holds no data.
+    let document: ReturnType<typeof openApiDocument> | undefined;
+    app.openapi(openApiRoute, (c) =>
+      c.json((document ??= openApiDocument(app)) as unknown as Record<string, unknown>, 200),
+    );
   }
 
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
