@@ -161,6 +161,8 @@ async function main(): Promise<void> {
     MESH_AUTO_MIGRATE: "true",
     // Ctrl-C should not wait the production 25 s for a local run to drain.
     MESH_SHUTDOWN_GRACE_MS: process.env.MESH_SHUTDOWN_GRACE_MS ?? "5000",
+    // The run console is on locally (off by default in Kubernetes: stack config console.enabled).
+    MESH_CONSOLE: process.env.MESH_CONSOLE ?? "true",
   };
   const url = `http://127.0.0.1:${port}`;
 
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
     [
       "",
       `mesh is running (${topology === "all" ? "topology all: one process" : `topology split: 1 api + ${workers} workers`}) at ${url}`,
+      `Console: ${url}/console    API contract: ${url}/openapi.json`,
       "Try:",
       `  curl -s -X POST ${url}/v1/threads/demo/runs${token} -H 'content-type: application/json' -d '{"input":"hello"}'`,
       `  curl -N ${url}/v1/runs/<runId>/stream${token}`,

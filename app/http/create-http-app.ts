@@ -10,6 +10,7 @@ import { ApiError, errorResponse } from "./api-error.js";
 import { ErrorBody } from "./api-schemas.js";
 import { automationsRoutes } from "./automations-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
+import { consoleRoutes } from "./console-routes.js";
 import type { OpenStreams } from "./open-streams.js";
 import { openApiDocument } from "./openapi-document.js";
 import { operationsRoutes } from "./operations-routes.js";
@@ -91,12 +92,14 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
     v1.route("/", automationsRoutes());
     v1.route("/", queuesRoutes(options.pool, options.executorTimeoutMs));
     app.route("/v1", v1);
+    if (options.console) app.route("/", consoleRoutes());
     // The contract, generated from the routes (this one included) at the first request: public like
     // /healthz, it holds no data.
     let document: ReturnType<typeof openApiDocument> | undefined;
-    app.openapi(openApiRoute, (c) =>
-      c.json((document ??= openApiDocument(app)) as unknown as Record<string, unknown>, 200),
-    );
+    app.openapi(openApiRoute, (c) => {
+      document ??= openApiDocument(app);
+      return c.json(document as unknown as Record<string, unknown>, 200);
+    });
   }
 
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
