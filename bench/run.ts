@@ -10,16 +10,19 @@ import { parse } from "yaml";
 import { createTestDatabase, dropTestDatabase } from "../test/support/services.js";
 import { natsLatency, postgresCommitRate } from "./baselines.js";
 import { dispatchLatency, dispatchThroughput, dispatchToBody, TRIVIAL_RUN_ENV } from "./dispatch.js";
-import { engineTimings } from "./engine.js";
+import { type EngineTimings, engineTimings } from "./engine.js";
 import { busyCost, idleCost } from "./fleet-cost.js";
 import { figure, type HeadlineFigure, headlineFigures, spread } from "./headline.js";
+import { writeIncompleteReport } from "./incomplete-report.js";
 import { apiIsolation, HEAVY_RUN_ENV, type IsolationResult } from "./isolation.js";
 import { openStreams } from "./open-streams.js";
 import { pollingTradeOff } from "./polling.js";
+import { missingPrerequisites } from "./prerequisites.js";
 import { progress } from "./progress.js";
 import { queueWakeExperiment } from "./queue-wake/experiment.js";
 import { latencySvg, markdownReport, resultTables } from "./report.js";
 import type { BenchResults, Measurement } from "./results.js";
+import { runScenarios, type Scenario, type ScenarioFailure } from "./scenario-runner.js";
 import { ratio } from "./stats.js";
 import { runStreamNamesOf, STREAMING_RUN_ENV, streamingLatency } from "./streaming.js";
 import { withTopology } from "./topology.js";
@@ -116,151 +119,193 @@ function writeReport(results: BenchResults): void {
   writeFileSync(join(outDir, "benchmarks.md"), markdownReport(results, svgName));
 }
 
-/** One repeat of every scenario except the engine's. */
-async function measureOnce(label: string): Promise<Measurement> {
+/** The scenarios of one repeat, in order, each storing its figures into the repeat's results. */
+function repeatScenarios(label: string): Array<Scenario<Measurement>> {
   const step = (index: number, text: string) => progress(`${label}[${index}/9] ${text}`);
-  step(1, "baselines: raw Postgres commits");
-  const baselineDb = await createTestDatabase("bench_baseline");
   const connections = 8;
-  const postgresCommitsPerSecond = await postgresCommitRate(baselineDb, connections, size.pgMs).finally(() =>
-    dropTestDatabase(baselineDb),
-  );
-
-  step(2, "dispatch: enqueue → body at light load, throughput with 1 and 2 workers");
-  const dispatchEnv = {
-    ...TRIVIAL_RUN_ENV,
-    MESH_QUEUE_POLL_MS: String(DEFAULT_POLL_MS),
-    MESH_WORKER_CONCURRENCY: "32",
-  };
-  // Info logs: the workers' "run body started" lines carry the body-start stamps. A topology of its own,
-  // so the throughput below is measured at the usual warn level (a log line per run costs throughput).
-  const toBodyMs = await withTopology(
-    { kind: "split", workers: 1, env: { ...dispatchEnv, LOG_LEVEL: "info" } },
-    (topology) => dispatchToBody(topology, size.bodyRuns, 50),
-  );
-  const { lightLoadMs, oneWorker } = await withTopology(
-    { kind: "split", workers: 1, env: dispatchEnv },
-    async (topology) => ({
-      lightLoadMs: await dispatchLatency(topology, size.lightRuns, 100),
-      oneWorker: await dispatchThroughput(topology, size.burstRuns, 32),
-    }),
-  );
-  const twoWorkers = await withTopology({ kind: "split", workers: 2, env: dispatchEnv }, (topology) =>
-    dispatchThroughput(topology, size.burstRuns, 32),
-  );
-
-  step(3, "streaming: worker publish → SSE client through the api, then the two-process NATS baseline");
-  // The baseline runs while the topology's stream exists (it is deleted with the topology's database),
-  // so its subject is captured by the stream too, as a worker's chunks are.
-  const { streaming, natsLatencyMs } = await withTopology(
-    { kind: "split", workers: 1, env: STREAMING_RUN_ENV },
-    async (topology) => ({
-      streaming: await streamingLatency(topology, size.streamRuns),
-      natsLatencyMs: await natsLatency(size.natsMessages, runStreamNamesOf(topology)),
-    }),
-  );
-
-  step(
-    4,
-    `isolation: api latency idle and under CPU-heavy runs; all on cores ${ISOLATION_CPUS.all}, split api ${ISOLATION_CPUS.splitApi} + worker ${ISOLATION_CPUS.splitWorker}`,
-  );
-  const probe = { ratePerSecond: size.rate, phaseMs: size.phaseMs, heavyRuns: size.heavyRuns };
-  const all: IsolationResult = await withTopology(
-    { kind: "all", env: HEAVY_RUN_ENV, apiCpus: ISOLATION_CPUS.all },
-    (topology) => apiIsolation(topology, probe),
-  );
-  const split: IsolationResult = await withTopology(
+  let postgresCommitsPerSecond = 0;
+  return [
     {
-      kind: "split",
-      workers: 1,
-      env: HEAVY_RUN_ENV,
-      apiCpus: ISOLATION_CPUS.splitApi,
-      workerCpus: ISOLATION_CPUS.splitWorker,
-    },
-    (topology) => apiIsolation(topology, probe),
-  );
-
-  step(5, "polling trade-off: 1000, 250, 50 ms");
-  const polling = [];
-  for (const pollMs of [1000, 250, 50]) {
-    polling.push(
-      await withTopology(
-        { kind: "split", workers: 1, env: { ...TRIVIAL_RUN_ENV, MESH_QUEUE_POLL_MS: String(pollMs) } },
-        (topology) => pollingTradeOff(topology, pollMs, { idleMs: size.pollIdleMs, runs: size.pollRuns }),
-      ),
-    );
-  }
-
-  step(
-    6,
-    `idle fleet cost: 1 api + ${size.fleetWorkers.join("/")} idle workers × poll ${size.fleetPolls.join("/")} ms`,
-  );
-  const idleCostResult = await idleCost(size.fleetWorkers, size.fleetPolls, size.fleetIdleMs, (point) =>
-    progress(
-      `      poll ${point.pollMs} ms, ${point.workers} workers: ${point.transactionsPerSecond.toFixed(0)} tx/s`,
-    ),
-  );
-
-  step(7, `busy cost per run: K = ${size.costCheckpoints.join("/")} checkpoints, ${size.costRuns} runs each`);
-  const busyCostResult = await busyCost(size.costCheckpoints, size.costRuns);
-
-  step(8, `open streams: one api holding ${size.openStreams.join("/")} SSE clients on running runs`);
-  const openStreamsResult = await openStreams(size.openStreams, size.openStreamsWindowMs);
-
-  step(9, `queue-wake experiment: poll ${WAKE_POLL_MS} ms + a Postgres NOTIFY at enqueue`);
-  const queueWake = await queueWakeExperiment({
-    pollMs: WAKE_POLL_MS,
-    workerCounts: size.fleetWorkers,
-    idleMs: size.fleetIdleMs,
-    bodyRuns: size.bodyRuns,
-    burstRuns: size.burstRuns,
-    runEnv: { ...TRIVIAL_RUN_ENV, MESH_WORKER_CONCURRENCY: "32" },
-  });
-
-  return {
-    baselines: { postgresCommitsPerSecond, postgresConnections: connections, natsLatencyMs },
-    dispatch: {
-      pollMs: DEFAULT_POLL_MS,
-      toBodyMs,
-      lightLoadMs,
-      throughputRunsPerSecond: { oneWorker, twoWorkers },
-      throughputToCommitRate: {
-        oneWorker: ratio(oneWorker, postgresCommitsPerSecond),
-        twoWorkers: ratio(twoWorkers, postgresCommitsPerSecond),
+      name: "baselines",
+      run: async (into) => {
+        step(1, "baselines: raw Postgres commits");
+        const baselineDb = await createTestDatabase("bench_baseline");
+        postgresCommitsPerSecond = await postgresCommitRate(baselineDb, connections, size.pgMs).finally(() =>
+          dropTestDatabase(baselineDb),
+        );
+        // The NATS baseline joins these in the streaming scenario (it needs that scenario's stream).
+        into.baselines = {
+          postgresCommitsPerSecond,
+          postgresConnections: connections,
+        } as Measurement["baselines"];
       },
     },
-    streaming: {
-      latencyMs: streaming.latency,
-      busHopMs: streaming.busHopMs,
-      chunksPerSecond: streaming.chunksPerSecond,
-      p50ToRawNats: ratio(streaming.latency.p50, natsLatencyMs.p50),
-      p99ToRawNats: ratio(streaming.latency.p99, natsLatencyMs.p99),
-    },
-    isolation: {
-      cpus: ISOLATION_CPUS,
-      all,
-      split,
-      loadedToIdleP99: {
-        all: {
-          get: ratio(all.loaded.get.p99, all.idle.get.p99),
-          post: ratio(all.loaded.post.p99, all.idle.post.p99),
-        },
-        split: {
-          get: ratio(split.loaded.get.p99, split.idle.get.p99),
-          post: ratio(split.loaded.post.p99, split.idle.post.p99),
-        },
+    {
+      name: "dispatch",
+      run: async (into) => {
+        step(2, "dispatch: enqueue → body at light load, throughput with 1 and 2 workers");
+        const dispatchEnv = {
+          ...TRIVIAL_RUN_ENV,
+          MESH_QUEUE_POLL_MS: String(DEFAULT_POLL_MS),
+          MESH_WORKER_CONCURRENCY: "32",
+        };
+        // Info logs: the workers' "run body started" lines carry the body-start stamps. A topology of its
+        // own, so the throughput below is measured at the usual warn level (a log line per run costs).
+        const toBodyMs = await withTopology(
+          { kind: "split", workers: 1, env: { ...dispatchEnv, LOG_LEVEL: "info" } },
+          (topology) => dispatchToBody(topology, size.bodyRuns, 50),
+        );
+        const { lightLoadMs, oneWorker } = await withTopology(
+          { kind: "split", workers: 1, env: dispatchEnv },
+          async (topology) => ({
+            lightLoadMs: await dispatchLatency(topology, size.lightRuns, 100),
+            oneWorker: await dispatchThroughput(topology, size.burstRuns, 32),
+          }),
+        );
+        const twoWorkers = await withTopology({ kind: "split", workers: 2, env: dispatchEnv }, (topology) =>
+          dispatchThroughput(topology, size.burstRuns, 32),
+        );
+        into.dispatch = {
+          pollMs: DEFAULT_POLL_MS,
+          toBodyMs,
+          lightLoadMs,
+          throughputRunsPerSecond: { oneWorker, twoWorkers },
+          throughputToCommitRate: {
+            oneWorker: ratio(oneWorker, postgresCommitsPerSecond),
+            twoWorkers: ratio(twoWorkers, postgresCommitsPerSecond),
+          },
+        };
       },
-      allToSplitLoadedP99: {
-        get: ratio(all.loaded.get.p99, split.loaded.get.p99),
-        post: ratio(all.loaded.post.p99, split.loaded.post.p99),
+    },
+    {
+      name: "streaming",
+      run: async (into) => {
+        step(3, "streaming: worker publish → SSE client through the api, then the two-process NATS baseline");
+        // The baseline runs while the topology's stream exists (it is deleted with the topology's database),
+        // so its subject is captured by the stream too, as a worker's chunks are.
+        const { streaming, natsLatencyMs } = await withTopology(
+          { kind: "split", workers: 1, env: STREAMING_RUN_ENV },
+          async (topology) => ({
+            streaming: await streamingLatency(topology, size.streamRuns),
+            natsLatencyMs: await natsLatency(size.natsMessages, runStreamNamesOf(topology)),
+          }),
+        );
+        into.baselines = { postgresCommitsPerSecond, postgresConnections: connections, natsLatencyMs };
+        into.streaming = {
+          latencyMs: streaming.latency,
+          busHopMs: streaming.busHopMs,
+          chunksPerSecond: streaming.chunksPerSecond,
+          p50ToRawNats: ratio(streaming.latency.p50, natsLatencyMs.p50),
+          p99ToRawNats: ratio(streaming.latency.p99, natsLatencyMs.p99),
+        };
       },
     },
-    polling,
-    idleCost: idleCostResult,
-    busyCost: busyCostResult,
-    openStreams: openStreamsResult,
-    queueWake,
-  };
+    {
+      name: "isolation",
+      run: async (into) => {
+        step(
+          4,
+          `isolation: api latency idle and under CPU-heavy runs; all on cores ${ISOLATION_CPUS.all}, split api ${ISOLATION_CPUS.splitApi} + worker ${ISOLATION_CPUS.splitWorker}`,
+        );
+        const probe = { ratePerSecond: size.rate, phaseMs: size.phaseMs, heavyRuns: size.heavyRuns };
+        const all: IsolationResult = await withTopology(
+          { kind: "all", env: HEAVY_RUN_ENV, apiCpus: ISOLATION_CPUS.all },
+          (topology) => apiIsolation(topology, probe),
+        );
+        const split: IsolationResult = await withTopology(
+          {
+            kind: "split",
+            workers: 1,
+            env: HEAVY_RUN_ENV,
+            apiCpus: ISOLATION_CPUS.splitApi,
+            workerCpus: ISOLATION_CPUS.splitWorker,
+          },
+          (topology) => apiIsolation(topology, probe),
+        );
+        into.isolation = {
+          cpus: ISOLATION_CPUS,
+          all,
+          split,
+          loadedToIdleP99: {
+            all: {
+              get: ratio(all.loaded.get.p99, all.idle.get.p99),
+              post: ratio(all.loaded.post.p99, all.idle.post.p99),
+            },
+            split: {
+              get: ratio(split.loaded.get.p99, split.idle.get.p99),
+              post: ratio(split.loaded.post.p99, split.idle.post.p99),
+            },
+          },
+          allToSplitLoadedP99: {
+            get: ratio(all.loaded.get.p99, split.loaded.get.p99),
+            post: ratio(all.loaded.post.p99, split.loaded.post.p99),
+          },
+        };
+      },
+    },
+    {
+      name: "polling",
+      run: async (into) => {
+        step(5, "polling trade-off: 1000, 250, 50 ms");
+        const polling = [];
+        for (const pollMs of [1000, 250, 50]) {
+          polling.push(
+            await withTopology(
+              { kind: "split", workers: 1, env: { ...TRIVIAL_RUN_ENV, MESH_QUEUE_POLL_MS: String(pollMs) } },
+              (topology) =>
+                pollingTradeOff(topology, pollMs, { idleMs: size.pollIdleMs, runs: size.pollRuns }),
+            ),
+          );
+        }
+        into.polling = polling;
+      },
+    },
+    {
+      name: "idleCost",
+      run: async (into) => {
+        step(
+          6,
+          `idle fleet cost: 1 api + ${size.fleetWorkers.join("/")} idle workers × poll ${size.fleetPolls.join("/")} ms`,
+        );
+        into.idleCost = await idleCost(size.fleetWorkers, size.fleetPolls, size.fleetIdleMs, (point) =>
+          progress(
+            `      poll ${point.pollMs} ms, ${point.workers} workers: ${point.transactionsPerSecond.toFixed(0)} tx/s`,
+          ),
+        );
+      },
+    },
+    {
+      name: "busyCost",
+      run: async (into) => {
+        step(
+          7,
+          `busy cost per run: K = ${size.costCheckpoints.join("/")} checkpoints, ${size.costRuns} runs each`,
+        );
+        into.busyCost = await busyCost(size.costCheckpoints, size.costRuns);
+      },
+    },
+    {
+      name: "openStreams",
+      run: async (into) => {
+        step(8, `open streams: one api holding ${size.openStreams.join("/")} SSE clients on running runs`);
+        into.openStreams = await openStreams(size.openStreams, size.openStreamsWindowMs);
+      },
+    },
+    {
+      name: "queueWake",
+      run: async (into) => {
+        step(9, `queue-wake experiment: poll ${WAKE_POLL_MS} ms + a Postgres NOTIFY at enqueue`);
+        into.queueWake = await queueWakeExperiment({
+          pollMs: WAKE_POLL_MS,
+          workerCounts: size.fleetWorkers,
+          idleMs: size.fleetIdleMs,
+          bodyRuns: size.bodyRuns,
+          burstRuns: size.burstRuns,
+          runEnv: { ...TRIVIAL_RUN_ENV, MESH_WORKER_CONCURRENCY: "32" },
+        });
+      },
+    },
+  ];
 }
 
 /** The targets of issue #12, judged on the medians; each shows its spread over the repeats. */
@@ -317,24 +362,72 @@ async function main(): Promise<void> {
     process.stdout.write(`${resultTables(results)}\n`);
     return;
   }
+  const missing = await missingPrerequisites();
+  if (missing.length > 0) {
+    process.stderr.write(
+      `bench: cannot start — ${missing.join("; ")}.\nRun it as \`./dev bench\`, which starts Postgres and NATS and builds the tools, as \`./dev test\` does.\n`,
+    );
+    process.exit(2);
+  }
   const started = Date.now();
   progress(`mesh benchmark (${quick ? "quick" : "full"}, ${repeats} repeats); results go to ${outDir}`);
-  const measurements: Measurement[] = [];
-  for (let repeat = 1; repeat <= repeats; repeat++)
-    measurements.push(await measureOnce(repeats > 1 ? `repeat ${repeat}/${repeats} ` : ""));
+  const measurements: Array<Partial<Measurement>> = [];
+  let failure: ScenarioFailure | undefined;
+  for (let repeat = 1; repeat <= repeats && !failure; repeat++) {
+    const measurement: Partial<Measurement> = {};
+    measurements.push(measurement);
+    failure = await runScenarios(
+      repeatScenarios(repeats > 1 ? `repeat ${repeat}/${repeats} ` : ""),
+      measurement,
+      repeats > 1 ? repeat : undefined,
+    );
+  }
 
-  progress("[engine] the Pulumi program under the real engine: preview, up, destroy (test control plane)");
-  const engine = await engineTimings(size.engineCycles);
+  const after: Partial<{ engine: EngineTimings }> = {};
+  if (!failure)
+    failure = await runScenarios<{ engine: EngineTimings }>(
+      [
+        {
+          name: "engine",
+          run: async (into) => {
+            progress(
+              "[engine] the Pulumi program under the real engine: preview, up, destroy (test control plane)",
+            );
+            into.engine = await engineTimings(size.engineCycles);
+          },
+        },
+      ],
+      after,
+    );
 
-  const headline = headlineFigures(measurements);
+  const machine = { cpus: cpus().length, node: process.versions.node };
+  if (failure || !after.engine) {
+    const incomplete = failure ?? { scenario: "engine", message: "no engine timings" };
+    writeIncompleteReport(outDir, {
+      quick,
+      incomplete,
+      machine,
+      startedAt: new Date(started).toISOString(),
+      durationSeconds: (Date.now() - started) / 1000,
+      repeats: measurements,
+      engine: after.engine,
+    });
+    process.stderr.write(
+      `\nbench: INCOMPLETE — ${incomplete.scenario} failed:\n${incomplete.message}\n\nEvery figure measured before it is in ${join(outDir, "benchmarks.json")} and benchmarks.md, marked incomplete.\n`,
+    );
+    process.exit(1);
+  }
+
+  const complete = measurements as Measurement[];
+  const headline = headlineFigures(complete);
   const results: BenchResults = {
     quick,
-    machine: { cpus: cpus().length, node: process.versions.node },
+    machine,
     startedAt: new Date(started).toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
-    repeats: measurements,
+    repeats: complete,
     headline,
-    engine,
+    engine: after.engine,
     prodWorkerMaxReplicas: PROD_WORKER_MAX_REPLICAS,
     targets: targets(headline, size.bodyRuns),
   };
