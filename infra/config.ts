@@ -37,6 +37,8 @@ const apiSchema = z
       .min(1, "must be at least 1 (the api tier serves the Service)")
       .default(2),
     resources: resources.default({ requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } }),
+    /** Serve the run console at /console (MESH_CONSOLE). Off: an operator turns it on where it is wanted. */
+    console: z.boolean().default(false),
     terminationGracePeriodSeconds: z
       .number()
       .int()
@@ -300,6 +302,7 @@ export const MANAGED_ENV_NAMES = [
   "DATABASE_URL",
   "NATS_URL",
   "MESH_API_TOKEN",
+  "MESH_CONSOLE",
 ];
 
 /**

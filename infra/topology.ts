@@ -31,6 +31,8 @@ export interface DeploymentPlan {
   role: "all" | "api" | "worker";
   /** Whether a Service routes traffic to it (never for workers). */
   serves: boolean;
+  /** Whether its pods serve the run console at /console (api.console; never workers). */
+  console?: boolean;
   /** Fixed replica count, or undefined when an autoscaler owns it. */
   replicas?: number;
   autoscaling?: Autoscaling;
@@ -112,6 +114,7 @@ export function planTopology(
     name: "mesh",
     role: config.dispatchRole,
     serves: true,
+    console: api.console,
     image: config.image,
     ...labelsFor("mesh", "server", config.image, config),
     replicas: api.autoscaling.enabled ? undefined : api.replicas,

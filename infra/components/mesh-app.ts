@@ -327,6 +327,7 @@ export class MeshApp extends pulumi.ComponentResource {
                     secretEnv("NATS_URL", false, plan.role === "worker" ? NATS_WORKER_URL_KEY : "NATS_URL"),
                     // Only pods that serve the API need its token (workers serve health and metrics).
                     ...(plan.serves ? [secretEnv("MESH_API_TOKEN", true)] : []),
+                    ...(plan.serves && plan.console ? [{ name: "MESH_CONSOLE", value: "true" }] : []),
                     // Optional: the key exists only when the stack sets modelApiKey.
                     secretEnv("OPENAI_API_KEY", true),
                     // Last, so the managed entries keep their positions whatever the stack adds.

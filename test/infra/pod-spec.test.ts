@@ -98,3 +98,24 @@ describe("pods of both Deployments (DESIGN §3.2)", () => {
     }
   });
 });
+
+describe("the run console in Kubernetes (api.console)", () => {
+  it("is off by default: no pod serves /console", async () => {
+    const prod = await renderStack("prod");
+    for (const name of ["mesh", "mesh-worker"])
+      assert.equal(envOf(objectOf(prod.objects, "Deployment", name)).MESH_CONSOLE, undefined, name);
+  });
+
+  it("is served by the api tier only when the stack switches it on, never by workers", async () => {
+    const prod = await renderStack("prod", ["api.console=true"]);
+    assert.equal(envOf(objectOf(prod.objects, "Deployment", "mesh")).MESH_CONSOLE, "true");
+    assert.equal(envOf(objectOf(prod.objects, "Deployment", "mesh-worker")).MESH_CONSOLE, undefined);
+  });
+
+  it("cannot be switched through extraEnv, which would bypass the stack's own setting", async () => {
+    await assert.rejects(
+      renderStack("dev", ["extraEnv.MESH_CONSOLE=true"]),
+      /MESH_CONSOLE.*is set by mesh itself/s,
+    );
+  });
+});
