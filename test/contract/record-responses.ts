@@ -10,7 +10,8 @@ import { type RecordedResponse, ResponseContract } from "./response-contract.js"
  */
 const recorded: RecordedResponse[] = [];
 const pending: Array<Promise<void>> = [];
-const API_PATH = /^\/(v1\/|openapi\.json$|healthz$|readyz$)/;
+/** mesh's API paths. (Not /healthz: NATS's monitoring port answers it on 127.0.0.1 too.) */
+const API_PATH = /^\/(v1\/|openapi\.json$)/;
 
 const originalFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
