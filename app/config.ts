@@ -178,7 +178,10 @@ export function loadConfig(env: Env = process.env): MeshConfig {
   if (!databaseUrl)
     throw new ConfigError("DATABASE_URL is required (the Postgres URL of the DBOS system database)");
 
-  const natsUrl = read(env, "NATS_URL", natsUrls);
+  // Role api reads run streams only: when its deployment gives it a user of its own for that (the stacks'
+  // NATS_API_URL, a user that cannot publish a chunk), it connects as that user.
+  const natsApiUrl = role === "api" ? read(env, "NATS_API_URL", natsUrls) : undefined;
+  const natsUrl = natsApiUrl ?? read(env, "NATS_URL", natsUrls);
   if (!natsUrl && role !== "all") {
     throw new ConfigError(
       `NATS_URL is required for role "${role}": api and worker processes stream run output through NATS JetStream`,

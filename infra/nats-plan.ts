@@ -14,7 +14,12 @@ export const NATS_ROUTE_USER = "mesh-route";
 export const NATS_ACCOUNT = "MESH";
 
 /** One NATS user per workload, each with a Pulumi random password (Secret `mesh`). */
-export const NATS_USERS = { main: "mesh-main", worker: "mesh-worker", migrate: "mesh-migrate" } as const;
+export const NATS_USERS = {
+  main: "mesh-main",
+  api: "mesh-api",
+  worker: "mesh-worker",
+  migrate: "mesh-migrate",
+} as const;
 export type NatsUserRole = keyof typeof NATS_USERS;
 
 export interface NatsPermissions {
@@ -27,8 +32,10 @@ export interface NatsPermissions {
  * subject lists). No user may delete or purge the stream, or create another one; only the migration may
  * create or update this deployment's stream.
  * - worker: publish its runs' chunks and `done` (the ack of `done` comes back on its inbox);
- * - main (role all or api): read run streams — a live subscription and an ordered consumer — and, since
- *   the same pods dequeue in role all (state 1 and 2), publish chunks too;
+ * - main (role all, states 1 and 2): read run streams — a live subscription and an ordered consumer — and,
+ *   since role all also executes runs, publish chunks;
+ * - api (the same main pods in role api, state 3): read run streams only — never publish a chunk. The main
+ *   pods hold both URLs in every state and the role picks one, so 2 → 3 stays a change of the role alone;
  * - migrate: create, update and read the stream.
  */
 export function natsPermissions(names: RunStreamNames): Record<NatsUserRole, NatsPermissions> {
@@ -36,27 +43,26 @@ export function natsPermissions(names: RunStreamNames): Record<NatsUserRole, Nat
   const stream = names.stream;
   const inbox = "_INBOX.>";
   const common = [api("INFO"), api(`STREAM.INFO.${stream}`)];
+  const readRuns = [
+    ...common,
+    api(`STREAM.MSG.GET.${stream}`),
+    api(`DIRECT.GET.${stream}`),
+    api(`DIRECT.GET.${stream}.>`),
+    api(`CONSUMER.CREATE.${stream}`),
+    api(`CONSUMER.CREATE.${stream}.>`),
+    api(`CONSUMER.INFO.${stream}.*`),
+    api(`CONSUMER.DELETE.${stream}.*`),
+    api(`CONSUMER.MSG.NEXT.${stream}.*`),
+    `$JS.ACK.${stream}.>`,
+    "$JS.FC.>",
+  ];
   return {
     worker: { publish: { allow: [names.subjects, ...common] }, subscribe: { allow: [inbox] } },
     main: {
-      publish: {
-        allow: [
-          names.subjects,
-          ...common,
-          api(`STREAM.MSG.GET.${stream}`),
-          api(`DIRECT.GET.${stream}`),
-          api(`DIRECT.GET.${stream}.>`),
-          api(`CONSUMER.CREATE.${stream}`),
-          api(`CONSUMER.CREATE.${stream}.>`),
-          api(`CONSUMER.INFO.${stream}.*`),
-          api(`CONSUMER.DELETE.${stream}.*`),
-          api(`CONSUMER.MSG.NEXT.${stream}.*`),
-          `$JS.ACK.${stream}.>`,
-          "$JS.FC.>",
-        ],
-      },
+      publish: { allow: [names.subjects, ...readRuns] },
       subscribe: { allow: [names.subjects, inbox] },
     },
+    api: { publish: { allow: readRuns }, subscribe: { allow: [names.subjects, inbox] } },
     migrate: {
       publish: { allow: [...common, api(`STREAM.CREATE.${stream}`), api(`STREAM.UPDATE.${stream}`)] },
       subscribe: { allow: [inbox] },

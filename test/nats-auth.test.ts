@@ -61,8 +61,8 @@ describe("mesh's NATS: accounts, a user per workload, least privilege", () => {
   it("hands each workload a URL with a user of its own", () => {
     const user = (url: string) => new URL(url.split(",")[0] as string).username;
     assert.deepEqual(
-      [user(urls.main), user(urls.worker), user(urls.migrate)],
-      ["mesh-main", "mesh-worker", "mesh-migrate"],
+      [user(urls.main), user(urls.api), user(urls.worker), user(urls.migrate)],
+      ["mesh-main", "mesh-api", "mesh-worker", "mesh-migrate"],
     );
   });
 
@@ -92,13 +92,19 @@ describe("mesh's NATS: accounts, a user per workload, least privilege", () => {
     assert.match(migrate.stdout, /run stream created/);
   });
 
-  it("streams a run end to end as the main and worker users", async () => {
+  it("streams a run end to end as the api and worker users (role api picks the api user's URL)", async () => {
     const env = {
       MESH_DEPLOYMENT: "mesh-dev",
       MESH_AUTO_MIGRATE: "false",
       MESH_BUILTIN_TOKENS: String(TOKENS),
     };
-    const api = await startMesh({ role: "api", databaseUrl, natsUrl: urls.main, env });
+    // As the main Deployment has them in every state: the main user's URL and the api user's.
+    const api = await startMesh({
+      role: "api",
+      databaseUrl,
+      natsUrl: urls.main,
+      env: { ...env, NATS_API_URL: urls.api },
+    });
     const worker = await startMesh({ role: "worker", databaseUrl, natsUrl: urls.worker, env });
     processes.push(api, worker);
     const client = new ApiClient(api.url);
@@ -118,6 +124,37 @@ describe("mesh's NATS: accounts, a user per workload, least privilege", () => {
           /Violation/.test(line) && (line.includes(api.executorId) || line.includes(worker.executorId)),
       );
     assert.deepEqual(refused, [], "no workload was refused anything it needs");
+    const { connections: clients } = await (server.servers[0] as NatsServer).monitor<{
+      connections: Array<{ name?: string; authorized_user?: string }>;
+    }>("/connz?auth=true");
+    assert.deepEqual(
+      clients.filter((client) => client.name === api.executorId).map((client) => client.authorized_user),
+      ["mesh-api"],
+      "the api process connected as mesh-api",
+    );
+  });
+
+  it("keeps the api user from publishing a chunk into a run a user is watching", async () => {
+    const api = await as(urls.api);
+    const refused = new Promise<string>((resolve) => {
+      void (async () => {
+        for await (const status of api.status())
+          if (status.type === "error")
+            resolve(String((status as { error?: Error }).error?.message ?? status.type));
+      })();
+    });
+    api.publish(names.subject("run-forged"), JSON.stringify({ type: "chunk", seq: 1, text: "forged" }));
+    await api.flush();
+    assert.match(await refused, /permissions violation for publish/i);
+    const main = await as(urls.main);
+    const subscription = main.subscribe(names.subject("run-forged"), { max: 1, timeout: 1_000 });
+    api.publish(names.subject("run-forged"), "forged again");
+    await api.flush().catch(() => undefined);
+    const received = await (async () => {
+      for await (const _ of subscription) return true;
+      return false;
+    })().catch(() => false);
+    assert.equal(received, false, "nothing the api user publishes reaches a reader");
   });
 
   it("keeps the worker from reading run streams", async () => {
@@ -131,7 +168,7 @@ describe("mesh's NATS: accounts, a user per workload, least privilege", () => {
   });
 
   it("keeps every workload from deleting or purging the stream", async () => {
-    for (const url of [urls.main, urls.worker, urls.migrate]) {
+    for (const url of [urls.main, urls.api, urls.worker, urls.migrate]) {
       const manager = await jetstreamManager(await as(url));
       await assert.rejects(manager.streams.delete(names.stream), /timeout|permission/i);
       await assert.rejects(manager.streams.purge(names.stream), /timeout|permission/i);

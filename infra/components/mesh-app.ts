@@ -59,6 +59,8 @@ function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
 export const HTTP_PORT = 8080;
 /** Keys of Secret `mesh` holding the workers' and the migration's NATS URLs (each with its own user). */
 export const NATS_WORKER_URL_KEY = "NATS_WORKER_URL";
+/** The main pods' URL for role api: a user that reads run streams and cannot publish a chunk. */
+export const NATS_API_URL_KEY = "NATS_API_URL";
 export const NATS_MIGRATE_URL_KEY = "NATS_MIGRATE_URL";
 
 /**
@@ -122,6 +124,7 @@ export class MeshApp extends pulumi.ComponentResource {
     const secretData = pulumi.all({
       DATABASE_URL: args.databaseUrl,
       NATS_URL: args.natsUrls.main,
+      [NATS_API_URL_KEY]: args.natsUrls.api,
       [NATS_WORKER_URL_KEY]: args.natsUrls.worker,
       [NATS_MIGRATE_URL_KEY]: args.natsUrls.migrate,
       ...(args.apiToken ? { MESH_API_TOKEN: args.apiToken } : {}),
@@ -325,6 +328,9 @@ export class MeshApp extends pulumi.ComponentResource {
                       : [{ name: "MESH_WORKER_CONCURRENCY", value: String(plan.concurrency) }]),
                     secretEnv("DATABASE_URL"),
                     secretEnv("NATS_URL", false, plan.role === "worker" ? NATS_WORKER_URL_KEY : "NATS_URL"),
+                    // Serving pods hold the api user's URL in every state; role api (state 3) connects with
+                    // it, so 2 -> 3 changes MESH_DISPATCH_ROLE and nothing else.
+                    ...(plan.serves ? [secretEnv(NATS_API_URL_KEY, false)] : []),
                     // Only pods that serve the API need its token (workers serve health and metrics).
                     ...(plan.serves ? [secretEnv("MESH_API_TOKEN", true)] : []),
                     ...(plan.serves && plan.console ? [{ name: "MESH_CONSOLE", value: "true" }] : []),

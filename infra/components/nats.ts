@@ -46,7 +46,12 @@ export class Nats extends pulumi.ComponentResource {
       if (!args.externalUrl) throw new Error("Nats needs servers (managed) or externalUrl (external)");
       // An external NATS: its URL carries whatever credentials it needs, the same for every workload.
       this.natsUrl = args.externalUrl;
-      this.clientUrls = { main: args.externalUrl, worker: args.externalUrl, migrate: args.externalUrl };
+      this.clientUrls = {
+        main: args.externalUrl,
+        api: args.externalUrl,
+        worker: args.externalUrl,
+        migrate: args.externalUrl,
+      };
     } else {
       const passwords = Object.fromEntries(
         (Object.keys(NATS_USERS) as NatsUserRole[]).map((role) => [
@@ -67,7 +72,12 @@ export class Nats extends pulumi.ComponentResource {
               url.replace("nats://", `nats://${NATS_USERS[role]}:${encodeURIComponent(password)}@`),
             ),
         );
-      this.clientUrls = { main: withUser("main"), worker: withUser("worker"), migrate: withUser("migrate") };
+      this.clientUrls = {
+        main: withUser("main"),
+        api: withUser("api"),
+        worker: withUser("worker"),
+        migrate: withUser("migrate"),
+      };
     }
     this.registerOutputs({ natsUrl: this.natsUrl });
   }

@@ -57,6 +57,7 @@ describe("secrets (DESIGN §3.2)", () => {
       assert.deepEqual(Object.keys(data).sort(), [
         "DATABASE_URL",
         "MESH_API_TOKEN",
+        "NATS_API_URL",
         "NATS_MIGRATE_URL",
         "NATS_URL",
         "NATS_WORKER_URL",

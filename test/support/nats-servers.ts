@@ -3,7 +3,11 @@ import { once } from "node:events";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NATS_MIGRATE_URL_KEY, NATS_WORKER_URL_KEY } from "../../infra/components/mesh-app.js";
+import {
+  NATS_API_URL_KEY,
+  NATS_MIGRATE_URL_KEY,
+  NATS_WORKER_URL_KEY,
+} from "../../infra/components/mesh-app.js";
 import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
 import type { RegisteredResource } from "../../infra/render/run-under-mocks.js";
 import { freePort } from "./mesh-process.js";
@@ -233,6 +237,7 @@ export class NatsServers {
 
 export interface WorkloadNatsUrls {
   main: string;
+  api: string;
   worker: string;
   migrate: string;
 }
@@ -256,6 +261,7 @@ export function workloadNatsUrls(resources: RegisteredResource[], servers: NatsS
   };
   return {
     main: local("NATS_URL"),
+    api: local(NATS_API_URL_KEY),
     worker: local(NATS_WORKER_URL_KEY),
     migrate: local(NATS_MIGRATE_URL_KEY),
   };
