@@ -36,8 +36,11 @@ describe("durability: Postgres and NATS restarts", () => {
   afterEach(async function () {
     // A failed restart test shows what the processes said: the assertion alone does not tell which
     // path (a stream error, a refused request) ended a stream without `done`.
-    if (this.currentTest?.state === "failed")
+    if (this.currentTest?.state === "failed") {
+      // The processes' last lines may still be in the pipes: give them a second to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       for (const mesh of processes) console.log(`--- ${mesh.executorId}\n${mesh.logs.slice(-40).join("\n")}`);
+    }
     await startNats().catch(() => undefined);
     await stopAll(processes);
     await dropTestDatabase(databaseUrl);
@@ -116,7 +119,7 @@ describe("durability: Postgres and NATS restarts", () => {
     assert.equal(
       late.done?.status,
       "SUCCESS",
-      `the late stream ended with done (${late.chunks.length} chunks)`,
+      `the late stream ended with done (${late.chunks.length} chunks); the body's end as received:\n${late.rawTail.slice(-1500)}`,
     );
     assert.equal(late.chunks.map((chunk) => chunk.text).join(""), expectedOutput(inputs[1] ?? "", TOKENS));
   });

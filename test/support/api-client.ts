@@ -44,32 +44,41 @@ export class ApiClient {
   async readStream(
     runId: string,
     options: { lastEventId?: string; maxChunks?: number } = {},
-  ): Promise<{ chunks: Array<{ id: string; seq: number; text: string }>; done?: Json; status: number }> {
+  ): Promise<{
+    chunks: Array<{ id: string; seq: number; text: string }>;
+    done?: Json;
+    status: number;
+    /** The last 4 KiB of the body as received: what a test that failed on it shows. */
+    rawTail: string;
+  }> {
     const controller = new AbortController();
     const response = await fetch(`${this.baseUrl}/v1/runs/${runId}/stream`, {
       headers: this.headers(options.lastEventId ? { "last-event-id": options.lastEventId } : {}),
       signal: controller.signal,
     });
     const chunks: Array<{ id: string; seq: number; text: string }> = [];
-    if (response.status !== 200 || !response.body) return { chunks, status: response.status };
+    const raw = { tail: "" };
+    if (response.status !== 200 || !response.body) return { chunks, status: response.status, rawTail: "" };
     try {
-      for await (const event of sseEvents(response.body as AsyncIterable<Uint8Array>)) {
+      for await (const event of sseEvents(response.body as AsyncIterable<Uint8Array>, raw)) {
         if (event.event === "chunk") {
           const data = JSON.parse(event.data ?? "{}");
           chunks.push({ id: event.id ?? "", seq: data.seq, text: data.text });
           if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
             controller.abort();
-            return { chunks, status: 200 };
+            return { chunks, status: 200, rawTail: raw.tail };
           }
         } else if (event.event === "done") {
           controller.abort();
-          return { chunks, done: JSON.parse(event.data ?? "{}"), status: 200 };
+          return { chunks, done: JSON.parse(event.data ?? "{}"), status: 200, rawTail: raw.tail };
         }
       }
     } catch (error) {
       if ((error as Error).name !== "AbortError") throw error;
+      // Nobody but this function aborts the request: say so if it happens anyway.
+      raw.tail += `\n[aborted: ${(error as Error).message}]`;
     }
-    return { chunks, status: 200 };
+    return { chunks, status: 200, rawTail: raw.tail };
   }
 }
 

@@ -6,13 +6,21 @@ export interface SseEvent {
   receivedAt: number;
 }
 
-/** Splits an SSE response body into events (blank-line separated frames of `field: value` lines). */
-export async function* sseEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
+/**
+ * Splits an SSE response body into events (blank-line separated frames of `field: value` lines).
+ * `raw`, when given, keeps the last 4 KiB of the text as received, for a failing test to show.
+ */
+export async function* sseEvents(
+  body: AsyncIterable<Uint8Array>,
+  raw?: { tail: string },
+): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buffer = "";
   for await (const bytes of body) {
     const receivedAt = performance.timeOrigin + performance.now();
-    buffer += decoder.decode(bytes, { stream: true });
+    const text = decoder.decode(bytes, { stream: true });
+    if (raw) raw.tail = (raw.tail + text).slice(-4096);
+    buffer += text;
     let boundary = buffer.indexOf("\n\n");
     while (boundary >= 0) {
       const frame = buffer.slice(0, boundary);
