@@ -189,7 +189,10 @@ describe("real engine: autoscaling takes over a running tier without resetting i
 
   it("hands over again, and a destroy removes the tier with its patch", async () => {
     const mark = watcher.mark();
-    await up({ "worker.autoscaling.enabled": true });
+    // minReplicas back within reach of the running 5: with 6 the HPA would rightly raise the tier at its
+    // first sync, mid-update on a slow machine, and the count could not be told from a handoff's.
+    await up({ "worker.autoscaling.enabled": true, "worker.autoscaling.minReplicas": 2 });
+    await new Promise((resolve) => setTimeout(resolve, 16_000)); // one HPA sync: it keeps the 5
     const counts = watcher.since(mark).map((sample) => sample.replicas);
     assert.ok(
       counts.every((count) => count === 5),
