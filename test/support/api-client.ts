@@ -59,26 +59,29 @@ export class ApiClient {
     const chunks: Array<{ id: string; seq: number; text: string }> = [];
     const raw = { tail: "" };
     if (response.status !== 200 || !response.body) return { chunks, status: response.status, rawTail: "" };
+    let done: Json;
     try {
       for await (const event of sseEvents(response.body as AsyncIterable<Uint8Array>, raw)) {
         if (event.event === "chunk") {
           const data = JSON.parse(event.data ?? "{}");
           chunks.push({ id: event.id ?? "", seq: data.seq, text: data.text });
-          if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
-            controller.abort();
-            return { chunks, status: 200, rawTail: raw.tail };
-          }
+          if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) break;
         } else if (event.event === "done") {
-          controller.abort();
-          return { chunks, done: JSON.parse(event.data ?? "{}"), status: 200, rawTail: raw.tail };
+          done = JSON.parse(event.data ?? "{}");
+          break;
         }
       }
     } catch (error) {
       if ((error as Error).name !== "AbortError") throw error;
       // Nobody but this function aborts the request: say so if it happens anyway.
       raw.tail += `\n[aborted: ${(error as Error).message}]`;
+    } finally {
+      // Only once what was read is kept: aborting inside the loop makes the body iterator's clean-up
+      // reject, and that rejection would replace a `return` of the result (a `done` already read was
+      // lost that way — the NATS-restart test's "late stream without done").
+      controller.abort();
     }
-    return { chunks, status: 200, rawTail: raw.tail };
+    return { chunks, done, status: 200, rawTail: raw.tail };
   }
 }
 
