@@ -58,6 +58,54 @@ describe("CI workflows for users of this repo", () => {
     assert.match(prodUp?.with?.["config-map"] ?? "", /"mesh:image".*\$\{\{ inputs\.image \}\}/);
   });
 
+  it("gives previews read-only credentials, and no prod credential before a reviewer approves", () => {
+    const text = readFileSync(join(ROOT, ".github", "workflows", "preview.yml"), "utf8");
+    const preview = parse(text) as {
+      on: Record<string, unknown>;
+      jobs: Record<
+        string,
+        {
+          environment?: string;
+          strategy?: { matrix?: { include?: Array<{ stack: string; environment: string }> } };
+          steps: Array<{ uses?: string; with?: Record<string, unknown> }>;
+        }
+      >;
+    };
+    // Only pull_request: pull_request_target would run a fork's code with the repository's secrets.
+    assert.deepEqual(Object.keys(preview.on), ["pull_request"]);
+    const job = preview.jobs.preview;
+    assert.ok(job, "the preview job");
+    assert.match(
+      job.environment ?? "",
+      /^\$\{\{ matrix\.environment \}\}$/,
+      "each stack's preview runs in an environment",
+    );
+    assert.deepEqual(job.strategy?.matrix?.include, [
+      { stack: "dev", environment: "preview-dev" },
+      { stack: "prod", environment: "preview-prod" },
+    ]);
+    const pulumi = job.steps.filter((step) => step.uses?.startsWith("pulumi/actions"));
+    assert.deepEqual(
+      pulumi.map((step) => step.with?.command),
+      ["preview"],
+      "preview is the only Pulumi command",
+    );
+    const aws = job.steps.find((step) => step.uses?.startsWith("aws-actions/configure-aws-credentials"));
+    assert.match(String(aws?.with?.["role-to-assume"]), /^\$\{\{ vars\.AWS_PREVIEW_ROLE_ARN \}\}$/);
+    assert.deepEqual(
+      [...new Set(text.match(/secrets\.[A-Z_]+/g))],
+      ["secrets.PULUMI_ACCESS_TOKEN"],
+      "the Pulumi token is the only secret a preview gets",
+    );
+    assert.doesNotMatch(text, /AWS_DEPLOY_ROLE_ARN/, "never the deploy role");
+    for (const name of ["deploy-dev.yml", "deploy-prod.yml"]) {
+      const deploy = parse(readFileSync(join(ROOT, ".github", "workflows", name), "utf8")) as {
+        jobs: { up: { environment?: string } };
+      };
+      assert.ok(deploy.jobs.up.environment, `${name} deploys from a protected environment`);
+    }
+  });
+
   it("passes actionlint", () => {
     const files = readdirSync(join(ROOT, ".github", "workflows")).map((file) =>
       join(".github", "workflows", file),
