@@ -48,8 +48,15 @@ export class Reaper {
     if (this.#running) return 0;
     this.#running = true;
     let client: pg.PoolClient | undefined;
+    // A checked-out client has no 'error' listener of the pool's: a connection that dies between two of
+    // this pass's queries (Postgres restarting) would emit an unhandled 'error' and take the process down.
+    let lost: Error | undefined;
+    const onLost = (error: Error) => {
+      lost = error;
+    };
     try {
       client = await this.pool.connect();
+      client.on("error", onLost);
       const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
         REAPER_LOCK_KEY.toString(),
       ]);
@@ -66,7 +73,9 @@ export class Reaper {
       log.warn({ err: (error as Error).message }, "reaper pass failed; retrying next interval");
       return 0;
     } finally {
-      client?.release();
+      client?.off("error", onLost);
+      // A lost connection is destroyed instead of going back to the pool (its session lock died with it).
+      client?.release(lost);
       this.#running = false;
     }
   }
