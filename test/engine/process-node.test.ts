@@ -279,13 +279,22 @@ describe("process node: a kubelet whose containers are processes", () => {
     await create(
       scriptPod(
         "stubborn",
-        `process.on("SIGTERM", () => console.log("ignored")); setInterval(() => {}, 1000);`,
+        `process.on("SIGTERM", () => console.log("ignored")); console.log("handler installed"); setInterval(() => {}, 1000);`,
         {
           terminationGracePeriodSeconds: 2,
         },
       ),
     );
     await phase("stubborn", "Running");
+    // Running means the process was started, not that node has run the script yet: a SIGTERM before the
+    // handler exists ends it with 143 (seen once under CI load), which says nothing about the grace period.
+    await waitFor(
+      "the SIGTERM handler installed",
+      async () => logOf("stubborn").includes("handler installed"),
+      {
+        timeoutMs: 30_000,
+      },
+    );
     const deletedAt = await deleteAndWaitGone("stubborn");
     const record = node.pods.find((pod) => pod.name === "stubborn");
     assert.equal(record?.exitCodes.at(-1), 137, "SIGKILLed");
