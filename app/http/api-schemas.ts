@@ -26,19 +26,23 @@ export const ErrorBody = z
 
 const errorContent = { "application/json": { schema: ErrorBody } };
 
+/** Error answers as the document declares them: status → description, each with the error body. */
+export function errorAnswers(answers: Record<number, string>) {
+  return Object.fromEntries(
+    Object.entries(answers).map(([status, description]) => [status, { description, content: errorContent }]),
+  );
+}
+
 /** The error answers every /v1 route can give (malformed request, no token, body too large), plus the route's own. */
 export function errorResponses(own: Record<number, string>) {
-  const all: Record<number, string> = {
+  return errorAnswers({
     400: "Malformed request",
     401: "Missing or invalid bearer token (when the API requires one)",
     404: "No such route here (a worker answers 404 to every /v1 path)",
     413: "Request body larger than 256 KiB",
     500: "Internal error",
     ...own,
-  };
-  return Object.fromEntries(
-    Object.entries(all).map(([status, description]) => [status, { description, content: errorContent }]),
-  );
+  });
 }
 
 const MAX_INPUT_CHARS = 32_768;

@@ -7,7 +7,7 @@ import type { DispatchRole } from "../role.js";
 import { servesApi } from "../role.js";
 import type { RunStreamBus } from "../stream/run-stream-bus.js";
 import { ApiError, errorResponse } from "./api-error.js";
-import { ErrorBody } from "./api-schemas.js";
+import { errorAnswers } from "./api-schemas.js";
 import { automationsRoutes } from "./automations-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
 import { consoleRoutes } from "./console-routes.js";
@@ -49,11 +49,7 @@ const openApiRoute = createRoute({
       description: "The OpenAPI 3.1 document",
       content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
     },
-    400: { description: "Malformed request", content: { "application/json": { schema: ErrorBody } } },
-    404: {
-      description: "Not served here (a worker serves no API)",
-      content: { "application/json": { schema: ErrorBody } },
-    },
+    ...errorAnswers({ 400: "Malformed request", 404: "Not served here (a worker serves no API)" }),
   },
 });
 

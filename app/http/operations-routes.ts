@@ -10,7 +10,7 @@ import {
   versionQueueDepth,
 } from "../metrics.js";
 import { readLiveExecutors, readQueueStats, readRunsByStatus } from "../runs/queue-stats.js";
-import { ErrorBody } from "./api-schemas.js";
+import { errorAnswers } from "./api-schemas.js";
 import type { Readiness as ReadinessCheck } from "./readiness.js";
 
 const tags = ["health"];
@@ -23,9 +23,7 @@ const Readiness = z
   .openapi("Readiness");
 
 /** A GET with a body, or bytes that are not HTTP, are refused before any route (app/http/server.ts). */
-const malformed = {
-  400: { description: "Malformed request", content: { "application/json": { schema: ErrorBody } } },
-};
+const malformed = errorAnswers({ 400: "Malformed request" });
 
 const healthRoute = createRoute({
   operationId: "health",
