@@ -9,6 +9,9 @@
 #   pulumi-resource-kubernetes    the Kubernetes provider plugin (tools/pulumi-kubernetes)
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
 #                                 the test control plane (tools/etcd, tools/kubernetes, tools/kwok)
+#   kubelet, kube-proxy, kubectl  the real nodes (test/real-node), from the same module as the apiserver
+#   coredns                       the real nodes' cluster DNS, run as a pod (tools/coredns: only the
+#                                 plugins its Corefile uses)
 #   nats-server                   the server mesh's own NATS runs (tools/nats-server): `nats-server -t` on
 #                                 the rendered config, and the three-server cluster test
 set -euo pipefail
@@ -83,7 +86,8 @@ build_kubernetes() {
   v=$(module_version tools/kubernetes k8s.io/kubernetes)
   local flags="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$v" | cut -d. -f2)"
   GOBIN="$TOOLS_BIN" go install -ldflags "$flags" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
 }
 
 if command -v go >/dev/null; then
@@ -95,6 +99,7 @@ if command -v go >/dev/null; then
   build_tool tools/nats-server nats-server go build -o "$TOOLS_BIN/nats-server" github.com/nats-io/nats-server/v2
   build_tool tools/kwok kwok build_kwok
   build_tool tools/kubernetes kubernetes build_kubernetes
+  build_tool tools/coredns coredns env CGO_ENABLED=0 go build -o "$TOOLS_BIN/coredns" .
   build_tool tools/pulumi-kubernetes pulumi-resource-kubernetes build_pulumi_kubernetes
   build_tool tools/pulumi pulumi build_pulumi
 else

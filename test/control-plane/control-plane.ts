@@ -155,6 +155,10 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       "--service-cluster-ip-range=10.96.0.0/16",
       "--authorization-mode=Node,RBAC",
+      // logs, exec and port-forward go to the kubelet's API with this client certificate (real nodes).
+      `--kubelet-client-certificate=${certificates.adminCert}`,
+      `--kubelet-client-key=${certificates.adminKey}`,
+      "--kubelet-preferred-address-types=InternalIP",
       // No pod network: nothing may try to reach the apiserver through the kubernetes Service.
       "--endpoint-reconciler-type=none",
       `--cert-dir=${dir}`,

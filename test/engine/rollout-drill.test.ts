@@ -1,24 +1,22 @@
 // The rollout drill (DESIGN §3.3 under load): state 1 → 2 → 3, a PDB-honouring drain of a node in
 // state 3, then 3 → 2 → 1, each step a real `pulumi up` whose pods the real Deployment controller rolls and
-// two process nodes run as processes, while a steady load goes through the Service.
+// two real nodes run as containers of mesh's image (kubelet, containerd, CNI; test/real-node), while a
+// steady load goes through the Service's ClusterIP, routed by kube-proxy.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import type { ControlPlane } from "../control-plane/control-plane.js";
-import type { ProcessNode } from "../process-node/process-node.js";
-import type { ServiceProxy } from "../process-node/service-proxy.js";
 import { expectedOutput } from "../support/run-checks.js";
-import { buildRuntimeImage, type RuntimeImage } from "../support/runtime-image.js";
 import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { drainNode, podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
-import { type DrillEnvironment, startDrillEnvironment } from "./drill/drill-environment.js";
 import { type DrillStep, drillReport, latencyChart } from "./drill/drill-report.js";
+import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
 import { SteadyLoad } from "./drill/steady-load.js";
 import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
 import { setPath, stackShape } from "./support/stack-shapes.js";
@@ -34,19 +32,17 @@ const TOKEN_DELAY_MS = 100;
 /** The stack's worker.concurrency: not the app's default (8), so a pod writing its own would show. */
 const STACK_CONCURRENCY = 12;
 const NODES = [
-  { name: "process-node-a", subnet: 10, zone: "zone-a" },
-  { name: "process-node-b", subnet: 11, zone: "zone-b" },
+  { name: "node-a", zone: "zone-a" },
+  { name: "node-b", zone: "zone-b" },
 ];
 const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
 
-describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as processes", () => {
-  let image: RuntimeImage;
-  let drill: DrillEnvironment;
+describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, on real nodes", () => {
+  let drill: RealDrillEnvironment;
   let cluster: ControlPlane;
-  let nodes: ProcessNode[];
   let databaseUrl: string;
   let stack: Stack;
-  let proxy: ServiceProxy | undefined;
+  let serviceUrl: string;
   const apiToken = randomBytes(16).toString("hex");
   const shape = stackShape("dev", {
     "worker.concurrency": STACK_CONCURRENCY,
@@ -56,16 +52,20 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
   });
 
   before(async function () {
-    this.timeout(600_000);
-    image = buildRuntimeImage();
-    drill = await startDrillEnvironment({ stackName: STACK, nodes: NODES, images: image, shape, apiToken });
-    ({ cluster, nodes, databaseUrl, stack, proxy } = drill);
+    this.timeout(1_200_000);
+    drill = await startRealDrillEnvironment({
+      stackName: STACK,
+      nodes: NODES,
+      meshImage: String(shape.values.image),
+      shape,
+      apiToken,
+    });
+    ({ cluster, databaseUrl, stack, serviceUrl } = drill);
   });
 
   after(async function () {
     this.timeout(300_000);
     await drill?.stop();
-    image?.remove();
   });
 
   const storedQueueSettings = () =>
@@ -77,7 +77,7 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
   it("serves every request, completes every run with its twin's output, and moves execution off the api pods", async function () {
     this.timeout(1_200_000);
     const load = new SteadyLoad({
-      baseUrl: proxy?.url ?? "",
+      baseUrl: serviceUrl,
       token: apiToken,
       runsPerSecond: 2,
       getsPerSecond: 6,
@@ -144,7 +144,7 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
     assert.deepEqual(failedRuns, [], "every accepted run ends SUCCESS");
     const wrongOutputs: string[] = [];
     for (const run of load.runs) {
-      const response = await fetch(`${proxy?.url}/v1/runs/${run.runId}`, {
+      const response = await fetch(`${serviceUrl}/v1/runs/${run.runId}`, {
         headers: { authorization: `Bearer ${apiToken}` },
       });
       const view = (await response.json()) as { output?: string };
@@ -191,11 +191,9 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
     assert.ok(streamsCut > 0, "some streams lost their pod during the drill and resumed elsewhere");
 
     // No run body executed on an api pod once the 2 → 3 rollout had finished; the workers did execute then.
-    const executions = nodes.flatMap((node) =>
-      node.pods.flatMap((pod) =>
-        segmentLogTimes(pod.logPath).map((time) => ({ pod: pod.name, role: pod.role, time })),
-      ),
-    );
+    const executions = drill.logs
+      .collected(NAMESPACE)
+      .flatMap((pod) => segmentLogTimes(pod.lines).map((time) => ({ pod: pod.name, role: pod.role, time })));
     const onApiAfterRollout = executions.filter(
       (entry) => entry.role === "api" && entry.time > rolledToApiAt,
     );
@@ -216,15 +214,8 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, pods as
 });
 
 /** When each "segment executed" line of a pod's log was written (pino's epoch-ms `time`). */
-function segmentLogTimes(logPath: string): number[] {
-  let text = "";
-  try {
-    text = readFileSync(logPath, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
+function segmentLogTimes(lines: string[]): number[] {
+  return lines
     .filter((line) => line.includes('"segment executed"'))
     .map((line) => (JSON.parse(line) as { time: number }).time);
 }

@@ -1,0 +1,192 @@
+// What the process node could not see (#19 item 4), on a real node: mesh's image under the rendered
+// securityContext, cluster DNS (and its outage), `kubectl logs` and `kubectl exec`, and the network's
+// safety (the pod and service ranges end on this machine).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import { promisify } from "node:util";
+import type { ControlPlane } from "../control-plane/control-plane.js";
+import { scaleClusterDns } from "../real-node/cluster-dns.js";
+import { NATS_HOST, POSTGRES_HOST } from "../real-node/host-services.js";
+import { ApiClient } from "../support/api-client.js";
+import { waitFor } from "../support/wait.js";
+import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
+import { stackShape } from "./support/stack-shapes.js";
+
+const STACK = "real-node";
+const NAMESPACE = `mesh-${STACK}`;
+
+interface PodList {
+  items: {
+    metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+    status?: {
+      podIP?: string;
+      conditions?: { type: string; status: string }[];
+      containerStatuses?: { restartCount: number; ready: boolean }[];
+    };
+  }[];
+}
+
+describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and CoreDNS", () => {
+  let drill: RealDrillEnvironment;
+  let cluster: ControlPlane;
+  const apiToken = randomBytes(16).toString("hex");
+  const shape = stackShape("dev", { "worker.enabled": true, "worker.replicas": 1 });
+  const kubectl = async (...args: string[]) =>
+    (
+      await promisify(execFile)(
+        "kubectl",
+        ["--kubeconfig", cluster.kubeconfigPath, "-n", NAMESPACE, ...args],
+        {
+          encoding: "utf8",
+        },
+      )
+    ).stdout;
+  const pods = async (role?: string) =>
+    (await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)).body.items.filter(
+      (pod) =>
+        !pod.metadata.deletionTimestamp &&
+        pod.metadata.labels?.["app.kubernetes.io/component"] !== "migration" &&
+        (role === undefined || pod.metadata.name.includes(role)),
+    );
+
+  before(async function () {
+    this.timeout(1_200_000);
+    drill = await startRealDrillEnvironment({
+      stackName: STACK,
+      nodes: [{ name: "node-a", zone: "zone-a" }],
+      meshImage: String(shape.values.image),
+      shape,
+      apiToken,
+    });
+    cluster = drill.cluster;
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    await drill?.stop();
+  });
+
+  it("keeps the pod and service ranges on this machine: an unused address of either fails here, at once", async () => {
+    for (const address of ["10.96.255.254", "10.244.9.9", "10.243.200.1"]) {
+      const started = Date.now();
+      const outcome = await new Promise<string>((resolve) => {
+        const socket = net.connect({ port: 80, host: address, timeout: 5_000 });
+        socket.on("connect", () => resolve("connected"));
+        socket.on("timeout", () => resolve("timed out (a packet left to find it)"));
+        socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+      });
+      assert.equal(outcome, "EHOSTUNREACH", `${address}: refused by the local unreachable route`);
+      assert.ok(Date.now() - started < 1_000, `${address} failed at once (${Date.now() - started} ms)`);
+    }
+  });
+
+  it("runs mesh's image as the rendered securityContext says: uid 1000, read-only root, no capabilities, seccomp", async () => {
+    const [pod] = await pods();
+    assert.ok(pod, "a mesh pod runs");
+    const exec = (script: string) => kubectl("exec", pod.metadata.name, "--", "sh", "-c", script);
+    assert.equal((await exec("id -u; id -g")).trim(), "1000\n1000");
+    const status = await exec("cat /proc/1/status");
+    assert.match(status, /^CapEff:\s+0+$/m, "no effective capability");
+    assert.match(status, /^CapBnd:\s+0+$/m, "no capability in the bounding set");
+    assert.match(status, /^Seccomp:\s+2$/m, "seccomp filter mode (RuntimeDefault)");
+    assert.match(status, /^NoNewPrivs:\s+1$/m, "allowPrivilegeEscalation: false");
+    await assert.rejects(
+      exec("touch /app/written-by-test"),
+      /Read-only file system/,
+      "the root filesystem is read-only",
+    );
+    assert.equal(
+      (await exec("touch /tmp/written-by-test && echo ok")).trim(),
+      "ok",
+      "/tmp (an emptyDir) is writable",
+    );
+  });
+
+  it("reaches Postgres and NATS by their cluster DNS names, and serves and streams a run through its ClusterIP", async () => {
+    const [pod] = await pods();
+    const resolved = await kubectl(
+      "exec",
+      pod?.metadata.name ?? "",
+      "--",
+      "getent",
+      "hosts",
+      POSTGRES_HOST,
+      NATS_HOST,
+    );
+    assert.match(
+      resolved,
+      new RegExp(`^10\\.96\\.\\d+\\.\\d+\\s+${POSTGRES_HOST.replace(/\./g, "\\.")}`, "m"),
+    );
+    assert.match(resolved, new RegExp(`^10\\.96\\.\\d+\\.\\d+\\s+${NATS_HOST.replace(/\./g, "\\.")}`, "m"));
+    const client = new ApiClient(drill.serviceUrl, apiToken);
+    const runId = await client.createRun("real-node", "hello from a real kubelet");
+    const stream = await client.readStream(runId);
+    assert.equal(stream.done?.status, "SUCCESS");
+    assert.ok(stream.chunks.length > 0, "chunks streamed through NATS");
+  });
+
+  it("answers `kubectl logs` and `kubectl exec` through the kubelet's API", async () => {
+    const [worker] = await pods("worker");
+    assert.ok(worker, "a worker pod runs");
+    const logs = await kubectl("logs", worker.metadata.name);
+    assert.match(logs, /"msg":"mesh ready"/);
+    assert.match(logs, /"role":"worker"/);
+    assert.equal(
+      (await kubectl("exec", worker.metadata.name, "--", "node", "-e", "console.log(process.version)"))
+        .trim()
+        .slice(0, 4),
+      "v22.",
+    );
+  });
+
+  it("fails a new pod's readiness while cluster DNS is down, naming the host it could not resolve, and recovers when DNS returns", async function () {
+    this.timeout(600_000);
+    const [worker] = await pods("worker");
+    await scaleClusterDns(cluster, 0);
+    try {
+      await waitFor(
+        "CoreDNS gone",
+        async () => {
+          const list = await cluster.api<PodList>(
+            "GET",
+            "/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-dns",
+          );
+          return list.body.items.length === 0;
+        },
+        { timeoutMs: 60_000 },
+      );
+      await kubectl("delete", "pod", worker?.metadata.name ?? "", "--wait=false");
+      const replacement = await waitFor(
+        "the replacement worker to log that it cannot resolve a host",
+        async () => {
+          const fresh = (await pods("worker")).find((pod) => pod.metadata.name !== worker?.metadata.name);
+          if (!fresh) return undefined;
+          const text = await kubectl("logs", fresh.metadata.name).catch(() => "");
+          const previous = await kubectl("logs", "--previous", fresh.metadata.name).catch(() => "");
+          return /(ENOTFOUND|EAI_AGAIN)[^\n]*(postgres|nats)\.data\.svc\.cluster\.local/.test(text + previous)
+            ? fresh
+            : undefined;
+        },
+        { timeoutMs: 180_000, intervalMs: 1_000 },
+      );
+      const notReady = (await pods("worker")).find((pod) => pod.metadata.name === replacement.metadata.name);
+      assert.notEqual(
+        notReady?.status?.conditions?.find((c) => c.type === "Ready")?.status,
+        "True",
+        "not Ready without DNS",
+      );
+    } finally {
+      await scaleClusterDns(cluster, 1);
+    }
+    await waitFor(
+      "a Ready worker once DNS is back",
+      async () =>
+        (await pods("worker")).some((pod) =>
+          pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        ),
+      { timeoutMs: 300_000, intervalMs: 2_000 },
+    );
+  });
+});

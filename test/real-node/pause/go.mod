@@ -1,0 +1,3 @@
+module mesh.local/pause
+
+go 1.26
