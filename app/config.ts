@@ -61,7 +61,13 @@ export interface MeshConfig {
   autoMigrate: boolean;
   queuePollMs: number;
   model: ModelSpec;
-  builtin: { tokens: number; tokenCpuMicros: number; tokenDelayMs: number; checkpointEvery: number };
+  builtin: {
+    tokens: number;
+    tokenCpuMicros: number;
+    tokenDelayMs: number;
+    checkpointEvery: number;
+    segmentMemoryMb: number;
+  };
   logLevel: string;
 }
 
@@ -259,6 +265,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
       tokenCpuMicros: read(env, "MESH_BUILTIN_TOKEN_CPU_US", integer(0, 10_000_000), 200),
       tokenDelayMs: read(env, "MESH_BUILTIN_TOKEN_DELAY_MS", integer(0, 60_000), 5),
       checkpointEvery: read(env, "MESH_CHECKPOINT_EVERY", integer(1, 100_000), 8),
+      segmentMemoryMb: read(env, "MESH_BUILTIN_SEGMENT_MEMORY_MB", integer(0, 4_096), 0),
     },
     logLevel: read(env, "LOG_LEVEL", z.enum(LOG_LEVELS), "info"),
   };

@@ -11,6 +11,11 @@ export interface BuiltinModelOptions {
   tokenDelayMs: number;
   /** Tokens per segment (one DBOS step checkpoint each). */
   checkpointEvery: number;
+  /**
+   * Memory each segment holds while it generates (MiB, written so it is resident), standing in for a
+   * model client's response buffers: what a worker's memory limit must leave room for, per run it holds.
+   */
+  segmentMemoryMb: number;
 }
 
 const WORDS = [
@@ -58,6 +63,8 @@ export function createBuiltinModel(options: BuiltinModelOptions): TokenModel {
       const start = segment * options.checkpointEvery;
       const end = Math.min(start + options.checkpointEvery, options.tokens);
       const tokens: string[] = [];
+      const buffers =
+        options.segmentMemoryMb > 0 ? Buffer.alloc(options.segmentMemoryMb << 20, 1) : undefined;
       for (let index = start; index < end; index++) {
         burnCpu(options.tokenCpuMicros);
         // A real model stream awaits the socket between tokens; so does this one, even at zero delay,
@@ -68,6 +75,7 @@ export function createBuiltinModel(options: BuiltinModelOptions): TokenModel {
         tokens.push(token);
         await onToken(token);
       }
+      buffers?.fill(2); // held (and touched) until the segment ends
       return { tokens, done: end >= options.tokens };
     },
   };

@@ -10,12 +10,17 @@ import type { ControlPlane } from "../control-plane/control-plane.js";
 import { scaleClusterDns } from "../real-node/cluster-dns.js";
 import { NATS_HOST, POSTGRES_HOST } from "../real-node/host-services.js";
 import { ApiClient } from "../support/api-client.js";
+import { expectedOutput } from "../support/run-checks.js";
+import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
+import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
 import { stackShape } from "./support/stack-shapes.js";
 
 const STACK = "real-node";
 const NAMESPACE = `mesh-${STACK}`;
+const TOKENS = 32;
+const WORKER_CONCURRENCY = 4;
 
 interface PodList {
   items: {
@@ -32,7 +37,17 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
   let drill: RealDrillEnvironment;
   let cluster: ControlPlane;
   const apiToken = randomBytes(16).toString("hex");
-  const shape = stackShape("dev", { "worker.enabled": true, "worker.replicas": 1 });
+  const shape = stackShape("dev", {
+    "worker.enabled": true,
+    "worker.replicas": 1,
+    "worker.concurrency": WORKER_CONCURRENCY,
+    "api.replicas": 1,
+    // One node on this machine's 2 cores; the `all` pod's limit leaves room for the runs it takes over.
+    "api.resources": { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
+    "worker.resources": { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+    "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
+    "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "50",
+  });
   const kubectl = async (...args: string[]) =>
     (
       await promisify(execFile)(
@@ -188,5 +203,58 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
         ),
       { timeoutMs: 300_000, intervalMs: 2_000 },
     );
+  });
+
+  it("OOM-kills a worker whose memory limit is too small for its work; its runs are finished, none lost", async function () {
+    this.timeout(900_000);
+    // Each segment holds 96 MiB: the worker's 256 MiB cannot hold mesh and two at once, the `all` pod's
+    // 1 GiB holds its four.
+    await setPathConfig(drill.stack, {
+      "worker.resources.limits.memory": "256Mi",
+      "extraEnv.MESH_BUILTIN_SEGMENT_MEMORY_MB": "96",
+    });
+    const recorder = stepRecorder();
+    const up = await drill.stack.up({ onEvent: recorder.onEvent });
+    assert.equal(up.summary.result, "succeeded", recorder.diagnostics.join("\n"));
+    const client = new ApiClient(drill.serviceUrl, apiToken);
+    const inputs = Array.from({ length: 12 }, (_, index) => `oom ${index} ${randomBytes(4).toString("hex")}`);
+    const runIds = await Promise.all(inputs.map((input, index) => client.createRun(`oom-${index}`, input)));
+    const killed = await waitFor(
+      "the worker's container OOMKilled",
+      async () => {
+        const [worker] = await pods("worker");
+        const status = worker?.status?.containerStatuses?.[0] as
+          | { restartCount: number; lastState?: { terminated?: { reason?: string; exitCode?: number } } }
+          | undefined;
+        return status?.lastState?.terminated?.reason === "OOMKilled" ? { worker, status } : undefined;
+      },
+      { timeoutMs: 300_000, intervalMs: 1_000 },
+    );
+    assert.ok(killed.status.restartCount >= 1, "the kubelet restarted it");
+    assert.equal(killed.status.lastState?.terminated?.exitCode, 137);
+    const rows = await waitFor(
+      "every run to finish",
+      async () => {
+        const found = await query<{ workflow_uuid: string; status: string }>(
+          drill.databaseUrl,
+          "SELECT workflow_uuid, status FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)",
+          [runIds],
+        );
+        return found.length === runIds.length &&
+          found.every((row) => row.status !== "PENDING" && row.status !== "ENQUEUED")
+          ? found
+          : undefined;
+      },
+      { timeoutMs: 480_000, intervalMs: 2_000 },
+    );
+    assert.deepEqual(
+      rows.filter((row) => row.status !== "SUCCESS"),
+      [],
+      "every run SUCCESS",
+    );
+    for (const [index, runId] of runIds.entries()) {
+      const { body } = await client.request("GET", `/v1/runs/${runId}`);
+      assert.equal(body.output, expectedOutput(inputs[index] ?? "", TOKENS), `run ${runId}'s output`);
+    }
   });
 });

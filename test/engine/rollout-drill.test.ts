@@ -31,6 +31,7 @@ const TOKENS = 80;
 const TOKEN_DELAY_MS = 100;
 /** The stack's worker.concurrency: not the app's default (8), so a pod writing its own would show. */
 const STACK_CONCURRENCY = 12;
+const SMALL_REQUESTS = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } };
 const NODES = [
   { name: "node-a", zone: "zone-a" },
   { name: "node-b", zone: "zone-b" },
@@ -47,6 +48,10 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, on real
   const shape = stackShape("dev", {
     "worker.concurrency": STACK_CONCURRENCY,
     "worker.replicas": 2,
+    // Two real nodes share this machine's 2 cores: requests small enough that one node holds every pod
+    // (and a surge) while the other is drained. Limits stay the shipped ones.
+    "api.resources": SMALL_REQUESTS,
+    "worker.resources": { ...SMALL_REQUESTS, limits: { memory: "1Gi" } },
     "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
     "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": String(TOKEN_DELAY_MS),
   });
