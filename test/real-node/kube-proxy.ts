@@ -22,8 +22,9 @@ export function startKubeProxy(options: {
       clusterCIDR: POD_RANGE,
       hostnameOverride: options.nodeName,
       bindAddress: options.nodeIP,
-      healthzBindAddress: "127.0.0.1:0",
-      metricsBindAddress: "127.0.0.1:0",
+      // Fixed ports, on loopback: one kube-proxy per machine (cleanup.ts ends a killed run's).
+      healthzBindAddress: "127.0.0.1:10256",
+      metricsBindAddress: "127.0.0.1:10249",
       clientConnection: { kubeconfig: options.cluster.kubeconfigPath },
       // Leave the host's conntrack sysctls alone.
       conntrack: { maxPerCore: 0 },

@@ -56,6 +56,11 @@ export async function startRealCluster(options: {
     processes: [],
   };
   const stop = async () => {
+    if (process.env.MESH_REAL_NODE_KEEP === "1") {
+      log(`MESH_REAL_NODE_KEEP=1: everything left running under ${REAL_NODE_DIR} (the next run removes it)`);
+      process.removeListener("exit", onExit);
+      return;
+    }
     for (const managed of started.processes) await managed.stop(2_000);
     for (const node of started.nodes) await node.stop();
     await started.stopHostServices?.();
