@@ -123,6 +123,7 @@ async function main(argv: string[]): Promise<void> {
   log.info(
     {
       role: config.role,
+      version: config.workflowVersion,
       executorId: config.executorId,
       address: config.listenAddress ?? "*",
       port: config.port,

@@ -1,28 +1,25 @@
 // The upgrade drill (#18): a workflow-version upgrade mesh-wf-1 → mesh-wf-2 by one `pulumi up` under a
 // steady load, with runs of every kind in flight when it starts — queued, mid-way, handed back by a
 // draining worker, orphaned by a kill -9 of a v1 worker — then the v1 version drained and retired by a
-// second `pulumi up`. Two images of the same tree (test/support/runtime-image.ts imageVariant): v1
-// checkpoints every 4 tokens, v2 every 5, so a v1 run resumed on v2 code would replay v1's segments into
-// v2's layout and give a wrong output. Pods run as processes on two process nodes.
+// second `pulumi up`. Two builds of mesh's image (test/real-node/images.ts variants): v1 checkpoints
+// every 4 tokens, v2 every 5, so a v1 run resumed on v2 code would replay v1's segments into v2's layout
+// and give a wrong output. Pods run as containers on two real nodes (test/real-node).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import type { ControlPlane } from "../control-plane/control-plane.js";
-import type { ProcessNode } from "../process-node/process-node.js";
-import type { ServiceProxy } from "../process-node/service-proxy.js";
 import { expectedOutput } from "../support/run-checks.js";
-import { buildRuntimeImage, imageVariant, type RuntimeImage } from "../support/runtime-image.js";
 import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
 import { DispatchSampler } from "./drill/dispatch-sampler.js";
-import { type DrillEnvironment, startDrillEnvironment } from "./drill/drill-environment.js";
 import type { DrillStep } from "./drill/drill-report.js";
+import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
 import { SteadyLoad } from "./drill/steady-load.js";
 import { type UpgradeSummary, upgradeReport } from "./drill/upgrade-report.js";
 import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
@@ -30,6 +27,7 @@ import { stackShape } from "./support/stack-shapes.js";
 
 const STACK = "upgrade";
 const NAMESPACE = `mesh-${STACK}`;
+const IMAGE_BASE = "registry.mesh.test/mesh:0.0.0-base";
 const IMAGE_V1 = "registry.mesh.test/mesh:1.0.0";
 const IMAGE_V2 = "registry.mesh.test/mesh:2.0.0";
 const V1 = "mesh-wf-1";
@@ -48,20 +46,19 @@ const CHAINED = 4;
 /** Runs never waited longer than this while a worker slot was free, over the whole drill (DispatchSampler). */
 const DISPATCH_PAUSE_BOUND_MS = 10_000;
 const NODES = [
-  { name: "process-node-a", subnet: 20, zone: "zone-a" },
-  { name: "process-node-b", subnet: 21, zone: "zone-b" },
+  { name: "node-a", zone: "zone-a" },
+  { name: "node-b", zone: "zone-b" },
 ];
+/** Two real nodes share this machine's 2 cores: small requests, the shipped limits. */
+const SMALL_REQUESTS = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } };
 const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
 
-describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run in flight, pods as processes", () => {
-  let base: RuntimeImage;
-  const images: Record<string, RuntimeImage> = {};
-  let drill: DrillEnvironment;
+describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run in flight, on real nodes", () => {
+  let drill: RealDrillEnvironment;
   let cluster: ControlPlane;
-  let nodes: ProcessNode[];
   let databaseUrl: string;
   let stack: Stack;
-  let proxy: ServiceProxy | undefined;
+  let serviceUrl: string;
   const apiToken = randomBytes(16).toString("hex");
   // State 3 (api + workers) on the v1 image. A worker has 10 s to stop (5 s of drain budget): runs that
   // are mid-way when it is told to stop are handed back.
@@ -76,15 +73,25 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
     "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": String(TOKEN_DELAY_MS),
     "extraEnv.MESH_EXECUTOR_TIMEOUT_MS": "5000",
+    "api.resources": SMALL_REQUESTS,
+    "worker.resources": { ...SMALL_REQUESTS, limits: { memory: "1Gi" } },
   });
 
   before(async function () {
-    this.timeout(600_000);
-    base = buildRuntimeImage();
-    images[IMAGE_V1] = imageVariant(base, { workflowVersion: V1, env: { MESH_CHECKPOINT_EVERY: "4" } });
-    images[IMAGE_V2] = imageVariant(base, { workflowVersion: V2, env: { MESH_CHECKPOINT_EVERY: "5" } });
-    drill = await startDrillEnvironment({ stackName: STACK, nodes: NODES, images, shape, apiToken });
-    ({ cluster, nodes, databaseUrl, stack, proxy } = drill);
+    this.timeout(1_200_000);
+    drill = await startRealDrillEnvironment({
+      stackName: STACK,
+      nodes: NODES,
+      // The stack's first image must be loaded: v1 is the base reference, v2 a variant of it.
+      meshImage: IMAGE_BASE,
+      meshVariants: [
+        { reference: IMAGE_V1, workflowVersion: V1, env: { MESH_CHECKPOINT_EVERY: "4" } },
+        { reference: IMAGE_V2, workflowVersion: V2, env: { MESH_CHECKPOINT_EVERY: "5" } },
+      ],
+      shape,
+      apiToken,
+    });
+    ({ cluster, databaseUrl, stack, serviceUrl } = drill);
   });
 
   // A failed drill leaves its load and sampler running: they would keep mocha alive.
@@ -95,12 +102,10 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     await stopSampler?.();
     await stopLoad?.();
     await drill?.stop();
-    for (const image of Object.values(images)) image.remove();
-    base?.remove();
   });
 
   const api = async <T>(path: string): Promise<T> => {
-    const response = await fetch(`${proxy?.url}${path}`, {
+    const response = await fetch(`${serviceUrl}${path}`, {
       headers: { authorization: `Bearer ${apiToken}` },
     });
     assert.equal(response.status, 200, `GET ${path}`);
@@ -125,15 +130,22 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
           AND EXISTS (SELECT 1 FROM dbos.operation_outputs o WHERE o.workflow_uuid = ws.workflow_uuid)`,
       [status],
     );
+  /** The namespace's pods that are not terminating, with their container's image. */
+  const livePods = async () =>
+    (
+      await cluster.api<{
+        items: {
+          metadata: { name: string; deletionTimestamp?: string };
+          spec: { containers: { image: string }[] };
+        }[];
+      }>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)
+    ).body.items
+      .filter((pod) => !pod.metadata.deletionTimestamp)
+      .map((pod) => ({ name: pod.metadata.name, image: pod.spec.containers[0]?.image ?? "" }));
   /** Old v1 worker pods (Deployment mesh-worker, image v1) holding runs with recorded steps. */
   const oldWorkersHolding = async () => {
     const holders = new Set((await runsWithSteps("PENDING")).map((run) => run.executor_id));
-    const v1Pods = new Set(
-      nodes
-        .flatMap((node) => node.pods)
-        .filter((pod) => pod.image === IMAGE_V1 && pod.exitedAt === undefined)
-        .map((pod) => pod.name),
-    );
+    const v1Pods = new Set((await livePods()).filter((pod) => pod.image === IMAGE_V1).map((pod) => pod.name));
     return [...holders].filter(
       (pod) => v1Pods.has(pod) && !pod.startsWith(`mesh-worker-${V1}-`) && pod.startsWith("mesh-worker-"),
     );
@@ -151,7 +163,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
   it("finishes every run on its own version's code, strands none, and retires v1 once it is empty", async function () {
     this.timeout(1_500_000);
     const load = new SteadyLoad({
-      baseUrl: proxy?.url ?? "",
+      baseUrl: serviceUrl,
       token: apiToken,
       runsPerSecond: 0.5,
       getsPerSecond: 4,
@@ -207,7 +219,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     await step("burst", async () => {
       const burst = await Promise.all(
         Array.from({ length: BURST }, (_, index) =>
-          fetch(`${proxy?.url}/v1/threads/burst-${index}/runs`, {
+          fetch(`${serviceUrl}/v1/threads/burst-${index}/runs`, {
             method: "POST",
             headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
             body: JSON.stringify({ input: `burst ${index}` }),
@@ -236,7 +248,7 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
       assert.ok(started.length >= 1, "v1 workers started burst runs");
       const chained = await Promise.all(
         started.map(({ queue_partition_key: thread }) =>
-          fetch(`${proxy?.url}/v1/threads/${thread}/runs`, {
+          fetch(`${serviceUrl}/v1/threads/${thread}/runs`, {
             method: "POST",
             headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
             body: JSON.stringify({ input: `chained ${thread}` }),
@@ -274,10 +286,8 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
         // workers are available, which the drill checks after the up).
         await waitFor(
           "the first v2 worker pod",
-          () =>
-            nodes.some((node) =>
-              node.pods.some((pod) => pod.image === IMAGE_V2 && pod.name.startsWith("mesh-worker-")),
-            ),
+          async () =>
+            (await livePods()).some((pod) => pod.image === IMAGE_V2 && pod.name.startsWith("mesh-worker-")),
           { timeoutMs: 180_000, intervalMs: 250 },
         );
         drainersBeforeRoll = await availableReplicas(`mesh-worker-${V1}`);
@@ -365,12 +375,14 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     }
 
     // Which code ran what: every "segment executed" line of every pod, with the pod's image.
-    const versionOfImage: Record<string, string> = { [IMAGE_V1]: "v1", [IMAGE_V2]: "v2" };
-    const pods = nodes.flatMap((node) => node.pods);
-    const versionOfPod = new Map(pods.map((pod) => [pod.name, versionOfImage[pod.image] ?? pod.image]));
+    const versionOfCode: Record<string, string> = { [V1]: "v1", [V2]: "v2" };
+    const pods = drill.logs.collected(NAMESPACE);
+    const versionOfPod = new Map(
+      pods.map((pod) => [pod.name, versionOfCode[pod.version ?? ""] ?? `${pod.version}`]),
+    );
     const executions = new Map<string, { pod: string; version: string }[]>();
     for (const pod of pods)
-      for (const runId of segmentRunIds(pod.logPath))
+      for (const runId of segmentRunIds(pod.lines))
         executions.set(runId, [
           ...(executions.get(runId) ?? []),
           { pod: pod.name, version: versionOfPod.get(pod.name) ?? "" },
@@ -467,15 +479,8 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
 });
 
 /** Run IDs of the "segment executed" lines of a pod's log, one per execution. */
-function segmentRunIds(logPath: string): string[] {
-  let text = "";
-  try {
-    text = readFileSync(logPath, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
+function segmentRunIds(lines: string[]): string[] {
+  return lines
     .filter((line) => line.includes('"segment executed"'))
     .map((line) => (JSON.parse(line) as { runId: string }).runId);
 }

@@ -4,7 +4,7 @@
 // only when what it is built from changed), then written as OCI archives for each node's containerd.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface NodeImages {
@@ -75,10 +75,22 @@ function commitScratch(reference: string, hash: string, files: Record<string, st
   run("buildah", ["commit", "-q", "--rm", container, reference]);
 }
 
+/**
+ * Another build of mesh's image, as a release that bumped the workflow version would be: one layer on top
+ * of the image, dist/app/version.js saying `workflowVersion`, and `env` added to its ENV (how a build bakes
+ * in another default, such as another step layout).
+ */
+export interface MeshImageVariant {
+  reference: string;
+  workflowVersion: string;
+  env?: Record<string, string>;
+}
+
 export function ensureNodeImages(options: {
   root: string;
   workDir: string;
   meshReference: string;
+  variants?: MeshImageVariant[];
   log: (line: string) => void;
 }): NodeImages {
   const { root, workDir, log } = options;
@@ -145,8 +157,10 @@ export function ensureNodeImages(options: {
     baseHash,
     ...contextFiles.flatMap((file) => [file, readFileSync(join(root, file))]),
   );
+  // Built once per source under a local name, then tagged with the reference the stack gives.
+  const meshBuild = `mesh.local/mesh:${meshHash}`;
   ensureImage(
-    options.meshReference,
+    meshBuild,
     meshHash,
     () => {
       run(
@@ -160,7 +174,7 @@ export function ensureNodeImages(options: {
           "--annotation",
           `mesh.source-hash=${meshHash}`,
           "-t",
-          options.meshReference,
+          meshBuild,
           "-f",
           "Dockerfile",
           ".",
@@ -170,14 +184,59 @@ export function ensureNodeImages(options: {
     },
     log,
   );
+  run("buildah", ["tag", meshBuild, options.meshReference]);
+  // Older builds would pile up in root's storage (one per source change): only the current one stays.
+  for (const old of run("buildah", ["images", "--format", "{{.Name}}:{{.Tag}}"]).split("\n"))
+    if (old.startsWith("mesh.local/mesh:") && old !== meshBuild) {
+      try {
+        run("buildah", ["rmi", old]);
+      } catch {} // still the parent of a variant: it goes with it
+    }
 
-  const archives = [pause, coredns, options.meshReference].map((reference, index) => {
+  for (const variant of options.variants ?? []) {
+    const variantHash = hashOf(meshHash, JSON.stringify(variant));
+    ensureImage(
+      variant.reference,
+      variantHash,
+      () => buildVariant(meshBuild, variant, variantHash),
+      log,
+    );
+  }
+
+  const references = [
+    pause,
+    coredns,
+    options.meshReference,
+    ...(options.variants ?? []).map((v) => v.reference),
+  ];
+  const archives = references.map((reference, index) => {
     const archive = join(buildDir, `image-${index}.tar`);
     rmSync(archive, { force: true });
     run("buildah", ["push", "-q", reference, `oci-archive:${archive}:${reference}`]);
     return archive;
   });
   return { pause, coredns, mesh: options.meshReference, archives };
+}
+
+function buildVariant(from: string, variant: MeshImageVariant, hash: string): void {
+  const container = run("buildah", ["from", "--pull=never", from]);
+  try {
+    const mount = run("buildah", ["mount", container]);
+    const versionFile = join(mount, "app/dist/app/version.js");
+    const source = readFileSync(versionFile, "utf8");
+    const constant = /WORKFLOW_CODE_VERSION = "[^"]*"/;
+    if (!constant.test(source)) throw new Error(`${versionFile} has no WORKFLOW_CODE_VERSION to set`);
+    writeFileSync(
+      versionFile,
+      source.replace(constant, `WORKFLOW_CODE_VERSION = "${variant.workflowVersion}"`),
+    );
+    run("buildah", ["umount", container]);
+    const env = Object.entries(variant.env ?? {}).flatMap(([name, value]) => ["--env", `${name}=${value}`]);
+    run("buildah", ["config", ...env, "--annotation", `mesh.source-hash=${hash}`, container]);
+    run("buildah", ["commit", "-q", container, variant.reference]);
+  } finally {
+    run("buildah", ["rm", container]);
+  }
 }
 
 function buildBaseImage(buildDir: string, nodeBinary: string, hash: string): void {

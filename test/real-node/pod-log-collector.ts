@@ -10,6 +10,8 @@ export interface CollectedPod {
   node: string;
   /** MESH_DISPATCH_ROLE, from mesh's "mesh ready" line (undefined for other pods or before it logged). */
   role?: string;
+  /** Its workflow version, from the same line. */
+  version?: string;
   /** The application's lines (stdout and stderr, every restart), the CRI prefix removed. */
   lines: string[];
 }
@@ -79,8 +81,11 @@ export class PodLogCollector {
       pending += match[2];
       if (match[1] === "P") continue;
       record.lines.push(pending);
-      if (record.role === undefined && pending.includes('"mesh ready"'))
-        record.role = (JSON.parse(pending) as { role?: string }).role;
+      if (record.role === undefined && pending.includes('"mesh ready"')) {
+        const ready = JSON.parse(pending) as { role?: string; version?: string };
+        record.role = ready.role;
+        record.version = ready.version;
+      }
       pending = "";
     }
     this.continued.set(path, pending);

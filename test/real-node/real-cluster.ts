@@ -10,7 +10,7 @@ import { assertNoOtherRun, REAL_NODE_DIR, removeRealNodeLeftovers } from "./clea
 import { startClusterDns } from "./cluster-dns.js";
 import { CLIENT_ADDRESS, CLIENT_NETNS, nodeNetwork, setUpHostNetwork } from "./host-network.js";
 import { NATS_HOST, POSTGRES_HOST, startHostServices } from "./host-services.js";
-import { ensureNodeImages, type NodeImages } from "./images.js";
+import { ensureNodeImages, type MeshImageVariant, type NodeImages } from "./images.js";
 import { startKubeProxy } from "./kube-proxy.js";
 import { assertRealNodePrerequisites } from "./prerequisites.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
@@ -38,6 +38,8 @@ export async function startRealCluster(options: {
   nodes: { name: string; zone: string }[];
   /** The reference the stacks give mesh's image; it is loaded under exactly that name. */
   meshImage: string;
+  /** Other builds of it (releases with another workflow version), loaded too. */
+  meshVariants?: MeshImageVariant[];
   log?: (line: string) => void;
 }): Promise<RealCluster> {
   const log = options.log ?? ((line: string) => console.log(`      real-node: ${line}`));

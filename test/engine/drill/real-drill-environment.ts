@@ -6,6 +6,7 @@ import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import { installKedaCrds } from "../../control-plane/keda-crds.js";
 import { registerMetricsApiStandIn } from "../../control-plane/metrics-api.js";
+import type { MeshImageVariant } from "../../real-node/images.js";
 import { PodLogCollector } from "../../real-node/pod-log-collector.js";
 import { type RealCluster, startRealCluster } from "../../real-node/real-cluster.js";
 import { createTestDatabase, dropTestDatabase } from "../../support/services.js";
@@ -36,6 +37,8 @@ export async function startRealDrillEnvironment(options: {
   stackName: string;
   nodes: { name: string; zone: string }[];
   meshImage: string;
+  /** Other builds of mesh's image (releases with another workflow version), loaded on the nodes too. */
+  meshVariants?: MeshImageVariant[];
   shape: StackShape;
   apiToken: string;
 }): Promise<RealDrillEnvironment> {
@@ -48,7 +51,11 @@ export async function startRealDrillEnvironment(options: {
     if (started.backendDir) rmSync(started.backendDir, { recursive: true, force: true });
   };
   try {
-    const realCluster = await startRealCluster({ nodes: options.nodes, meshImage: options.meshImage });
+    const realCluster = await startRealCluster({
+      nodes: options.nodes,
+      meshImage: options.meshImage,
+      meshVariants: options.meshVariants,
+    });
     started.realCluster = realCluster;
     const { cluster } = realCluster;
     started.logs = new PodLogCollector(realCluster.nodes);
