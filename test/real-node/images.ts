@@ -195,12 +195,7 @@ export function ensureNodeImages(options: {
 
   for (const variant of options.variants ?? []) {
     const variantHash = hashOf(meshHash, JSON.stringify(variant));
-    ensureImage(
-      variant.reference,
-      variantHash,
-      () => buildVariant(meshBuild, variant, variantHash),
-      log,
-    );
+    ensureImage(variant.reference, variantHash, () => buildVariant(meshBuild, variant, variantHash), log);
   }
 
   const references = [

@@ -38,12 +38,13 @@ export function drillReport(summary: DrillSummary, svgName: string): { lines: st
     return `| ${kind} | ${samples.length} | ${fmt(percentile(sorted, 50))} | ${fmt(percentile(sorted, 99))} | ${fmt(sorted.at(-1) ?? 0)} | ${samples.filter((sample) => failed.has(sample)).length} |`;
   });
   const markdown = [
-    "# Rollout drill: two `pulumi up`s and back under load, pods as processes",
+    "# Rollout drill: two `pulumi up`s and back under load, on real nodes",
     "",
     "Written by `test/engine/rollout-drill.test.ts` (`MESH_DRILL_DOCS=1` writes this page; every run prints",
     "the same summary). The real Pulumi engine drives a real kube-apiserver, controller-manager and",
-    "scheduler; mesh's rendered pods run as processes on two process nodes (`test/process-node/`), and",
-    "the load goes through a kube-proxy stand-in over the Service's EndpointSlices (ready endpoints only).",
+    "scheduler; mesh's rendered pods run as containers of mesh's image on two real nodes (kubelet,",
+    "containerd, CNI bridge: `test/real-node/`), and the load goes to the Service's ClusterIP from a network",
+    "namespace of the test's, routed by kube-proxy (iptables) to ready endpoints.",
     "",
     "| step | wall time |",
     "|---|---|",

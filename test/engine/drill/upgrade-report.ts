@@ -58,13 +58,13 @@ export function upgradeReport(summary: UpgradeSummary): { lines: string[]; markd
     placements: summary.placements,
   });
   const markdown = [
-    "# Upgrade drill: a workflow-version upgrade under load, pods as processes",
+    "# Upgrade drill: a workflow-version upgrade under load, on real nodes",
     "",
     "Written by `test/engine/upgrade-drill.test.ts` (`MESH_DRILL_DOCS=1` writes this page; every run prints",
     "the same summary). Two images of one tree: v1 (`mesh-wf-1`, a checkpoint every 4 tokens) and v2",
     "(`mesh-wf-2`, every 5), so a v1 run finished by v2 code would have a wrong output. The real Pulumi",
-    "engine drives a real kube-apiserver, controller-manager and scheduler; the pods run as processes on",
-    "two process nodes (`test/process-node/`); the load goes through the Service's ready endpoints.",
+    "engine drives a real kube-apiserver, controller-manager and scheduler; the pods run as containers on",
+    "two real nodes (`test/real-node/`); the load goes to the Service's ClusterIP, routed by kube-proxy.",
     "",
     "| step | wall time |",
     "|---|---|",
