@@ -26,6 +26,7 @@ interface PodList {
   items: {
     metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
     status?: {
+      phase?: string;
       podIP?: string;
       conditions?: { type: string; status: string }[];
       containerStatuses?: { restartCount: number; ready: boolean }[];
@@ -62,6 +63,7 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
     (await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)).body.items.filter(
       (pod) =>
         !pod.metadata.deletionTimestamp &&
+        pod.status?.phase === "Running" &&
         pod.metadata.labels?.["app.kubernetes.io/component"] !== "migration" &&
         (role === undefined || pod.metadata.name.includes(role)),
     );
