@@ -77,6 +77,7 @@ export async function startRealCluster(options: {
       root: ROOT,
       workDir: REAL_NODE_DIR,
       meshReference: options.meshImage,
+      variants: options.meshVariants,
       log,
     });
     const networks = options.nodes.map((_, index) => nodeNetwork(index));
