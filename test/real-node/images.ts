@@ -128,11 +128,8 @@ export function ensureNodeImages(options: {
   // The base: debootstrap minbase bookworm (Debian's archive is reachable here) + Node 22 from
   // .tools/node22 (the npm registry's `node` package) + npm + the `node` user, uid 1000, as the real one.
   const nodeBinary = join(root, ".tools/node22/node_modules/node/bin/node");
-  const baseHash = hashOf(
-    readFileSync(join(root, "test/real-node/images.ts")),
-    run(nodeBinary, ["--version"]),
-    BASE_NPM,
-  );
+  // What decides the base: how it is built (this function's source), Node's version, npm's.
+  const baseHash = hashOf(buildBaseImage.toString(), run(nodeBinary, ["--version"]), BASE_NPM);
   ensureImage(BASE_IMAGE, baseHash, () => buildBaseImage(buildDir, nodeBinary, baseHash), log);
 
   // mesh: the project's Dockerfile, unchanged; rebuilt when anything in its build context changed.
@@ -192,6 +189,7 @@ export function ensureNodeImages(options: {
         run("buildah", ["rmi", old]);
       } catch {} // still the parent of a variant: it goes with it
     }
+  run("buildah", ["rmi", "--prune"]); // and the untagged images earlier builds left
 
   for (const variant of options.variants ?? []) {
     const variantHash = hashOf(meshHash, JSON.stringify(variant));
