@@ -13,7 +13,11 @@ import { ApiClient } from "../support/api-client.js";
 import { expectedOutput } from "../support/run-checks.js";
 import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
-import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
+import {
+  type RealDrillEnvironment,
+  realNodeResources,
+  startRealDrillEnvironment,
+} from "./drill/real-drill-environment.js";
 import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
 import { stackShape } from "./support/stack-shapes.js";
 
@@ -44,8 +48,8 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
     "worker.concurrency": WORKER_CONCURRENCY,
     "api.replicas": 1,
     // One node on this machine's 2 cores; the `all` pod's limit leaves room for the runs it takes over.
-    "api.resources": { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
-    "worker.resources": { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+    "api.resources": realNodeResources("1Gi"),
+    "worker.resources": realNodeResources("512Mi"),
     "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
     "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "50",
   });

@@ -16,7 +16,11 @@ import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 import { drainNode, podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
 import { type DrillStep, drillReport, latencyChart } from "./drill/drill-report.js";
-import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
+import {
+  type RealDrillEnvironment,
+  realNodeResources,
+  startRealDrillEnvironment,
+} from "./drill/real-drill-environment.js";
 import { SteadyLoad } from "./drill/steady-load.js";
 import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
 import { setPath, stackShape } from "./support/stack-shapes.js";
@@ -31,7 +35,6 @@ const TOKENS = 80;
 const TOKEN_DELAY_MS = 100;
 /** The stack's worker.concurrency: not the app's default (8), so a pod writing its own would show. */
 const STACK_CONCURRENCY = 12;
-const SMALL_REQUESTS = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } };
 const NODES = [
   { name: "node-a", zone: "zone-a" },
   { name: "node-b", zone: "zone-b" },
@@ -48,10 +51,8 @@ describe("rollout drill: 1 → 2 → 3 → drain → 2 → 1 under load, on real
   const shape = stackShape("dev", {
     "worker.concurrency": STACK_CONCURRENCY,
     "worker.replicas": 2,
-    // Two real nodes share this machine's 2 cores: requests small enough that one node holds every pod
-    // (and a surge) while the other is drained. Limits stay the shipped ones.
-    "api.resources": SMALL_REQUESTS,
-    "worker.resources": { ...SMALL_REQUESTS, limits: { memory: "1Gi" } },
+    "api.resources": realNodeResources("512Mi"),
+    "worker.resources": realNodeResources("1Gi"),
     "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
     "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": String(TOKEN_DELAY_MS),
   });

@@ -19,7 +19,11 @@ import { waitFor } from "../support/wait.js";
 import { podPlacement, waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
 import { DispatchSampler } from "./drill/dispatch-sampler.js";
 import type { DrillStep } from "./drill/drill-report.js";
-import { type RealDrillEnvironment, startRealDrillEnvironment } from "./drill/real-drill-environment.js";
+import {
+  type RealDrillEnvironment,
+  realNodeResources,
+  startRealDrillEnvironment,
+} from "./drill/real-drill-environment.js";
 import { SteadyLoad } from "./drill/steady-load.js";
 import { type UpgradeSummary, upgradeReport } from "./drill/upgrade-report.js";
 import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
@@ -49,8 +53,6 @@ const NODES = [
   { name: "node-a", zone: "zone-a" },
   { name: "node-b", zone: "zone-b" },
 ];
-/** Two real nodes share this machine's 2 cores: small requests, the shipped limits. */
-const SMALL_REQUESTS = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } };
 const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
 
 describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run in flight, on real nodes", () => {
@@ -73,8 +75,8 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     "extraEnv.MESH_BUILTIN_TOKENS": String(TOKENS),
     "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": String(TOKEN_DELAY_MS),
     "extraEnv.MESH_EXECUTOR_TIMEOUT_MS": "5000",
-    "api.resources": SMALL_REQUESTS,
-    "worker.resources": { ...SMALL_REQUESTS, limits: { memory: "1Gi" } },
+    "api.resources": realNodeResources("512Mi"),
+    "worker.resources": realNodeResources("1Gi"),
   });
 
   before(async function () {

@@ -6,17 +6,12 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive, readOptional } from "../support/orphan-reaper.js";
+import { listDirectory, quietly } from "./host-helpers.js";
 import { removeHostNetwork } from "./host-network.js";
 import { cgroupHierarchies } from "./real-node.js";
 
 /** One real-node cluster per machine at a time: its folder is fixed, so a killed run's is always found. */
 export const REAL_NODE_DIR = "/tmp/mesh-real-node";
-
-const quietly = (action: () => unknown) => {
-  try {
-    action();
-  } catch {}
-};
 
 export function assertNoOtherRun(): void {
   const owner = Number(readOptional(join(REAL_NODE_DIR, "owner")));
@@ -62,13 +57,13 @@ export function removeRealNodeLeftovers(): void {
 
   // The kubelet links each container's log into /var/log/containers; containerd's CNI plugins cache each
   // pod's result under /var/lib/cni/results (fixed folders, not ours).
-  for (const link of listDir("/var/log/containers")) {
+  for (const link of listDirectory("/var/log/containers")) {
     const path = join("/var/log/containers", link);
     quietly(() => {
       if (readlinkSync(path).startsWith(`${REAL_NODE_DIR}/`)) rmSync(path, { force: true });
     });
   }
-  for (const result of listDir("/var/lib/cni/results")) {
+  for (const result of listDirectory("/var/lib/cni/results")) {
     const id = /^mesh-rn-br\d+-(.+)-eth0$/.exec(result)?.[1];
     if (!id) continue;
     rmSync(join("/var/lib/cni/results", result), { force: true });
@@ -77,17 +72,9 @@ export function removeRealNodeLeftovers(): void {
   rmSync(REAL_NODE_DIR, { recursive: true, force: true });
 }
 
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 function findFiles(dir: string, name: string): string[] {
   const found: string[] = [];
-  for (const entry of listDir(dir)) {
+  for (const entry of listDirectory(dir)) {
     const path = join(dir, entry);
     if (entry === name) found.push(path);
     else if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) found.push(...findFiles(path, name));
@@ -98,7 +85,7 @@ function findFiles(dir: string, name: string): string[] {
 /** cgroup directories are removed with rmdir, children first (their files cannot be deleted). */
 function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const entry of listDir(dir)) {
+  for (const entry of listDirectory(dir)) {
     const path = join(dir, entry);
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) removeCgroupTree(path);
   }

@@ -3,6 +3,7 @@
 // behind the `kube-dns` Service at the ClusterIP every kubelet hands pods as their nameserver.
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { waitFor } from "../support/wait.js";
+import { createObject } from "./host-helpers.js";
 import { CLUSTER_DNS_IP } from "./host-network.js";
 
 const NAMESPACE = "kube-system";
@@ -23,11 +24,7 @@ const COREFILE = `.:${DNS_PORT} {
 `;
 
 export async function startClusterDns(cluster: ControlPlane, image: string): Promise<void> {
-  const create = async (path: string, body: unknown) => {
-    const response = await cluster.api("POST", path, body);
-    if (response.status !== 201 && response.status !== 409)
-      throw new Error(`cluster DNS: POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-  };
+  const create = (path: string, body: unknown) => createObject(cluster, "cluster DNS", path, body);
   const labels = { "k8s-app": "kube-dns" };
   await create(`/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, { metadata: { name: "coredns" } });
   await create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {

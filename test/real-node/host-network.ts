@@ -8,6 +8,7 @@
 // ranges ever leaves the machine, and pods cannot address anything off it.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { quietly } from "./host-helpers.js";
 
 export const POD_RANGE = "10.244.0.0/16";
 export const SERVICE_RANGE = "10.96.0.0/12";
@@ -37,11 +38,6 @@ export function nodeNetwork(index: number): NodeNetwork {
 
 const ip = (...args: string[]) =>
   execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
-const quietly = (action: () => unknown) => {
-  try {
-    action();
-  } catch {}
-};
 
 /** The CNI configuration of one node's containerd: its bridge, its podCIDR, routes to our ranges only. */
 export function cniConfig(network: NodeNetwork, ipamDir: string): string {

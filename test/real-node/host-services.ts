@@ -4,6 +4,7 @@
 // an endpoint may not be a loopback address: a forwarder (socat) on the first node's address carries them.
 import { join } from "node:path";
 import type { ControlPlane } from "../control-plane/control-plane.js";
+import { createObject } from "./host-helpers.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
 
 export const DATA_NAMESPACE = "data";
@@ -41,11 +42,7 @@ export async function startHostServices(options: {
     for (const forwarder of forwarders) await forwarder.stop(2_000);
   };
   try {
-    const apply = async (path: string, body: unknown) => {
-      const response = await cluster.api("POST", path, body);
-      if (response.status !== 201 && response.status !== 409)
-        throw new Error(`host services: POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-    };
+    const apply = (path: string, body: unknown) => createObject(cluster, "host services", path, body);
     const slice = (name: string, namespace: string, portName: string, port: number) => ({
       apiVersion: "discovery.k8s.io/v1",
       kind: "EndpointSlice",

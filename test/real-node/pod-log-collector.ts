@@ -1,8 +1,9 @@
 // What a cluster's log agent does: follows every container log the kubelets write (podLogsDir, CRI log
 // format) and keeps a copy per pod, because the kubelet removes a pod's logs soon after the pod is gone,
 // and a drill reads them at its end.
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { listDirectory } from "./host-helpers.js";
 
 export interface CollectedPod {
   namespace: string;
@@ -43,10 +44,12 @@ export class PodLogCollector {
 
   private poll(): void {
     for (const node of this.nodes) {
-      for (const podDir of list(node.podLogsDir)) {
+      for (const podDir of listDirectory(node.podLogsDir)) {
         const [namespace = "", name = ""] = podDir.split("_");
-        for (const container of list(join(node.podLogsDir, podDir)))
-          for (const file of list(join(node.podLogsDir, podDir, container)).filter((f) => f.endsWith(".log")))
+        for (const container of listDirectory(join(node.podLogsDir, podDir)))
+          for (const file of listDirectory(join(node.podLogsDir, podDir, container)).filter((f) =>
+            f.endsWith(".log"),
+          ))
             this.read(join(node.podLogsDir, podDir, container, file), `${namespace}/${name}`, {
               namespace,
               name,
@@ -89,13 +92,5 @@ export class PodLogCollector {
       pending = "";
     }
     this.continued.set(path, pending);
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return existsSync(dir) ? readdirSync(dir) : [];
-  } catch {
-    return [];
   }
 }

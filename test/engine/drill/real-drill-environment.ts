@@ -14,6 +14,14 @@ import { waitFor } from "../../support/wait.js";
 import { applyShape, engineStack, stepRecorder } from "../support/engine-stack.js";
 import type { StackShape } from "../support/stack-shapes.js";
 
+/**
+ * Pod resources for stacks on the real nodes: they share this machine's 2 cores, so requests are small
+ * enough that one node holds every pod (and a surge) while the other is drained; `memoryLimit` as given.
+ */
+export function realNodeResources(memoryLimit: string) {
+  return { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: memoryLimit } };
+}
+
 /** What a drill runs on when its pods are real containers: real nodes, a database, a deployed stack. */
 export interface RealDrillEnvironment {
   realCluster: RealCluster;
