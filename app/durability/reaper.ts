@@ -57,24 +57,34 @@ export class Reaper {
     try {
       client = await this.pool.connect();
       client.on("error", onLost);
-      const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
-        REAPER_LOCK_KEY.toString(),
-      ]);
-      if (!rows[0]?.locked) return 0;
-      try {
-        const reaped = await this.#reapDeadExecutors(client);
-        await this.#moveVersionFreeRuns(client);
-        await this.#reportStrandedRuns();
-        return reaped;
-      } finally {
-        await client.query("SELECT pg_advisory_unlock($1)", [REAPER_LOCK_KEY.toString()]);
+      // The lock is the transaction's, not the session's: a process stopped in the middle of a pass (frozen,
+      // paused, its node stalled) would otherwise hold it for as long as it is stopped, and no process could
+      // take over the runs of dead executors. Postgres ends a transaction left idle longer than the executor
+      // timeout, and the lock goes with it.
+      await client.query("BEGIN");
+      await client.query(
+        `SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1_000, Math.round(this.options.executorTimeoutMs))}`,
+      );
+      const { rows } = await client.query<{ locked: boolean }>(
+        "SELECT pg_try_advisory_xact_lock($1) AS locked",
+        [REAPER_LOCK_KEY.toString()],
+      );
+      if (!rows[0]?.locked) {
+        await client.query("ROLLBACK");
+        return 0;
       }
+      const reaped = await this.#reapDeadExecutors(client);
+      await this.#moveVersionFreeRuns(client);
+      await this.#reportStrandedRuns();
+      await client.query("COMMIT");
+      return reaped;
     } catch (error) {
       log.warn({ err: (error as Error).message }, "reaper pass failed; retrying next interval");
+      if (!lost) await client?.query("ROLLBACK").catch(() => undefined);
       return 0;
     } finally {
       client?.off("error", onLost);
-      // A lost connection is destroyed instead of going back to the pool (its session lock died with it).
+      // A lost connection is destroyed instead of going back to the pool.
       client?.release(lost);
       this.#running = false;
     }
