@@ -59,6 +59,11 @@ export interface MeshConfig {
   executorTimeoutMs: number;
   heartbeatIntervalMs: number;
   autoMigrate: boolean;
+  /**
+   * Wake the queue dispatcher on a Postgres NOTIFY (app/queue-wake/) and poll only as a safety net. Off,
+   * mesh dispatches by polling alone, at a fast default interval.
+   */
+  queueWake: boolean;
   queuePollMs: number;
   model: ModelSpec;
   builtin: {
@@ -196,6 +201,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
 
   const shutdownGraceMs = read(env, "MESH_SHUTDOWN_GRACE_MS", integer(0, 3_600_000), 25_000);
   const executorTimeoutMs = read(env, "MESH_EXECUTOR_TIMEOUT_MS", integer(1_000, 3_600_000), 30_000);
+  const queueWake = read(env, "MESH_QUEUE_WAKE", boolean, true);
 
   const modelRaw = read(env, "MESH_MODEL", modelSpec, "builtin");
   let model: ModelSpec = { kind: "builtin" };
@@ -258,7 +264,9 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     executorTimeoutMs,
     heartbeatIntervalMs: Math.max(250, Math.floor(executorTimeoutMs / 6)),
     autoMigrate: read(env, "MESH_AUTO_MIGRATE", boolean, true),
-    queuePollMs: read(env, "MESH_QUEUE_POLL_MS", integer(10, 60_000), 50),
+    queueWake,
+    // With the wake-up, polling only bounds how late a run starts when a notification is lost.
+    queuePollMs: read(env, "MESH_QUEUE_POLL_MS", integer(10, 60_000), queueWake ? 1_000 : 50),
     model,
     builtin: {
       tokens: read(env, "MESH_BUILTIN_TOKENS", integer(1, 100_000), 40),

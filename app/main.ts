@@ -21,7 +21,9 @@ import { Readiness } from "./http/readiness.js";
 import { startHttpServer } from "./http/server.js";
 import { log } from "./log.js";
 import { processInfo, streamChunks } from "./metrics.js";
+import { RUN_QUEUES } from "./queue-names.js";
 import { ensureQueuesRegistered, writeQueueSettings } from "./queue-settings.js";
+import { startQueueWake } from "./queue-wake/start-queue-wake.js";
 import { listenQueuesFor } from "./role.js";
 
 async function main(argv: string[]): Promise<void> {
@@ -31,7 +33,11 @@ async function main(argv: string[]): Promise<void> {
 
   if (argv[0] === "migrate") {
     await refuseBadRelease(config);
-    await runMigrations(config.databaseUrl, { version: config.workflowVersion, promote: true });
+    await runMigrations(
+      config.databaseUrl,
+      { version: config.workflowVersion, promote: true },
+      { queueWake: config.queueWake },
+    );
     await writeQueueSettingsAsOwner(config);
     if (config.natsUrl) {
       const { migrateRunStream } = await import("./stream/run-stream-setup.js");
@@ -63,10 +69,19 @@ async function main(argv: string[]): Promise<void> {
 
   // 5. Migrate (locally, once, under a lock), launch, then register queues: DBOS 5 keeps them in Postgres.
   if (config.autoMigrate)
-    await runMigrations(config.databaseUrl, { version: config.workflowVersion, promote: false });
+    await runMigrations(
+      config.databaseUrl,
+      { version: config.workflowVersion, promote: false },
+      { queueWake: config.queueWake },
+    );
   await DBOS.launch();
   // The release's migration owns the queue settings; a process only creates a missing row.
   await ensureQueuesRegistered(DBOS, config);
+  // Processes that dispatch run queues start a run when Postgres says one was enqueued, not at the next poll.
+  const queueWake =
+    config.queueWake && listenQueues?.length !== 0
+      ? await startQueueWake(config.databaseUrl, listenQueues ?? RUN_QUEUES)
+      : undefined;
 
   // 6. HTTP (routes per role), heartbeats, shutdown handling.
   const pool = createMeshPool(config.databaseUrl);
@@ -170,7 +185,7 @@ async function main(argv: string[]): Promise<void> {
         log.error({ err: error.message }, "could not re-enqueue pending runs; the reaper will"),
     );
     server.closeAllConnections();
-    await Promise.allSettled([bus.close(), pool.end()]);
+    await Promise.allSettled([bus.close(), pool.end(), queueWake?.stop()]);
     log.info({ signal }, "stopped");
     process.exit(0);
   };

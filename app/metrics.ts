@@ -92,3 +92,16 @@ export const movedRuns = new Counter({
   help: "Version-free runs (no step recorded) moved to the dispatch version by this process",
   registers: [registry],
 });
+
+export const queueWakeups = new Counter({
+  name: "mesh_queue_wakeups_total",
+  help: "Postgres notifications that woke this process's queue dispatcher before its next poll",
+  labelNames: ["queue"] as const,
+  registers: [registry],
+});
+
+export const queueWakeListening = new Gauge({
+  name: "mesh_queue_wake_listening",
+  help: "1 while this process LISTENs for queue wake-ups; 0 when it dispatches by polling alone",
+  registers: [registry],
+});

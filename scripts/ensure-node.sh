@@ -20,9 +20,11 @@ if [ "$(node_major)" != "22" ]; then
 fi
 [ "$(node_major)" = "22" ] || { echo "mesh: Node.js 22 is required (found $(node --version))" >&2; exit 1; }
 
-# npm ci when node_modules is missing or older than the lockfile.
+# npm ci when node_modules is missing or older than the lockfile or a patch in patches/ (postinstall
+# applies those with patch-package).
 stamp="$MESH_ROOT/node_modules/.package-lock.json"
-if [ ! -f "$stamp" ] || [ "$MESH_ROOT/package-lock.json" -nt "$stamp" ]; then
+newest_input=$(ls -t "$MESH_ROOT/package-lock.json" "$MESH_ROOT"/patches/*.patch 2>/dev/null | head -1)
+if [ ! -f "$stamp" ] || [ "$newest_input" -nt "$stamp" ]; then
   echo "mesh: npm ci" >&2
   (cd "$MESH_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi

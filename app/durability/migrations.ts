@@ -1,6 +1,7 @@
 import { DBOS } from "@dbos-inc/dbos-sdk";
 import pg from "pg";
 import { log } from "../log.js";
+import { installQueueWakeTrigger, removeQueueWakeTrigger } from "../queue-wake/wake-trigger.js";
 import { migrateMeshSchema } from "./mesh-schema.js";
 import { ensureScalerRole } from "./scaler-role.js";
 import { recordRelease } from "./workflow-versions.js";
@@ -12,11 +13,13 @@ const MIGRATION_LOCK_KEY = 0x6d6573682d6d6967n;
  * Runs the DBOS system-database migrations and mesh's own, once, under a Postgres advisory lock: many
  * processes starting together on an empty database wait for the first one instead of racing on DBOS's
  * migration table. Used at launch when MESH_AUTO_MIGRATE=true and by `main.js migrate` (the Job). Records
- * the workflow-code version of the image migrating (the Job promotes it to newest release).
+ * the workflow-code version of the image migrating (the Job promotes it to newest release), and installs
+ * the queue wake-up's triggers, or removes them when the release turns the wake-up off.
  */
 export async function runMigrations(
   databaseUrl: string,
   release: { version: string; promote: boolean },
+  features: { queueWake: boolean } = { queueWake: true },
 ): Promise<void> {
   await ensureDatabaseExists(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -26,6 +29,8 @@ export async function runMigrations(
     const started = Date.now();
     await DBOS.migrate(databaseUrl);
     await migrateMeshSchema(client);
+    if (features.queueWake) await installQueueWakeTrigger(client);
+    else await removeQueueWakeTrigger(client);
     // This release's workflow-code version becomes the one version-free runs are dispatched to.
     await recordRelease(client, release.version, release);
     await ensureScalerRole(client, databaseUrl).catch((error: Error & { code?: string }) => {

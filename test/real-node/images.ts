@@ -144,6 +144,7 @@ export function ensureNodeImages(options: {
       "package-lock.json",
       "tsconfig.json",
       "tsconfig.build.json",
+      "patches",
       "app",
     ],
     { cwd: root },

@@ -19,7 +19,8 @@ export interface RuntimeImage {
 
 /**
  * Builds the image's runtime stage: compile with the project's toolchain (the build stage), then
- * package.json + lock, `npm ci --omit=dev --ignore-scripts` and dist/ in an empty folder. Takes ≈ 20 s.
+ * package.json + lock, `npm ci --omit=dev --ignore-scripts`, patches/ applied by patch-package (the build
+ * stage's postinstall, before its prune) and dist/ in an empty folder. Takes ≈ 20 s.
  */
 export function buildRuntimeImage(): RuntimeImage {
   const root = mkdtempSync(join(tmpdir(), "mesh-runtime-image-"));
@@ -36,7 +37,8 @@ export function buildRuntimeImage(): RuntimeImage {
       ],
       { cwd: ROOT, stdio: "pipe" },
     );
-    for (const file of ["package.json", "package-lock.json"]) cpSync(join(ROOT, file), join(root, file));
+    for (const file of ["package.json", "package-lock.json", "patches"])
+      cpSync(join(ROOT, file), join(root, file), { recursive: true });
     cpSync(join(build, "dist"), join(root, "dist"), { recursive: true });
     execFileSync(
       "npm",
@@ -46,6 +48,11 @@ export function buildRuntimeImage(): RuntimeImage {
         stdio: "pipe",
         env: { ...process.env, NODE_ENV: "production" },
       },
+    );
+    execFileSync(
+      process.execPath,
+      [join(ROOT, "node_modules/patch-package/index.js"), "--error-on-fail", "--error-on-warn"],
+      { cwd: root, stdio: "pipe" },
     );
   } catch (error) {
     rmSync(root, { recursive: true, force: true });

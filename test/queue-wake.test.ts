@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import pg from "pg";
+import { findDispatcherWake, PATCHED_DBOS_VERSION } from "../app/queue-wake/dispatcher-wake.js";
+import { installedQueueWakeTriggers } from "../app/queue-wake/wake-trigger.js";
+import { ApiClient } from "./support/api-client.js";
+import { dispatchDelays, runTimings } from "./support/dispatch-delays.js";
+import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
+import { waitForAllSucceeded } from "./support/run-checks.js";
+import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
+
+// Fixture: 1 api + 1 worker whose queues poll only every 10 s. A run that starts within a second of its
+// enqueue (or of its thread's previous run ending) was started by the wake-up, not by a poll.
+const POLL_MS = 10_000;
+const WOKEN_WITHIN_MS = 2_000;
+const env = {
+  MESH_QUEUE_POLL_MS: String(POLL_MS),
+  MESH_BUILTIN_TOKENS: "4",
+  MESH_BUILTIN_TOKEN_DELAY_MS: "0",
+  MESH_WORKER_CONCURRENCY: "4",
+};
+
+const triggersOf = async (databaseUrl: string) => {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await installedQueueWakeTriggers(client);
+  } finally {
+    await client.end();
+  }
+};
+
+describe("queue wake-up: a NOTIFY at enqueue and at slot release starts runs, polling is the safety net", () => {
+  let databaseUrl: string;
+  let processes: MeshProcess[] = [];
+  let client: ApiClient;
+
+  before(async () => {
+    databaseUrl = await createTestDatabase("queue_wake");
+    const migrated = runMigrateCommand({ DATABASE_URL: databaseUrl, MESH_QUEUE_POLL_MS: String(POLL_MS) });
+    assert.equal(migrated.status, 0, migrated.stderr);
+    processes = [
+      await startMesh({
+        role: "api",
+        databaseUrl,
+        natsUrl: NATS_URL,
+        env: { ...env, MESH_AUTO_MIGRATE: "false" },
+      }),
+      await startMesh({
+        role: "worker",
+        databaseUrl,
+        natsUrl: NATS_URL,
+        env: { ...env, MESH_AUTO_MIGRATE: "false" },
+      }),
+    ];
+    client = new ApiClient(processes[0]?.url ?? "");
+  });
+  after(async () => {
+    await stopAll(processes);
+    await dropTestDatabase(databaseUrl);
+  });
+
+  it("finds the patched dispatcher on this DBOS, and refuses another DBOS version", () => {
+    const lookup = findDispatcherWake();
+    assert.equal(lookup.available, true, lookup.available ? "" : lookup.reason);
+    const require = createRequire(import.meta.url);
+    const { globalParams } = require("@dbos-inc/dbos-sdk/internal/utils") as {
+      globalParams: { dbosVersion: string };
+    };
+    assert.equal(globalParams.dbosVersion, PATCHED_DBOS_VERSION);
+    globalParams.dbosVersion = "9.9.9";
+    try {
+      const moved = findDispatcherWake();
+      assert.equal(moved.available, false);
+      assert.match(moved.available ? "" : moved.reason, /DBOS 9\.9\.9 is installed; .* for 5\.3\.0/);
+    } finally {
+      globalParams.dbosVersion = PATCHED_DBOS_VERSION;
+    }
+  });
+
+  it("starts each run within milliseconds of its enqueue although the queue polls every 10 s", async () => {
+    const runIds: string[] = [];
+    // One at a time, a little apart, so that no run rides on another's poll.
+    for (let index = 0; index < 6; index++) {
+      runIds.push(await client.createRun(`wake-${index}`, `wake ${index}`));
+      await waitForAllSucceeded(client, runIds.slice(-1), 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const delays = dispatchDelays(await runTimings(databaseUrl, runIds));
+    assert.equal(delays.length, runIds.length);
+    assert.ok(
+      delays.every((delay) => delay < WOKEN_WITHIN_MS),
+      `enqueue → claim (ms): ${delays.join(", ")}; a poll would take up to ${POLL_MS}`,
+    );
+  });
+
+  it("starts a thread's next run as soon as its previous run ends (the partition frees)", async () => {
+    const first = await client.createRun("one-thread", "first on the thread");
+    const second = await client.createRun("one-thread", "second on the thread");
+    await waitForAllSucceeded(client, [first, second], 30_000);
+    const [firstRun, secondRun] = await runTimings(databaseUrl, [first, second]);
+    assert.ok(firstRun?.completedAt && secondRun?.startedAt, "both ran");
+    const waited = secondRun.startedAt - firstRun.completedAt;
+    assert.ok(waited < WOKEN_WITHIN_MS, `second run claimed ${waited} ms after the first ended`);
+  });
+
+  it("is installed by the migration and removed by a release that turns it off (MESH_QUEUE_WAKE=false)", async () => {
+    assert.deepEqual(await triggersOf(databaseUrl), ["mesh_queue_wake_enqueued", "mesh_queue_wake_status"]);
+    const off = runMigrateCommand({ DATABASE_URL: databaseUrl, MESH_QUEUE_WAKE: "false" });
+    assert.equal(off.status, 0, off.stderr);
+    assert.deepEqual(await triggersOf(databaseUrl), []);
+    const functions = await new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const { rows } = await functions.query("SELECT 1 FROM pg_proc WHERE proname = 'queue_wake'");
+      assert.equal(rows.length, 0, "mesh.queue_wake() dropped with its triggers");
+    } finally {
+      await functions.end();
+    }
+    const on = runMigrateCommand({ DATABASE_URL: databaseUrl, MESH_QUEUE_POLL_MS: String(POLL_MS) });
+    assert.equal(on.status, 0, on.stderr);
+    assert.deepEqual(await triggersOf(databaseUrl), ["mesh_queue_wake_enqueued", "mesh_queue_wake_status"]);
+  });
+});
