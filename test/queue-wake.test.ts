@@ -121,3 +121,96 @@ describe("queue wake-up: a NOTIFY at enqueue and at slot release starts runs, po
     assert.deepEqual(await triggersOf(databaseUrl), ["mesh_queue_wake_enqueued", "mesh_queue_wake_status"]);
   });
 });
+
+// The patch itself, on a dispatcher of its own: a queue whose poll never finds work and whose interval is
+// a minute, with polls that block until the test lets them finish. Fails when DBOS's dispatcher changes
+// under the patch (names, the scheduler loop's wake) as well as when the patch misbehaves.
+describe("the patched DBOS dispatcher's wakeQueue", () => {
+  interface QueueState {
+    queue: { name: string; minPollingIntervalMs: number; databaseBacked: boolean };
+    currentPollingMs: number;
+    nextPollAt: number;
+  }
+  interface Runner {
+    isRunning: boolean;
+    abortController: AbortController;
+    states: Map<string, QueueState>;
+    pollQueue: () => Promise<boolean>;
+    schedulerLoop(exec: unknown, startNow: number, lanes: number): Promise<void>;
+    wakeQueue(name: string): boolean;
+    stop(): void;
+  }
+  const require = createRequire(import.meta.url);
+  const { wfQueueRunner } = require("@dbos-inc/dbos-sdk/internal/wfqueue") as { wfQueueRunner: object };
+  const Dispatcher = wfQueueRunner.constructor as new () => Runner;
+  const exec = {
+    systemDatabase: { listQueues: async () => [], transitionDelayedWorkflows: async () => undefined },
+    logger: { info() {}, warn() {}, debug() {}, error() {} },
+  };
+
+  let runner: Runner;
+  let loop: Promise<void>;
+  const pollStarts: number[] = [];
+  let releasePoll: () => void = () => undefined;
+
+  beforeEach(() => {
+    pollStarts.length = 0;
+    runner = new Dispatcher();
+    runner.isRunning = true;
+    runner.abortController = new AbortController();
+    runner.states.set("q", {
+      queue: { name: "q", minPollingIntervalMs: 60_000, databaseBacked: false },
+      currentPollingMs: 60_000,
+      nextPollAt: Date.now() + 60_000,
+    });
+    runner.pollQueue = () => {
+      pollStarts.push(Date.now());
+      return new Promise<boolean>((resolve) => {
+        releasePoll = () => resolve(false);
+      });
+    };
+    loop = runner.schedulerLoop(exec, Date.now(), 3);
+  });
+  afterEach(async () => {
+    runner.stop();
+    releasePoll();
+    await loop;
+  });
+
+  const until = async (what: string, check: () => boolean, timeoutMs = 2_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) assert.fail(`${what} within ${timeoutMs} ms (polls: ${pollStarts.length})`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+
+  it("polls an idle queue at once, and says false for a queue it does not dispatch", async () => {
+    assert.equal(runner.wakeQueue("not-mine"), false);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(pollStarts.length, 0, "nothing polls before the wake");
+    // Five times: without waking the scheduler loop, a poll would still start at its next 1-s maintenance
+    // tick, 0–1,000 ms later; woken, it starts at once.
+    const delays: number[] = [];
+    for (let wake = 1; wake <= 5; wake++) {
+      const wokenAt = Date.now();
+      assert.equal(runner.wakeQueue("q"), true);
+      await until("a poll", () => pollStarts.length === wake);
+      delays.push((pollStarts.at(-1) ?? 0) - wokenAt);
+      releasePoll();
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200));
+    }
+    assert.ok(Math.max(...delays) < 250, `wake → poll (ms): ${delays.join(", ")}`);
+  });
+
+  it("polls again right after a poll that was in flight when the wake came (its snapshot may miss the run)", async () => {
+    runner.wakeQueue("q");
+    await until("the first poll", () => pollStarts.length === 1);
+    runner.wakeQueue("q"); // lands while the first poll runs
+    releasePoll();
+    await until("a second poll", () => pollStarts.length === 2);
+    releasePoll();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(pollStarts.length, 2, "and then waits for the next wake or its interval");
+  });
+});
