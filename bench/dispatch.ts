@@ -82,6 +82,20 @@ export async function submitRuns(
   return runIds;
 }
 
+/**
+ * How fast one api accepts runs (POST /v1/runs answered) from `concurrency` clients, nothing dequeuing
+ * them: the enqueue path alone, where the wake-up's trigger adds a NOTIFY to every enqueue's commit.
+ */
+export async function enqueueThroughput(
+  topology: RunningTopology,
+  runs: number,
+  concurrency: number,
+): Promise<number> {
+  const started = performance.now();
+  await submitRuns(topology.api.url, runs, concurrency, "enqueue");
+  return (runs / (performance.now() - started)) * 1000;
+}
+
 /** Maximum sustained throughput of trivial runs: submit `runs` with `concurrency` HTTP clients, time to the last completion. */
 export async function dispatchThroughput(
   topology: RunningTopology,

@@ -2,7 +2,7 @@ import { connect } from "@nats-io/transport-node";
 import { ApiClient } from "../test/support/api-client.js";
 import { NATS_URL, query } from "../test/support/services.js";
 import { waitFor } from "../test/support/wait.js";
-import { type TopologyVariant, withTopology } from "./topology.js";
+import { withTopology } from "./topology.js";
 
 /** Cumulative activity of one database, from pg_stat_database (every backend's commits and rollbacks). */
 async function databaseActivity(databaseUrl: string): Promise<{ transactions: number; tuplesRead: number }> {
@@ -26,7 +26,16 @@ const STATS_FLUSH_MS = 1_200;
 /** Longer than PGSTAT_IDLE_INTERVAL, so every backend's transactions of a burst have been flushed. */
 const STATS_SETTLE_MS = 11_000;
 
+/** How the idle fleet dispatches: mesh as shipped (the wake-up, a slow safety-net poll) or polling alone. */
+export interface IdleSetup {
+  /** The report's row and the headline figure's name, e.g. "wake-up + poll 1000 ms". */
+  name: string;
+  pollMs: number;
+  wake: boolean;
+}
+
 export interface IdleCostPoint {
+  setup: string;
   pollMs: number;
   workers: number;
   transactionsPerSecond: number;
@@ -35,49 +44,46 @@ export interface IdleCostPoint {
 
 export interface IdleCostResult {
   points: IdleCostPoint[];
-  /** Least-squares slope of transactions/s over the idle worker count, per poll interval. */
-  slopes: Array<{ pollMs: number; transactionsPerSecondPerWorker: number }>;
+  /** Least-squares slope of transactions/s over the idle worker count, per set-up. */
+  slopes: Array<{ setup: string; pollMs: number; wake: boolean; transactionsPerSecondPerWorker: number }>;
 }
 
-/**
- * Postgres load of an idle fleet: one api and N idle workers, per poll interval. `variant` adds to every
- * topology (the queue-wake experiment's hook and trigger).
- */
+/** Postgres load of an idle fleet: one api and N idle workers, per set-up. */
 export async function idleCost(
   workerCounts: number[],
-  pollIntervals: number[],
+  setups: IdleSetup[],
   idleMs: number,
   onPoint: (point: IdleCostPoint) => void = () => undefined,
-  variant: TopologyVariant = {},
 ): Promise<IdleCostResult> {
   const points: IdleCostPoint[] = [];
-  for (const pollMs of pollIntervals) {
+  for (const { name, pollMs, wake } of setups) {
     for (const workers of workerCounts) {
-      const point = await withTopology(
-        { kind: "split", workers, env: { MESH_QUEUE_POLL_MS: String(pollMs) }, ...variant },
-        async (topology) => {
-          await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_MS));
-          const before = await databaseActivity(topology.databaseUrl);
-          const started = Date.now();
-          await new Promise((resolve) => setTimeout(resolve, idleMs));
-          const after = await databaseActivity(topology.databaseUrl);
-          const seconds = (Date.now() - started) / 1000;
-          return {
-            pollMs,
-            workers,
-            transactionsPerSecond: (after.transactions - before.transactions) / seconds,
-            tuplesReadPerSecond: (after.tuplesRead - before.tuplesRead) / seconds,
-          };
-        },
-      );
+      const env = { MESH_QUEUE_POLL_MS: String(pollMs), MESH_QUEUE_WAKE: String(wake) };
+      const point = await withTopology({ kind: "split", workers, env }, async (topology) => {
+        await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_MS));
+        const before = await databaseActivity(topology.databaseUrl);
+        const started = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, idleMs));
+        const after = await databaseActivity(topology.databaseUrl);
+        const seconds = (Date.now() - started) / 1000;
+        return {
+          setup: name,
+          pollMs,
+          workers,
+          transactionsPerSecond: (after.transactions - before.transactions) / seconds,
+          tuplesReadPerSecond: (after.tuplesRead - before.tuplesRead) / seconds,
+        };
+      });
       onPoint(point);
       points.push(point);
     }
   }
-  const slopes = pollIntervals.map((pollMs) => {
-    const series = points.filter((point) => point.pollMs === pollMs);
+  const slopes = setups.map(({ name, pollMs, wake }) => {
+    const series = points.filter((point) => point.setup === name);
     return {
+      setup: name,
       pollMs,
+      wake,
       transactionsPerSecondPerWorker: leastSquaresSlope(
         series.map((point) => [point.workers, point.transactionsPerSecond]),
       ),

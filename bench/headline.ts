@@ -19,8 +19,8 @@ interface FigureDefinition {
   of: (measurement: Measurement) => number;
 }
 
-const slopeAt = (measurement: Measurement, pollMs: number) =>
-  measurement.idleCost.slopes.find((slope) => slope.pollMs === pollMs)?.transactionsPerSecondPerWorker ??
+const slopeOf = (measurement: Measurement, setup: string) =>
+  measurement.idleCost.slopes.find((slope) => slope.setup === setup)?.transactionsPerSecondPerWorker ??
   Number.NaN;
 const busyAt = (measurement: Measurement, checkpoints: number) =>
   measurement.busyCost.find((point) => point.checkpoints === checkpoints);
@@ -59,19 +59,19 @@ function definitions(sample: Measurement): FigureDefinition[] {
     },
     {
       key: "toBodyP50",
-      name: "dispatch, enqueue → body p50",
+      name: "dispatch as shipped, enqueue → body p50",
       unit: "ms",
       of: (m) => m.dispatch.toBodyMs.p50,
     },
     {
       key: "toBodyP95",
-      name: "dispatch, enqueue → body p95",
+      name: "dispatch as shipped, enqueue → body p95",
       unit: "ms",
       of: (m) => m.dispatch.toBodyMs.p95,
     },
     {
       key: "toBodyP99",
-      name: "dispatch, enqueue → body p99",
+      name: "dispatch as shipped, enqueue → body p99",
       unit: "ms",
       of: (m) => m.dispatch.toBodyMs.p99,
     },
@@ -143,12 +143,12 @@ function definitions(sample: Measurement): FigureDefinition[] {
       of: (m) => m.isolation.loadedToIdleP99.split.get,
     },
   ];
-  for (const { pollMs } of sample.idleCost.slopes)
+  for (const { setup } of sample.idleCost.slopes)
     figures.push({
-      key: `idleSlope${pollMs}`,
-      name: `idle Postgres cost per idle worker, poll ${pollMs} ms`,
+      key: `idleSlope:${setup}`,
+      name: `idle Postgres cost per idle worker, ${setup}`,
       unit: "tx/s",
-      of: (m) => slopeAt(m, pollMs),
+      of: (m) => slopeOf(m, setup),
     });
   for (const { checkpoints } of sample.busyCost) {
     figures.push({
@@ -195,28 +195,40 @@ function definitions(sample: Measurement): FigureDefinition[] {
       of: (m) => m.openStreams.bytesPerStream / 1024,
     },
     {
-      key: "wakeSlope",
-      name: `wake experiment: idle cost per worker, poll ${sample.queueWake.pollMs} ms`,
-      unit: "tx/s",
-      of: (m) => m.queueWake.idleCost.slopes[0]?.transactionsPerSecondPerWorker ?? Number.NaN,
-    },
-    {
-      key: "wakeToBodyP50",
-      name: "wake experiment: enqueue → body p50",
+      key: "wakeOffToBodyP50",
+      name: "the wake-up off (polling alone): enqueue → body p50",
       unit: "ms",
-      of: (m) => m.queueWake.toBodyMs.p50,
+      of: (m) => m.wakeOff.toBodyMs.p50,
     },
     {
-      key: "wakeToBodyP99",
-      name: "wake experiment: enqueue → body p99",
+      key: "wakeOffToBodyP99",
+      name: "the wake-up off (polling alone): enqueue → body p99",
       unit: "ms",
-      of: (m) => m.queueWake.toBodyMs.p99,
+      of: (m) => m.wakeOff.toBodyMs.p99,
     },
     {
-      key: "wakeRunsOne",
-      name: "wake experiment: throughput, 1 worker",
+      key: "wakeOffRunsOne",
+      name: "the wake-up off (polling alone): throughput, 1 worker",
       unit: "runs/s",
-      of: (m) => m.queueWake.throughputRunsPerSecond,
+      of: (m) => m.wakeOff.throughputRunsPerSecond,
+    },
+    {
+      key: "enqueueWakeOn",
+      name: "enqueue rate, 1 api, with the wake-up's trigger",
+      unit: "runs/s",
+      of: (m) => m.enqueueRunsPerSecond.wakeOn,
+    },
+    {
+      key: "enqueueWakeOff",
+      name: "enqueue rate, 1 api, without the trigger",
+      unit: "runs/s",
+      of: (m) => m.enqueueRunsPerSecond.wakeOff,
+    },
+    {
+      key: "enqueueWakeRatio",
+      name: "enqueue rate with the trigger ÷ without",
+      unit: "x",
+      of: (m) => m.enqueueRunsPerSecond.wakeOn / m.enqueueRunsPerSecond.wakeOff,
     },
   );
   return figures;

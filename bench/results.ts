@@ -4,12 +4,12 @@ import type { HeadlineFigure } from "./headline.js";
 import type { IsolationResult } from "./isolation.js";
 import type { OpenStreamsResult } from "./open-streams.js";
 import type { PollingResult } from "./polling.js";
-import type { QueueWakeResult } from "./queue-wake/experiment.js";
 import type { Summary } from "./stats.js";
 
 /** Everything one repeat of the benchmark measures (the engine timings are measured once, separately). */
 export interface Measurement {
   baselines: { postgresCommitsPerSecond: number; postgresConnections: number; natsLatencyMs: Summary };
+  /** mesh as shipped: the queue wake-up on, queues polling at the default (safety-net) interval. */
   dispatch: {
     pollMs: number;
     /** Enqueue (api) → first instruction of the workflow body (worker), light load. */
@@ -35,14 +35,16 @@ export interface Measurement {
     allToSplitLoadedP99: { get: number; post: number };
   };
   polling: PollingResult[];
-  /** Postgres cost of an idle fleet (1 api + N workers) per poll interval. */
+  /** Postgres cost of an idle fleet (1 api + N workers): as shipped, and polling alone at several intervals. */
   idleCost: IdleCostResult;
   /** Postgres transactions and NATS messages per completed run of K checkpoints. */
   busyCost: BusyCostPoint[];
   /** One api process holding N SSE clients on running runs. */
   openStreams: OpenStreamsResult;
-  /** Idle workers polling slowly, woken by a Postgres NOTIFY at enqueue (an experiment, not mesh's set-up). */
-  queueWake: QueueWakeResult;
+  /** mesh with the queue wake-up off (MESH_QUEUE_WAKE=false): polling alone, at that setting's default. */
+  wakeOff: { pollMs: number; toBodyMs: Summary; throughputRunsPerSecond: number };
+  /** Runs/s one api accepts with nothing dequeuing: the wake-up's trigger on every enqueue, and without. */
+  enqueueRunsPerSecond: { wakeOn: number; wakeOff: number };
 }
 
 export interface BenchResults {

@@ -8,14 +8,7 @@ export interface TopologySpec {
   /** CPU pinning (taskset) for the api/all process and for workers. */
   apiCpus?: string;
   workerCpus?: string;
-  /** Modules the worker processes preload (--import), for experiments on DBOS's dispatcher. */
-  workerPreload?: string[];
-  /** Runs once the api (which migrates the database) is ready, before any worker starts. */
-  afterApiReady?: (databaseUrl: string) => Promise<void>;
 }
-
-/** What an experiment adds to a topology (the queue-wake experiment's hook and trigger). */
-export type TopologyVariant = Pick<TopologySpec, "workerPreload" | "afterApiReady">;
 
 export interface RunningTopology {
   databaseUrl: string;
@@ -40,7 +33,6 @@ export async function withTopology<T>(
       cpus: spec.apiCpus,
     });
     processes.push(api);
-    await spec.afterApiReady?.(databaseUrl);
     const workers =
       spec.kind === "all"
         ? []
@@ -52,7 +44,6 @@ export async function withTopology<T>(
                 natsUrl: NATS_URL,
                 env,
                 cpus: spec.workerCpus,
-                preload: spec.workerPreload,
               }),
             ),
           );

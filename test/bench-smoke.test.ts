@@ -88,11 +88,17 @@ describe("npm run bench -- --quick", () => {
     const idle = measured.idleCost;
     assert.ok(idle);
     assert.deepEqual(
-      idle.points.map((point) => point.workers),
-      [0, 1],
+      idle.points.map((point) => `${point.setup}: ${point.workers}`),
+      [
+        "wake-up + poll 1000 ms (shipped): 0",
+        "wake-up + poll 1000 ms (shipped): 1",
+        "polling only, 50 ms: 0",
+        "polling only, 50 ms: 1",
+      ],
     );
     for (const point of idle.points) assert.ok(point.transactionsPerSecond > 0, `${point.workers} workers`);
-    assert.ok(Number.isFinite(idle.slopes[0]?.transactionsPerSecondPerWorker));
+    for (const slope of idle.slopes)
+      assert.ok(Number.isFinite(slope.transactionsPerSecondPerWorker), slope.setup);
     assert.deepEqual(
       measured.busyCost?.map((point) => point.checkpoints),
       [1, 4],
@@ -117,12 +123,13 @@ describe("npm run bench -- --quick", () => {
     assert.ok(Number.isFinite(bytesPerStream));
   });
 
-  it("runs the queue-wake experiment: idle cost, enqueue → body and throughput with the wake-up", () => {
-    const wake = measured.queueWake;
-    assert.equal(wake.pollMs, 1000);
-    assert.ok(Number.isFinite(wake.idleCost.slopes[0]?.transactionsPerSecondPerWorker));
-    assert.equal(wake.toBodyMs.n, 20, "every run of the experiment has its body-start stamp");
-    assert.ok(wake.throughputRunsPerSecond > 0);
+  it("measures mesh with the queue wake-up off beside the shipped set-up, and the enqueue path with and without its trigger", () => {
+    assert.equal(measured.dispatch.pollMs, 1000);
+    const off = measured.wakeOff;
+    assert.equal(off.pollMs, 50);
+    assert.equal(off.toBodyMs.n, 20, "every run with the wake-up off has its body-start stamp");
+    assert.ok(off.throughputRunsPerSecond > 0);
+    assert.ok(measured.enqueueRunsPerSecond.wakeOn > 0 && measured.enqueueRunsPerSecond.wakeOff > 0);
   });
 
   it("summarises each headline figure as median, min and max over the repeats", () => {
@@ -145,7 +152,7 @@ describe("npm run bench -- --quick", () => {
     assert.match(markdown, /### Busy cost per completed run/);
     assert.match(markdown, /### Headline figures/);
     assert.match(markdown, /### Open streams per api process/);
-    assert.match(markdown, /### Queue-wake experiment/);
+    assert.match(markdown, /### The queue wake-up/);
     assert.match(markdown, /benchmarks-latency\.svg/);
     assert.ok(existsSync(join(outDir, "benchmarks-latency.svg")));
     assert.match(readFileSync(join(outDir, "benchmarks-latency.svg"), "utf8"), /^<svg [^>]*>[\s\S]*<\/svg>$/);

@@ -15,8 +15,6 @@ export interface MeshProcessOptions {
   waitReady?: boolean;
   /** Pin the process to these CPUs (taskset -c), e.g. "0" or "1". */
   cpus?: string;
-  /** Modules loaded with --import after tsx, before app/main.ts (benchmark experiments only). */
-  preload?: string[];
 }
 
 /** A real mesh process: `node --import tsx app/main.ts`, so signals reach the Node process itself. */
@@ -83,12 +81,7 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
   const executorId = `test-${options.role}-${process.pid}-${++counter}`;
   // taskset execs node in place, so the child's PID is the Node process itself.
   const command = options.cpus ? "taskset" : process.execPath;
-  const nodeArgs = [
-    "--import",
-    "tsx",
-    ...(options.preload ?? []).flatMap((module) => ["--import", module]),
-    MAIN,
-  ];
+  const nodeArgs = ["--import", "tsx", MAIN];
   const args = options.cpus ? ["-c", options.cpus, process.execPath, ...nodeArgs] : nodeArgs;
   const child = spawn(command, args, {
     env: {
