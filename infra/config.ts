@@ -289,6 +289,19 @@ const networkPolicySchema = z
   })
   .prefault({});
 
+/** How the run queues dispatch; the release's migration Job owns both settings (app/queue-settings.ts). */
+const queuesSchema = z
+  .strictObject({
+    /**
+     * Start a run when Postgres NOTIFYs its enqueue (the DBOS patch in patches/, app/queue-wake/), polling
+     * only as a safety net. Off, the migration removes the trigger and the queues poll fast.
+     */
+    wake: z.boolean().default(true),
+    /** The run queues' polling interval in ms. Default: 1000 with the wake-up, 50 without. */
+    pollMs: z.number().int().min(10).max(60_000).optional(),
+  })
+  .prefault({});
+
 /** Env vars mesh's Deployments set themselves; extraEnv may not override them. */
 export const MANAGED_ENV_NAMES = [
   "MESH_DISPATCH_ROLE",
@@ -297,6 +310,8 @@ export const MANAGED_ENV_NAMES = [
   "MESH_AUTO_MIGRATE",
   "MESH_SHUTDOWN_GRACE_MS",
   "MESH_WORKER_CONCURRENCY",
+  "MESH_QUEUE_WAKE",
+  "MESH_QUEUE_POLL_MS",
   "MESH_LISTEN_ADDRESS",
   "MESH_DEPLOYMENT",
   "DATABASE_URL",
@@ -343,6 +358,7 @@ const configSchema = z
     dispatchRole: z.enum(["all", "api"]).default("all"),
     api: apiSchema,
     worker: workerSchema,
+    queues: queuesSchema,
     postgres: postgresSchema,
     nats: natsSchema,
     keda: kedaSchema,
@@ -515,6 +531,7 @@ export const STRUCTURED_KEYS = [
   "cluster",
   "api",
   "worker",
+  "queues",
   "postgres",
   "nats",
   "keda",

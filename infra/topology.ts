@@ -63,7 +63,8 @@ export interface TopologyPlan {
    * process that dequeues. Read whether or not workers are enabled, so switching them on changes nothing
    * the main tier or the Job sees.
    */
-  queueSettings: { workerConcurrency: number };
+  /** The run queues' shared settings, written by the release's migration Job (their one owner). */
+  queueSettings: { workerConcurrency: number; wake: boolean; pollMs?: number };
   main: DeploymentPlan;
   worker?: DeploymentPlan;
   /**
@@ -135,7 +136,11 @@ export function planTopology(
     extraEnv: config.extraEnv,
   };
 
-  const queueSettings = { workerConcurrency: config.worker.concurrency };
+  const queueSettings = {
+    workerConcurrency: config.worker.concurrency,
+    wake: config.queues.wake,
+    ...(config.queues.pollMs === undefined ? {} : { pollMs: config.queues.pollMs }),
+  };
   const draining = releases.draining.map((release) =>
     drainingWorkerPlan(config, release.version, release.image),
   );

@@ -17,9 +17,20 @@ describe("environment configuration", () => {
     assert.equal(config.shutdownGraceMs, 25_000);
     assert.equal(config.executorTimeoutMs, 30_000);
     assert.equal(config.autoMigrate, true);
+    assert.equal(config.queueWake, true);
+    assert.equal(config.queuePollMs, 1_000, "with the wake-up, polling is only the safety net");
     assert.deepEqual(config.model, { kind: "builtin" });
     assert.equal(config.natsUrl, undefined);
     assert.equal(config.listenAddress, undefined, "every interface unless told");
+  });
+
+  it("polls fast by default when the queue wake-up is off, and at MESH_QUEUE_POLL_MS whenever it is set", () => {
+    assert.equal(loadConfig({ ...base, MESH_QUEUE_WAKE: "false" }).queuePollMs, 50);
+    assert.equal(
+      loadConfig({ ...base, MESH_QUEUE_WAKE: "false", MESH_QUEUE_POLL_MS: "200" }).queuePollMs,
+      200,
+    );
+    assert.equal(loadConfig({ ...base, MESH_QUEUE_POLL_MS: "5000" }).queuePollMs, 5_000);
   });
 
   it("streams in the deployment's own subject space: MESH_DEPLOYMENT, or the database's name", () => {
@@ -64,6 +75,11 @@ describe("environment configuration", () => {
       "bad auto-migrate flag",
       { ...base, MESH_AUTO_MIGRATE: "maybe" },
       /^MESH_AUTO_MIGRATE must be true or false/,
+    ],
+    [
+      "bad queue wake-up flag",
+      { ...base, MESH_QUEUE_WAKE: "sometimes" },
+      /^MESH_QUEUE_WAKE must be true or false/,
     ],
     ["api without NATS", { ...base, MESH_DISPATCH_ROLE: "api" }, /^NATS_URL is required for role "api"/],
     [

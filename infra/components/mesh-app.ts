@@ -64,6 +64,19 @@ export const NATS_API_URL_KEY = "NATS_API_URL";
 export const NATS_MIGRATE_URL_KEY = "NATS_MIGRATE_URL";
 
 /**
+ * The queue settings' env, set only where they differ from the app's defaults (app/config.ts), so a stack
+ * that keeps the defaults renders what it rendered before they existed.
+ */
+function queueWakeEnv(settings: TopologyPlan["queueSettings"]): { name: string; value: string }[] {
+  return [
+    ...(settings.wake ? [] : [{ name: "MESH_QUEUE_WAKE", value: "false" }]),
+    ...(settings.pollMs === undefined
+      ? []
+      : [{ name: "MESH_QUEUE_POLL_MS", value: String(settings.pollMs) }]),
+  ];
+}
+
+/**
  * The Job that migrates the database, writes the queue settings, converges the run stream and sets the
  * scaler role for one release (image, queue and stream settings, and the revision of Secret `mesh`, whose
  * database and NATS URLs it uses): a new release gets a new Job (created before the old one is deleted),
@@ -190,6 +203,7 @@ export class MeshApp extends pulumi.ComponentResource {
                     // The Job owns the run queues' settings (app/queue-settings.ts) and the run stream's
                     // (app/stream/run-stream-setup.ts); pods never overwrite them.
                     { name: "MESH_WORKER_CONCURRENCY", value: String(plan.queueSettings.workerConcurrency) },
+                    ...queueWakeEnv(plan.queueSettings),
                     { name: "MESH_STREAM_REPLICAS", value: String(args.runStream.replicas) },
                     { name: "MESH_STREAM_MAX_AGE_SECONDS", value: String(args.runStream.maxAgeMs / 1000) },
                     { name: "MESH_STREAM_MAX_BYTES", value: String(args.runStream.maxBytes) },
@@ -323,6 +337,10 @@ export class MeshApp extends pulumi.ComponentResource {
                     { name: "MESH_AUTO_MIGRATE", value: "false" },
                     { name: "MESH_DEPLOYMENT", value: args.deployment },
                     { name: "MESH_SHUTDOWN_GRACE_MS", value: String(plan.shutdownGraceMs) },
+                    // Whether the pod LISTENs for wake-ups; the interval itself is the Job's to write.
+                    ...queueWakeEnv(args.plan.queueSettings).filter(
+                      (entry) => entry.name === "MESH_QUEUE_WAKE",
+                    ),
                     ...(plan.concurrency === undefined
                       ? []
                       : [{ name: "MESH_WORKER_CONCURRENCY", value: String(plan.concurrency) }]),

@@ -96,7 +96,7 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
         assert.match(metadata.name, /^mesh-migrate-[0-9a-f]{10}$/);
         metadata.name = migrationJobName(
           shape.values.image as string,
-          { workerConcurrency: 8 },
+          { workerConcurrency: 8, wake: true },
           DEFAULT_RUN_STREAM_SETTINGS, // an external NATS: the defaults
           revision,
         );

@@ -53,6 +53,12 @@ describe("stack config validation", () => {
       /mesh:worker\.autoscaling\.minReplicas: dispatchRole=api requires at least one worker replica/,
     ],
     [
+      "a queue polling interval below 10 ms",
+      ["queues.pollMs=5"],
+      /mesh:queues\.pollMs: Too small: expected number to be >=10/,
+    ],
+    ["a misspelt queues key", ["queues.wakeup=false"], /mesh:queues: unknown key wakeup/],
+    [
       "api min > max replicas",
       ["api.autoscaling.enabled=true", "api.autoscaling.minReplicas=5", "api.autoscaling.maxReplicas=2"],
       /mesh:api\.autoscaling\.minReplicas: must not exceed api\.autoscaling\.maxReplicas \(5 > 2\)/,

@@ -68,6 +68,32 @@ describe("pods of both Deployments (DESIGN §3.2)", () => {
     assert.equal(mainContainer(worker).lifecycle, undefined);
   });
 
+  it("leave the queue wake-up at the app's defaults, and pass queues.wake=false and queues.pollMs to the Job that owns them", async () => {
+    const job = (stack: RenderedStack) => stack.objects.find((object) => object.kind === "Job");
+    const jobEnv = (stack: RenderedStack) => {
+      const env: Record<string, string> = {};
+      for (const entry of job(stack)?.spec.template.spec.containers[0].env ?? [])
+        env[entry.name] = entry.value;
+      return env;
+    };
+    for (const name of ["mesh", "mesh-worker"]) {
+      const env = envOf(objectOf(prod.objects, "Deployment", name));
+      assert.equal(env.MESH_QUEUE_WAKE, undefined, `${name}: the wake-up is on by default`);
+    }
+    assert.equal(jobEnv(prod).MESH_QUEUE_WAKE, undefined);
+    assert.equal(jobEnv(prod).MESH_QUEUE_POLL_MS, undefined);
+
+    const off = await renderStack("prod", ["queues.wake=false", "queues.pollMs=100"]);
+    assert.equal(jobEnv(off).MESH_QUEUE_WAKE, "false", "the migration removes the trigger");
+    assert.equal(jobEnv(off).MESH_QUEUE_POLL_MS, "100", "and writes the interval");
+    assert.notEqual(job(off)?.metadata.name, job(prod)?.metadata.name, "a new release: a new Job");
+    for (const name of ["mesh", "mesh-worker"]) {
+      const env = envOf(objectOf(off.objects, "Deployment", name));
+      assert.equal(env.MESH_QUEUE_WAKE, "false", `${name} stops listening`);
+      assert.equal(env.MESH_QUEUE_POLL_MS, undefined, `${name}: the Job owns the interval`);
+    }
+  });
+
   it("carry the stack's extraEnv after the env mesh manages, in both tiers and not in the migration Job", async () => {
     const stack = await renderStack("prod", ["extraEnv.MESH_BUILTIN_TOKENS=60", "extraEnv.LOG_LEVEL=debug"]);
     for (const name of ["mesh", "mesh-worker"]) {

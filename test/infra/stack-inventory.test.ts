@@ -164,7 +164,12 @@ describe("stack inventories", () => {
     assert.match(job?.metadata.name, /^mesh-migrate-[0-9a-f]{10}$/);
     const stream = { replicas: 3, maxAgeMs: 86_400_000, maxBytes: 2 ** 30 };
     const name = (image: string, concurrency: number, revision: string, replicas = 3) =>
-      migrationJobName(image, { workerConcurrency: concurrency }, { ...stream, replicas }, revision);
+      migrationJobName(
+        image,
+        { workerConcurrency: concurrency, wake: true },
+        { ...stream, replicas },
+        revision,
+      );
     assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:2", 8, "r1"));
     assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:1", 16, "r1"));
     assert.notEqual(name("mesh:1", 8, "r1"), name("mesh:1", 8, "r2"));
