@@ -49,6 +49,19 @@ describe("the image's runtime stage runs migrate and every role without dev depe
       assert.ok(!names.includes(dev), `${dev} installed`);
   });
 
+  it("carries DBOS with the queue wake-up patch applied (the build stage's postinstall)", () => {
+    const lookup = execFileSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        "const m = await import('./dist/app/queue-wake/dispatcher-wake.js'); const r = m.findDispatcherWake(); console.log(r.available ? 'available' : r.reason)",
+      ],
+      { cwd: image, encoding: "utf8" },
+    );
+    assert.equal(lookup.trim(), "available");
+  });
+
   it("migrates with `node dist/app/main.js migrate`", () => {
     const result = spawnSync(process.execPath, ["dist/app/main.js", "migrate"], {
       cwd: image,
