@@ -7,7 +7,7 @@ import { ApiClient } from "./support/api-client.js";
 import { dispatchDelays, runTimings } from "./support/dispatch-delays.js";
 import { type MeshProcess, runMigrateCommand, startMesh, stopAll } from "./support/mesh-process.js";
 import { waitForAllSucceeded } from "./support/run-checks.js";
-import { createTestDatabase, dropTestDatabase, NATS_URL } from "./support/services.js";
+import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "./support/services.js";
 
 // Fixture: 1 api + 1 worker whose queues poll only every 10 s. A run that starts within a second of its
 // enqueue (or of its thread's previous run ending) was started by the wake-up, not by a poll.
@@ -109,13 +109,8 @@ describe("queue wake-up: a NOTIFY at enqueue and at slot release starts runs, po
     const off = runMigrateCommand({ DATABASE_URL: databaseUrl, MESH_QUEUE_WAKE: "false" });
     assert.equal(off.status, 0, off.stderr);
     assert.deepEqual(await triggersOf(databaseUrl), []);
-    const functions = await new pg.Pool({ connectionString: databaseUrl, max: 1 });
-    try {
-      const { rows } = await functions.query("SELECT 1 FROM pg_proc WHERE proname = 'queue_wake'");
-      assert.equal(rows.length, 0, "mesh.queue_wake() dropped with its triggers");
-    } finally {
-      await functions.end();
-    }
+    const functions = await query(databaseUrl, "SELECT 1 FROM pg_proc WHERE proname = 'queue_wake'");
+    assert.equal(functions.length, 0, "mesh.queue_wake() dropped with its triggers");
     const on = runMigrateCommand({ DATABASE_URL: databaseUrl, MESH_QUEUE_POLL_MS: String(POLL_MS) });
     assert.equal(on.status, 0, on.stderr);
     assert.deepEqual(await triggersOf(databaseUrl), ["mesh_queue_wake_enqueued", "mesh_queue_wake_status"]);
