@@ -57,6 +57,10 @@ async function main(argv: string[]): Promise<void> {
     executorID: config.executorId,
     applicationVersion: config.workflowVersion,
     runMigrations: false, // migrations run once, under a lock (step 5) or in the release Job
+    // A process frozen inside a transaction (SIGSTOP, a paused VM, a stalled node) holds its runs' row
+    // locks until Postgres ends the session, and the reaper's take-over waits on them. End it once the
+    // process counts as dead, not at DBOS's 60-s default.
+    systemDatabaseIdleTransactionTimeoutMs: config.executorTimeoutMs,
     logLevel: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
     ...(listenQueues === undefined ? {} : { listenQueues }),
   });
@@ -84,7 +88,7 @@ async function main(argv: string[]): Promise<void> {
       : undefined;
 
   // 6. HTTP (routes per role), heartbeats, shutdown handling.
-  const pool = createMeshPool(config.databaseUrl);
+  const pool = createMeshPool(config.databaseUrl, { idleTransactionTimeoutMs: config.executorTimeoutMs });
   const readiness = new Readiness(pool);
   const heartbeat = new Heartbeat(
     pool,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import pg from "pg";
 import { ApiClient } from "../support/api-client.js";
 import { useCpuHogIfRequested } from "../support/cpu-hog.js";
 import { type MeshProcess, startMesh, stopAll } from "../support/mesh-process.js";
@@ -292,5 +293,69 @@ describe("durability: dead, drained and frozen workers", () => {
     assert.equal(frozen.exited, false);
     const more = await submit(8, "after-thaw");
     await waitForAllSucceeded(client, more.runIds);
+  });
+
+  it("a worker frozen inside a transaction holds its run's row for about the executor timeout, not longer", async () => {
+    // Freezes a worker at the one moment that matters: its run's outcome UPDATE done, its COMMIT not sent.
+    // The test holds that row first, so the worker's UPDATE waits; the worker is stopped while it waits,
+    // and the test lets go: Postgres finishes the UPDATE for a client that cannot send COMMIT.
+    const [frozen] = await startWorkers(1);
+    assert.ok(frozen);
+    const {
+      runIds: [runId],
+      inputs: [input],
+    } = await submit(1, "frozen-in-transaction");
+    assert.ok(runId);
+    await waitFor("the run to start", async () => (await pendingOn(frozen.executorId)).length === 1);
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = $1 FOR UPDATE", [runId]);
+      const holderPid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+      const outcomeUpdate = await waitFor("the worker's outcome UPDATE to wait on the held row", async () => {
+        const [row] = await query<{ pid: number }>(
+          databaseUrl,
+          `SELECT pid FROM pg_stat_activity
+            WHERE application_name LIKE $1 AND wait_event_type = 'Lock' AND $2 = ANY(pg_blocking_pids(pid))`,
+          [`dbos_transact_${frozen.executorId}%`, holderPid],
+        );
+        return row?.pid;
+      });
+      frozen.signal("SIGSTOP");
+      await holder.query("COMMIT");
+      await waitFor("the frozen worker's session to sit idle in its transaction", async () => {
+        const [row] = await query<{ state: string }>(
+          databaseUrl,
+          "SELECT state FROM pg_stat_activity WHERE pid = $1",
+          [outcomeUpdate],
+        );
+        return row?.state === "idle in transaction";
+      });
+    } finally {
+      await holder.end();
+    }
+    const frozenAt = Date.now();
+
+    // A second worker takes the run over once the reaper can write its row: Postgres must end the frozen
+    // session after about MESH_EXECUTOR_TIMEOUT_MS (3 s here), not at DBOS's default of 60 s.
+    const [successor] = await startWorkers(1);
+    const [run] = await waitForAllSucceeded(client, [runId], 40_000);
+    const tookOverInMs = Date.now() - frozenAt;
+    console.log(
+      `      run taken over and finished ${tookOverInMs} ms after the worker froze in its transaction`,
+    );
+    assert.equal(run?.executorId, successor?.executorId);
+    assert.equal(run?.output, expectedOutput(input ?? "", TOKENS));
+
+    // Thawed, the worker finds its session gone, records nothing, and keeps serving.
+    frozen.signal("SIGCONT");
+    await waitFor(
+      "the thawed worker to be ready again",
+      async () => (await fetch(`${frozen.url}/readyz`)).status === 200,
+    );
+    const after = (await workflowRows(databaseUrl)).find((row) => row.workflow_uuid === runId);
+    assert.equal(after?.executor_id, successor?.executorId);
+    assert.equal(frozen.exited, false);
   });
 });
