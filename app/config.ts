@@ -26,7 +26,10 @@ export type ModelSpec =
 export interface MeshConfig {
   role: DispatchRole;
   roleWarning?: string;
+  /** The URL api and worker processes run with: the runtime role (app/durability/runtime-role.ts). */
   databaseUrl: string;
+  /** The owner's URL, for migrations only: DATABASE_MIGRATION_URL, or DATABASE_URL when that is unset. */
+  migrationDatabaseUrl: string;
   natsUrl?: string;
   /** The run-output stream's replicas and limits (converged by the migration, its owner). */
   stream: RunStreamSettings;
@@ -140,6 +143,13 @@ const modelSpec = z
   .regex(/^(builtin|openai:[\w.:/-]+)$/, 'must be "builtin" or "openai:<model>"');
 
 /** Reads one variable through a schema; an absent or empty value takes the fallback. */
+/** Two Postgres URLs of one database (users and parameters aside). */
+function sameDatabase(a: string, b: string): boolean {
+  const [left, right] = [new URL(a), new URL(b)];
+  const port = (url: URL) => url.port || "5432";
+  return left.hostname === right.hostname && port(left) === port(right) && left.pathname === right.pathname;
+}
+
 function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback: T): T;
 function read<T>(env: Env, name: string, schema: z.ZodType<T, string>): T | undefined;
 function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, fallback?: T): T | undefined {
@@ -188,6 +198,11 @@ export function loadConfig(env: Env = process.env): MeshConfig {
   const databaseUrl = read(env, "DATABASE_URL", postgresUrl);
   if (!databaseUrl)
     throw new ConfigError("DATABASE_URL is required (the Postgres URL of the DBOS system database)");
+  const migrationDatabaseUrl = read(env, "DATABASE_MIGRATION_URL", postgresUrl) ?? databaseUrl;
+  if (!sameDatabase(databaseUrl, migrationDatabaseUrl))
+    throw new ConfigError(
+      "DATABASE_MIGRATION_URL must name the same host, port and database as DATABASE_URL (only the user differs)",
+    );
 
   // Role api reads run streams only: when its deployment gives it a user of its own for that (the stacks'
   // NATS_API_URL, a user that cannot publish a chunk), it connects as that user.
@@ -219,6 +234,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     role,
     roleWarning: warning,
     databaseUrl,
+    migrationDatabaseUrl,
     natsUrl,
     streamNames: runStreamNames(
       read(env, "MESH_DEPLOYMENT", deploymentName) ?? deploymentFromDatabase(databaseUrl),

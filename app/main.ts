@@ -34,9 +34,10 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "migrate") {
     await refuseBadRelease(config);
     await runMigrations(
-      config.databaseUrl,
+      config.migrationDatabaseUrl,
       { version: config.workflowVersion, promote: true },
       { queueWake: config.queueWake },
+      config.databaseUrl,
     );
     await writeQueueSettingsAsOwner(config);
     if (config.natsUrl) {
@@ -74,9 +75,10 @@ async function main(argv: string[]): Promise<void> {
   // 5. Migrate (locally, once, under a lock), launch, then register queues: DBOS 5 keeps them in Postgres.
   if (config.autoMigrate)
     await runMigrations(
-      config.databaseUrl,
+      config.migrationDatabaseUrl,
       { version: config.workflowVersion, promote: false },
       { queueWake: config.queueWake },
+      config.databaseUrl,
     );
   await DBOS.launch();
   // The release's migration owns the queue settings; a process only creates a missing row.
@@ -204,7 +206,7 @@ async function main(argv: string[]): Promise<void> {
 async function refuseBadRelease(config: MeshConfig): Promise<void> {
   try {
     checkImageWorkflowVersion(config.workflowVersion, config.release.expectedWorkflowVersion);
-    await checkRetiringVersions(config.databaseUrl, config.release.retiringWorkflowVersions);
+    await checkRetiringVersions(config.migrationDatabaseUrl, config.release.retiringWorkflowVersions);
   } catch (error) {
     if (!(error instanceof ReleaseRefusedError)) throw error;
     log.error({ err: error.message }, "release refused");
@@ -216,7 +218,10 @@ async function refuseBadRelease(config: MeshConfig): Promise<void> {
 /** `main.js migrate`: the release's migration writes the run queues' settings (it owns them). */
 async function writeQueueSettingsAsOwner(config: MeshConfig): Promise<void> {
   const { DBOSClient } = await import("@dbos-inc/dbos-sdk");
-  const client = await DBOSClient.create({ systemDatabaseUrl: config.databaseUrl, applicationName: "mesh" });
+  const client = await DBOSClient.create({
+    systemDatabaseUrl: config.migrationDatabaseUrl,
+    applicationName: "mesh",
+  });
   try {
     await writeQueueSettings(client, config);
     log.info(

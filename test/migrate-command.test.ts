@@ -15,7 +15,14 @@ describe("main migrate (the migration Job)", () => {
 
   it("refuses to start a pod with MESH_AUTO_MIGRATE=false on an unmigrated database", async () => {
     await assert.rejects(
-      startMesh({ role: "api", databaseUrl, natsUrl: NATS_URL, env: { MESH_AUTO_MIGRATE: "false" } }),
+      // As the owner: on an unmigrated database the runtime role does not exist yet either.
+      startMesh({
+        role: "api",
+        databaseUrl,
+        natsUrl: NATS_URL,
+        runAs: "owner",
+        env: { MESH_AUTO_MIGRATE: "false" },
+      }),
       /exited early[\s\S]*schema version 0[\s\S]*runMigrations disabled/,
     );
   });

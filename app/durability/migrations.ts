@@ -3,6 +3,7 @@ import pg from "pg";
 import { log } from "../log.js";
 import { installQueueWakeTrigger, removeQueueWakeTrigger } from "../queue-wake/wake-trigger.js";
 import { migrateMeshSchema } from "./mesh-schema.js";
+import { ensureRuntimeRole, runtimeRoleOf } from "./runtime-role.js";
 import { ensureScalerRole } from "./scaler-role.js";
 import { recordRelease } from "./workflow-versions.js";
 
@@ -14,12 +15,15 @@ const MIGRATION_LOCK_KEY = 0x6d6573682d6d6967n;
  * processes starting together on an empty database wait for the first one instead of racing on DBOS's
  * migration table. Used at launch when MESH_AUTO_MIGRATE=true and by `main.js migrate` (the Job). Records
  * the workflow-code version of the image migrating (the Job promotes it to newest release), and installs
- * the queue wake-up's triggers, or removes them when the release turns the wake-up off.
+ * the queue wake-up's triggers, or removes them when the release turns the wake-up off. `databaseUrl` is
+ * the owner's; given the URL the processes run with (`runtimeDatabaseUrl`), it creates that user as the
+ * runtime role and grants it what this release's tables need (runtime-role.ts).
  */
 export async function runMigrations(
   databaseUrl: string,
   release: { version: string; promote: boolean },
   features: { queueWake: boolean } = { queueWake: true },
+  runtimeDatabaseUrl?: string,
 ): Promise<void> {
   await ensureDatabaseExists(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -42,6 +46,11 @@ export async function runMigrations(
         "cannot create the KEDA scaler role; worker.autoscaling.mode=queueDepth needs it",
       );
     });
+    // Last: the grants cover every table the migrations above created.
+    if (runtimeDatabaseUrl !== undefined) {
+      const role = runtimeRoleOf(runtimeDatabaseUrl);
+      if (await ensureRuntimeRole(client, role)) log.info({ role: role.name }, "runtime role granted");
+    }
     log.info({ ms: Date.now() - started }, "migrations complete");
   } finally {
     await client

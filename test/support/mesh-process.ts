@@ -2,12 +2,16 @@ import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from "node
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { runtimeDatabaseUrl } from "./services.js";
 
 const MAIN = fileURLToPath(new URL("../../app/main.ts", import.meta.url));
 
 export interface MeshProcessOptions {
   role: "all" | "api" | "worker";
+  /** The test database's owner URL: the process migrates with it and runs as the runtime role. */
   databaseUrl: string;
+  /** Run as the owner instead of the runtime role (default "runtime", as pods do). */
+  runAs?: "runtime" | "owner";
   natsUrl?: string;
   /** Extra or overriding environment variables. */
   env?: Record<string, string>;
@@ -88,7 +92,12 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
       MESH_DISPATCH_ROLE: options.role,
-      DATABASE_URL: options.databaseUrl,
+      ...(options.runAs === "owner"
+        ? { DATABASE_URL: options.databaseUrl }
+        : {
+            DATABASE_URL: runtimeDatabaseUrl(options.databaseUrl),
+            DATABASE_MIGRATION_URL: options.databaseUrl,
+          }),
       PORT: String(port),
       POD_NAME: executorId,
       LOG_LEVEL: "info",
@@ -120,10 +129,19 @@ export async function startMesh(options: MeshProcessOptions): Promise<MeshProces
   return mesh;
 }
 
-/** `main migrate`, as the migration Job runs it: the DBOS and mesh schemas, queue settings, the run stream. */
+/**
+ * `main migrate`, as the migration Job runs it: the DBOS and mesh schemas, queue settings, the run stream,
+ * and the runtime role. `env.DATABASE_URL` is the owner's URL; the Job gets it as DATABASE_MIGRATION_URL and
+ * the runtime role's URL (the processes') as DATABASE_URL.
+ */
 export function runMigrateCommand(env: Record<string, string>, timeoutMs = 60_000): SpawnSyncReturns<string> {
+  const owner = env.DATABASE_URL;
+  const urls =
+    owner === undefined || env.DATABASE_MIGRATION_URL !== undefined
+      ? {}
+      : { DATABASE_URL: runtimeDatabaseUrl(owner), DATABASE_MIGRATION_URL: owner };
   return spawnSync(process.execPath, ["--import", "tsx", MAIN, "migrate"], {
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", ...env, ...urls },
     encoding: "utf8",
     timeout: timeoutMs,
   });

@@ -26,6 +26,19 @@ export async function createTestDatabase(label: string): Promise<string> {
 }
 
 /**
+ * The URL mesh processes run with in tests, as on Kubernetes: the test database's runtime role (DML on
+ * DBOS's and mesh's tables only), which the migration creates from this URL (app/durability/runtime-role.ts).
+ * One role per test database: roles are per server.
+ */
+export function runtimeDatabaseUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const database = decodeURIComponent(url.pathname.slice(1));
+  url.username = `${database.slice(0, 55)}_runtime`;
+  url.password = `runtime-${database}`;
+  return url.toString();
+}
+
+/**
  * Drops a test database and the run stream its processes created on the machine's NATS (named after the
  * database when MESH_DEPLOYMENT is unset): JetStream reserves every stream's max_bytes, so streams left
  * behind by earlier runs would exhaust its storage.
@@ -39,6 +52,7 @@ export async function dropTestDatabase(databaseUrl: string): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     // The migration's KEDA scaler role is per server; its only grants were on the dropped database.
     await admin.query(`DROP ROLE IF EXISTS "${scalerRoleName(databaseUrl)}"`);
+    await admin.query(`DROP ROLE IF EXISTS "${new URL(runtimeDatabaseUrl(databaseUrl)).username}"`);
   } finally {
     await admin.end();
   }

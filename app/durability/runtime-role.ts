@@ -1,0 +1,65 @@
+import type pg from "pg";
+
+/**
+ * The Postgres role api and worker processes run as: it reads and writes DBOS's and mesh's tables and
+ * nothing else — no DDL, no CREATE, no role of the owner's. Only the migration (the release's Job, or a
+ * local process migrating at launch) connects as the owner; it creates this role from the runtime URL it
+ * is given (DATABASE_URL, while the owner's is DATABASE_MIGRATION_URL) and grants it, on every release,
+ * what that release's tables need.
+ *
+ * A runtime URL naming the owner itself (one URL for both, the local default) grants nothing: the process
+ * then runs as the owner, as before.
+ */
+export interface RuntimeRole {
+  name: string;
+  /** From the runtime URL; none leaves the role's password as it is (trust or certificate auth). */
+  password?: string;
+}
+
+/** The schemas whose tables the runtime role reads and writes: DBOS's system schema and mesh's own. */
+export const RUNTIME_SCHEMAS = ["dbos", "mesh"] as const;
+
+export function runtimeRoleOf(runtimeDatabaseUrl: string): RuntimeRole {
+  const url = new URL(runtimeDatabaseUrl);
+  const name = decodeURIComponent(url.username);
+  if (!name) throw new Error("DATABASE_URL names no user: the runtime role is the user it connects as");
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  return password === undefined ? { name } : { name, password };
+}
+
+const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
+/**
+ * Creates the runtime role, or brings an existing one back to exactly these attributes, and grants it
+ * DML on every table and sequence of RUNTIME_SCHEMAS as they are after this release's migrations.
+ * Returns false when the runtime role is the migrating user itself (nothing to do).
+ */
+export async function ensureRuntimeRole(client: pg.ClientBase, role: RuntimeRole): Promise<boolean> {
+  const { rows } = await client.query<{ owner: string; database: string }>(
+    "SELECT current_user AS owner, current_database() AS database",
+  );
+  const owner = rows[0]?.owner;
+  const database = rows[0]?.database ?? "";
+  if (role.name === owner) return false;
+  const name = quote(role.name);
+  const existing = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role.name]);
+  const verb = existing.rows.length === 0 ? "CREATE" : "ALTER";
+  // NOINHERIT and no memberships: the role has its own grants and nothing else (on RDS: not rds_superuser).
+  const password = role.password === undefined ? "" : ` PASSWORD ${literal(role.password)}`;
+  await client.query(
+    `${verb} ROLE ${name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS${password}`,
+  );
+  await client.query(`GRANT CONNECT ON DATABASE ${quote(database)} TO ${name}`);
+  for (const schema of RUNTIME_SCHEMAS) {
+    const qualified = quote(schema);
+    // USAGE, never CREATE: the runtime role adds no table, view or function to mesh's schemas.
+    await client.query(`REVOKE CREATE ON SCHEMA ${qualified} FROM ${name}`);
+    await client.query(`GRANT USAGE ON SCHEMA ${qualified} TO ${name}`);
+    await client.query(
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${qualified} TO ${name}`,
+    );
+    await client.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${qualified} TO ${name}`);
+  }
+  return true;
+}
