@@ -19,6 +19,23 @@ export interface RuntimeRole {
 /** The schemas whose tables the runtime role reads and writes: DBOS's system schema and mesh's own. */
 export const RUNTIME_SCHEMAS = ["dbos", "mesh"] as const;
 
+/** The runtime role's name for a database: roles are per Postgres server, so it carries the database's. */
+export function runtimeRoleName(databaseUrl: string): string {
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) || "postgres";
+  return `${database
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, "_")
+    .slice(0, 55)}_runtime`;
+}
+
+/** The owner's URL with the runtime role's credentials: what the Pulumi program gives pods as DATABASE_URL. */
+export function runtimeDatabaseUrl(ownerDatabaseUrl: string, password: string): string {
+  const url = new URL(ownerDatabaseUrl);
+  url.username = runtimeRoleName(ownerDatabaseUrl);
+  url.password = password;
+  return url.toString();
+}
+
 export function runtimeRoleOf(runtimeDatabaseUrl: string): RuntimeRole {
   const url = new URL(runtimeDatabaseUrl);
   const name = decodeURIComponent(url.username);

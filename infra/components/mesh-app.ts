@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { RELEASE_REFUSED_EXIT_CODE } from "../../app/durability/release-refused.js";
+import { runtimeDatabaseUrl } from "../../app/durability/runtime-role.js";
 import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
 import type { NatsUserRole } from "../nats-plan.js";
@@ -42,6 +44,8 @@ export const SECRET_NAME = "mesh";
 export const SCALER_SECRET_NAME = "mesh-keda";
 /** The database URL as KEDA's Go Postgres driver reads it (libpq semantics; no node-postgres options). */
 export const SCALER_DATABASE_URL_KEY = "KEDA_DATABASE_URL";
+/** The owner's URL in Secret `mesh`: read by the migration Job only, never by a pod's container. */
+export const MIGRATION_DATABASE_URL_KEY = "DATABASE_MIGRATION_URL";
 export { SECRET_REVISION_ANNOTATION } from "./secret-revision.js";
 
 /**
@@ -134,8 +138,18 @@ export class MeshApp extends pulumi.ComponentResource {
     const { plan, namespace } = args;
     const commonLabels = { ...plan.main.labels, "app.kubernetes.io/component": "config" };
 
+    // Pods connect as the runtime role (DML only); the owner's URL goes to the migration Job alone, which
+    // creates that role with this password and grants it each release's tables (app/durability/runtime-role.ts).
+    const runtimePassword = new random.RandomPassword(
+      `${name}-db-runtime-password`,
+      { length: 32, special: false },
+      { parent: this },
+    ).result;
     const secretData = pulumi.all({
-      DATABASE_URL: args.databaseUrl,
+      DATABASE_URL: pulumi
+        .all([args.databaseUrl, runtimePassword])
+        .apply(([owner, password]) => runtimeDatabaseUrl(owner, password)),
+      [MIGRATION_DATABASE_URL_KEY]: args.databaseUrl,
       NATS_URL: args.natsUrls.main,
       [NATS_API_URL_KEY]: args.natsUrls.api,
       [NATS_WORKER_URL_KEY]: args.natsUrls.worker,
@@ -198,6 +212,7 @@ export class MeshApp extends pulumi.ComponentResource {
                   command: ["node", "dist/app/main.js", "migrate"],
                   env: [
                     secretEnv("DATABASE_URL"),
+                    secretEnv(MIGRATION_DATABASE_URL_KEY),
                     secretEnv("NATS_URL", false, NATS_MIGRATE_URL_KEY),
                     { name: "MESH_DEPLOYMENT", value: args.deployment },
                     // The Job owns the run queues' settings (app/queue-settings.ts) and the run stream's

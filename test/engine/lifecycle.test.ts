@@ -2,11 +2,13 @@
 // state 1 of the dev stack's shape goes up, is compared with the offline render, its state files are
 // searched for secrets, the CLI entry (infra/index.ts) is shown to be the same program, and destroy
 // leaves nothing behind.
+
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack, UpResult } from "@pulumi/pulumi/automation/index.js";
+import { runtimeRoleName } from "../../app/durability/runtime-role.js";
 import { DEFAULT_RUN_STREAM_SETTINGS } from "../../app/stream/run-stream-settings.js";
 import { migrationJobName } from "../../infra/components/mesh-app.js";
 import { SECRET_REVISION_ANNOTATION, secretRevision } from "../../infra/components/secret-revision.js";
@@ -138,7 +140,11 @@ describe("real engine: the dev stack's shape from up to destroy", () => {
     const secret = await liveObjects(cluster.current).read("v1", "Secret", "mesh", NAMESPACE);
     const decoded = (key: string) => Buffer.from(secret.data[key], "base64").toString("utf8");
     assert.equal(decoded("MESH_API_TOKEN"), SHAPE_SECRETS.apiToken);
-    assert.equal(decoded("DATABASE_URL"), SHAPE_SECRETS.databaseUrl);
+    // The stack's URL is the owner's, for the migration Job; pods get the runtime role's (same database).
+    assert.equal(decoded("DATABASE_MIGRATION_URL"), SHAPE_SECRETS.databaseUrl);
+    const runtimeUrl = new URL(decoded("DATABASE_URL"));
+    assert.equal(runtimeUrl.username, runtimeRoleName(SHAPE_SECRETS.databaseUrl));
+    assert.equal(runtimeUrl.host, new URL(SHAPE_SECRETS.databaseUrl).host);
     assert.equal(decoded("NATS_URL"), SHAPE_SECRETS.natsUrl);
   });
 

@@ -55,6 +55,7 @@ describe("secrets (DESIGN §3.2)", () => {
       assert.ok(isSecretValue(secret.stringData), "stringData is a Pulumi secret");
       const data = unwrapSecrets(secret.stringData) as Record<string, string>;
       assert.deepEqual(Object.keys(data).sort(), [
+        "DATABASE_MIGRATION_URL",
         "DATABASE_URL",
         "MESH_API_TOKEN",
         "NATS_API_URL",
@@ -63,14 +64,24 @@ describe("secrets (DESIGN §3.2)", () => {
         "NATS_WORKER_URL",
         ...(stack === external ? ["OPENAI_API_KEY"] : []),
       ]);
-      assert.ok(data.DATABASE_URL?.includes(databaseSecret));
+      // The owner's password is the migration's alone; pods' DATABASE_URL carries the runtime role's.
+      assert.ok(data.DATABASE_MIGRATION_URL?.includes(databaseSecret));
+      assert.ok(
+        !data.DATABASE_URL?.includes(databaseSecret),
+        "pods' DATABASE_URL carries the owner's password",
+      );
+      assert.equal(new URL(data.DATABASE_URL ?? "").username, "mesh_runtime");
       assert.equal(data.MESH_API_TOKEN, TEST_SECRETS.apiToken);
     }
     const data = unwrapSecrets(
       resourceOf(external.resources, "kubernetes:core/v1:Secret").inputs.stringData,
     ) as Record<string, string>;
     assert.equal(data.NATS_URL, EXTERNAL.natsUrl);
-    assert.equal(data.DATABASE_URL, EXTERNAL.databaseUrl);
+    assert.equal(data.DATABASE_MIGRATION_URL, EXTERNAL.databaseUrl);
+    assert.equal(
+      data.DATABASE_URL,
+      "postgres://mesh_runtime:mock-random-password-for-in-cluster-postgres@db.example:5432/mesh",
+    );
   });
 
   it("gives the model key (modelApiKey) to every mesh pod through Secret `mesh`, and rolls them when it changes", async () => {
@@ -101,8 +112,13 @@ describe("secrets (DESIGN §3.2)", () => {
       resourceOf(prod.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs.stringData,
     ) as Record<string, string>;
     assert.match(
-      data.DATABASE_URL ?? "",
+      data.DATABASE_MIGRATION_URL ?? "",
       /^postgresql:\/\/mesh:mock-rds-managed-password-7f3a@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
+    );
+    // The runtime role's URL: the same endpoint, database and TLS, its own user and generated password.
+    assert.match(
+      data.DATABASE_URL ?? "",
+      /^postgresql:\/\/mesh_runtime:mock-random-password-for-in-cluster-postgres@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
     );
   });
 
@@ -118,6 +134,7 @@ describe("secrets (DESIGN §3.2)", () => {
         const keys =
           name === "mesh" ? ["DATABASE_URL", "NATS_URL", "MESH_API_TOKEN"] : ["DATABASE_URL", "NATS_URL"];
         if (name === "mesh-worker") assert.equal(env.MESH_API_TOKEN, undefined, "workers get no API token");
+        assert.equal(env.DATABASE_MIGRATION_URL, undefined, `${name} gets the owner's URL`);
         for (const key of keys) {
           assert.deepEqual(
             (env[key] as { secretKeyRef: { name: string; key: string } }).secretKeyRef.name,
@@ -133,6 +150,10 @@ describe("secrets (DESIGN §3.2)", () => {
     const job = prod.objects.find((object) => object.kind === "Job");
     assert.deepEqual(job?.spec.template.spec.containers[0].env, [
       { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_URL" } } },
+      {
+        name: "DATABASE_MIGRATION_URL",
+        valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_MIGRATION_URL" } },
+      },
       { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "NATS_MIGRATE_URL" } } },
       { name: "MESH_DEPLOYMENT", value: "mesh-prod" },
       { name: "MESH_WORKER_CONCURRENCY", value: "8" },

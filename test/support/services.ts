@@ -2,6 +2,10 @@ import { randomBytes } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
+import {
+  runtimeRoleName,
+  runtimeDatabaseUrl as runtimeUrlWithPassword,
+} from "../../app/durability/runtime-role.js";
 import { scalerRoleName } from "../../app/durability/scaler-role.js";
 import { deploymentFromDatabase, runStreamNames } from "../../app/stream/run-stream-settings.js";
 
@@ -31,11 +35,7 @@ export async function createTestDatabase(label: string): Promise<string> {
  * One role per test database: roles are per server.
  */
 export function runtimeDatabaseUrl(databaseUrl: string): string {
-  const url = new URL(databaseUrl);
-  const database = decodeURIComponent(url.pathname.slice(1));
-  url.username = `${database.slice(0, 55)}_runtime`;
-  url.password = `runtime-${database}`;
-  return url.toString();
+  return runtimeUrlWithPassword(databaseUrl, `runtime-${new URL(databaseUrl).pathname.slice(1)}`);
 }
 
 /**
@@ -52,7 +52,7 @@ export async function dropTestDatabase(databaseUrl: string): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     // The migration's KEDA scaler role is per server; its only grants were on the dropped database.
     await admin.query(`DROP ROLE IF EXISTS "${scalerRoleName(databaseUrl)}"`);
-    await admin.query(`DROP ROLE IF EXISTS "${new URL(runtimeDatabaseUrl(databaseUrl)).username}"`);
+    await admin.query(`DROP ROLE IF EXISTS "${runtimeRoleName(databaseUrl)}"`);
   } finally {
     await admin.end();
   }
