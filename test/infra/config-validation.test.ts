@@ -174,6 +174,11 @@ describe("stack config validation", () => {
       /mesh:extraEnv\.DATABASE_URL: is set by mesh itself/,
     ],
     [
+      "an extraEnv entry handing pods the owner's database URL",
+      ["extraEnv.DATABASE_MIGRATION_URL=postgres://owner@db/mesh"],
+      /mesh:extraEnv\.DATABASE_MIGRATION_URL: is set by mesh itself/,
+    ],
+    [
       "an extraEnv entry that looks like a secret",
       ["extraEnv.OPENAI_API_KEY=sk-123"],
       /mesh:extraEnv\.OPENAI_API_KEY: looks like a secret/,
