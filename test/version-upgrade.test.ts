@@ -14,14 +14,18 @@ import {
 import { createTestDatabase, dropTestDatabase, NATS_URL, query } from "./support/services.js";
 import { waitFor } from "./support/wait.js";
 
-/** 64 tokens 150 ms apart (9.6 s): runs the old workers hold outlast the v2 processes' start and A's 4-s drain. */
+/**
+ * 64 tokens 250 ms apart (16 s): runs the old workers hold outlast the v2 release's migration, its three
+ * processes' start and A's 4-s drain, also on a loaded machine (at 150 ms apart, a build running beside the
+ * suite let the old workers finish every run before v2 was up).
+ */
 const TOKENS = 64;
 const V1 = { MESH_WORKFLOW_VERSION: "mesh-wf-1", MESH_CHECKPOINT_EVERY: "4" };
 const V2 = { MESH_WORKFLOW_VERSION: "mesh-wf-2", MESH_CHECKPOINT_EVERY: "5" };
 const env = {
   MESH_EXECUTOR_TIMEOUT_MS: "3000",
   MESH_BUILTIN_TOKENS: String(TOKENS),
-  MESH_BUILTIN_TOKEN_DELAY_MS: "150",
+  MESH_BUILTIN_TOKEN_DELAY_MS: "250",
   MESH_WORKER_CONCURRENCY: "2",
   MESH_SHUTDOWN_GRACE_MS: "4000",
   MESH_AUTO_MIGRATE: "false",
@@ -89,7 +93,7 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
   }
 
   it("keeps v1 workers for the runs v1 started and moves the version-free ones to v2", async function () {
-    this.timeout(180_000);
+    this.timeout(300_000);
     const { apiV1, workerA, workerB, client, inputs } = await v1FleetUnderLoad();
     assert.ok(workerA && workerB);
 
@@ -123,7 +127,7 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
         inputs.set(runId, `${label} ${index}`);
 
     const runIds = [...inputs.keys()];
-    await waitForAllSucceeded(client, runIds, 120_000).catch(async (error) => {
+    await waitForAllSucceeded(client, runIds, 200_000).catch(async (error) => {
       const waiting = await waitingRuns();
       throw new Error(`${(error as Error).message}; still waiting: ${JSON.stringify(waiting)}`);
     });
@@ -179,7 +183,7 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
   });
 
   it("shows the stranded runs when v1's workers leave at once (what a plain image roll does)", async function () {
-    this.timeout(180_000);
+    this.timeout(300_000);
     const { workerA, workerB, client, inputs } = await v1FleetUnderLoad();
     assert.ok(workerA && workerB);
     const startedByV1 = new Set((await runsWithSteps()).map((run) => run.workflow_uuid));
@@ -208,7 +212,7 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
 
     // The runbook's remedy: bring a v1 worker back; every run then finishes, each on its own code.
     await start("worker", V1);
-    await waitForAllSucceeded(client, [...inputs.keys()], 120_000);
+    await waitForAllSucceeded(client, [...inputs.keys()], 200_000);
     for (const [runId, input] of inputs)
       assert.equal((await client.getRun(runId)).output, expectedOutput(input, TOKENS), `output of ${runId}`);
   });
