@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type pg from "pg";
 
 /**
@@ -28,11 +29,21 @@ export function runtimeRoleName(databaseUrl: string): string {
     .slice(0, 55)}_runtime`;
 }
 
+/**
+ * The runtime role's password: an HMAC keyed by the owner's URL (as the KEDA scaler role's, scaler-role.ts),
+ * so the Pulumi program computes it without another secret to keep or another provider plugin to run.
+ * Whoever holds the owner's URL can derive it (the owner can reset it anyway); the runtime password does
+ * not reveal the owner's. It changes with the owner's credentials, and the migration Job runs again then.
+ */
+export function runtimePassword(ownerDatabaseUrl: string): string {
+  return createHmac("sha256", ownerDatabaseUrl).update("mesh runtime role").digest("hex");
+}
+
 /** The owner's URL with the runtime role's credentials: what the Pulumi program gives pods as DATABASE_URL. */
-export function runtimeDatabaseUrl(ownerDatabaseUrl: string, password: string): string {
+export function runtimeDatabaseUrl(ownerDatabaseUrl: string): string {
   const url = new URL(ownerDatabaseUrl);
   url.username = runtimeRoleName(ownerDatabaseUrl);
-  url.password = password;
+  url.password = runtimePassword(ownerDatabaseUrl);
   return url.toString();
 }
 

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { RELEASE_REFUSED_EXIT_CODE } from "../../app/durability/release-refused.js";
 import { runtimeDatabaseUrl } from "../../app/durability/runtime-role.js";
 import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
@@ -139,16 +138,9 @@ export class MeshApp extends pulumi.ComponentResource {
     const commonLabels = { ...plan.main.labels, "app.kubernetes.io/component": "config" };
 
     // Pods connect as the runtime role (DML only); the owner's URL goes to the migration Job alone, which
-    // creates that role with this password and grants it each release's tables (app/durability/runtime-role.ts).
-    const runtimePassword = new random.RandomPassword(
-      `${name}-db-runtime-password`,
-      { length: 32, special: false },
-      { parent: this },
-    ).result;
+    // creates that role and grants it each release's tables (app/durability/runtime-role.ts).
     const secretData = pulumi.all({
-      DATABASE_URL: pulumi
-        .all([args.databaseUrl, runtimePassword])
-        .apply(([owner, password]) => runtimeDatabaseUrl(owner, password)),
+      DATABASE_URL: pulumi.secret(args.databaseUrl.apply(runtimeDatabaseUrl)),
       [MIGRATION_DATABASE_URL_KEY]: args.databaseUrl,
       NATS_URL: args.natsUrls.main,
       [NATS_API_URL_KEY]: args.natsUrls.api,

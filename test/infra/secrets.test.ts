@@ -78,10 +78,8 @@ describe("secrets (DESIGN §3.2)", () => {
     ) as Record<string, string>;
     assert.equal(data.NATS_URL, EXTERNAL.natsUrl);
     assert.equal(data.DATABASE_MIGRATION_URL, EXTERNAL.databaseUrl);
-    assert.equal(
-      data.DATABASE_URL,
-      "postgres://mesh_runtime:mock-random-password-for-in-cluster-postgres@db.example:5432/mesh",
-    );
+    // The runtime role on the same server and database, with a password of its own (64 hex digits).
+    assert.match(data.DATABASE_URL ?? "", /^postgres:\/\/mesh_runtime:[0-9a-f]{64}@db\.example:5432\/mesh$/);
   });
 
   it("gives the model key (modelApiKey) to every mesh pod through Secret `mesh`, and rolls them when it changes", async () => {
@@ -115,10 +113,10 @@ describe("secrets (DESIGN §3.2)", () => {
       data.DATABASE_MIGRATION_URL ?? "",
       /^postgresql:\/\/mesh:mock-rds-managed-password-7f3a@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
     );
-    // The runtime role's URL: the same endpoint, database and TLS, its own user and generated password.
+    // The runtime role's URL: the same endpoint, database and TLS, its own user and password.
     assert.match(
       data.DATABASE_URL ?? "",
-      /^postgresql:\/\/mesh_runtime:mock-random-password-for-in-cluster-postgres@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
+      /^postgresql:\/\/mesh_runtime:[0-9a-f]{64}@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
     );
   });
 

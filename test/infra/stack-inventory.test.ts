@@ -42,7 +42,6 @@ describe("stack inventories", () => {
       "mesh:infra:Postgres mesh-postgres",
       "pulumi:providers:kubernetes mesh-eks",
       "pulumi:pulumi:Stack mesh-dev",
-      "random:index/randomPassword:RandomPassword mesh-db-runtime-password",
       "random:index/randomPassword:RandomPassword mesh-nats-api-password",
       "random:index/randomPassword:RandomPassword mesh-nats-main-password",
       "random:index/randomPassword:RandomPassword mesh-nats-migrate-password",
@@ -86,7 +85,7 @@ describe("stack inventories", () => {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 40);
+    assert.equal(names.length, 39);
     const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
     assert.equal(nats.spec.replicas, 3);
     assert.equal(nats.spec.podManagementPolicy, "Parallel");

@@ -2,10 +2,7 @@ import { randomBytes } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
-import {
-  runtimeRoleName,
-  runtimeDatabaseUrl as runtimeUrlWithPassword,
-} from "../../app/durability/runtime-role.js";
+import { runtimeRoleName, runtimeDatabaseUrl as runtimeUrlOf } from "../../app/durability/runtime-role.js";
 import { scalerRoleName } from "../../app/durability/scaler-role.js";
 import { deploymentFromDatabase, runStreamNames } from "../../app/stream/run-stream-settings.js";
 
@@ -35,7 +32,7 @@ export async function createTestDatabase(label: string): Promise<string> {
  * One role per test database: roles are per server.
  */
 export function runtimeDatabaseUrl(databaseUrl: string): string {
-  return runtimeUrlWithPassword(databaseUrl, `runtime-${new URL(databaseUrl).pathname.slice(1)}`);
+  return runtimeUrlOf(databaseUrl);
 }
 
 /**
