@@ -28,8 +28,8 @@ export interface DispatchSample {
  * concurrency). A sample stalls when some version's runs wait while one of its workers has a free slot
  * (a run can only run on its own version's workers; runs waiting for a busy version's workers are
  * capacity, not a stall); the longest stretch of stalled samples is the longest dispatch pause. Slots of a
- * pod that is draining (terminating) do not count: it takes no run by design. Threads must not repeat
- * within a run's length, or runs waiting behind their thread's previous run would count as stalls.
+ * pod that is draining (terminating) do not count: it takes no run by design. Runs waiting behind a
+ * running run of their own thread are not counted as waiting: they cannot start, by design.
  */
 export class DispatchSampler {
   readonly samples: DispatchSample[] = [];
@@ -81,8 +81,16 @@ export class DispatchSampler {
     const [counts, pods] = await Promise.all([
       query<{ version: string; status: string; count: string }>(
         this.options.databaseUrl,
-        `SELECT application_version AS version, status, count(*)::text AS count FROM dbos.workflow_status
-          WHERE queue_name = 'thread-gate' AND status IN ('ENQUEUED', 'PENDING') GROUP BY 1, 2`,
+        // A run queued behind a running run of its own thread cannot start (one run per thread): it is
+        // not waiting for dispatch. The drill chains runs on threads, and a chained run's predecessor may
+        // be an orphan of the kill -9, PENDING until the reaper puts it back.
+        `SELECT application_version AS version, status, count(*)::text AS count FROM dbos.workflow_status w
+          WHERE queue_name = 'thread-gate' AND status IN ('ENQUEUED', 'PENDING')
+            AND NOT (status = 'ENQUEUED' AND EXISTS (
+              SELECT 1 FROM dbos.workflow_status running
+               WHERE running.queue_name = w.queue_name AND running.status = 'PENDING'
+                 AND running.queue_partition_key = w.queue_partition_key))
+          GROUP BY 1, 2`,
       ),
       this.options.cluster.api<PodList>("GET", `/api/v1/namespaces/${this.options.namespace}/pods`),
     ]);
