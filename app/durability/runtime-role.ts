@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type pg from "pg";
+import { databaseRolePrefix, quoteIdentifier, quoteLiteral } from "./role-sql.js";
 
 /**
  * The Postgres role api and worker processes run as: it reads and writes DBOS's and mesh's tables and
@@ -22,11 +23,7 @@ export const RUNTIME_SCHEMAS = ["dbos", "mesh"] as const;
 
 /** The runtime role's name for a database: roles are per Postgres server, so it carries the database's. */
 export function runtimeRoleName(databaseUrl: string): string {
-  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) || "postgres";
-  return `${database
-    .toLowerCase()
-    .replace(/[^a-z0-9_]/g, "_")
-    .slice(0, 55)}_runtime`;
+  return `${databaseRolePrefix(databaseUrl).slice(0, 55)}_runtime`;
 }
 
 /**
@@ -55,8 +52,8 @@ export function runtimeRoleOf(runtimeDatabaseUrl: string): RuntimeRole {
   return password === undefined ? { name } : { name, password };
 }
 
-const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+const quote = quoteIdentifier;
+const literal = quoteLiteral;
 
 /**
  * Creates the runtime role, or brings an existing one back to exactly these attributes, and grants it

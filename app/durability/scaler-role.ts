@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type pg from "pg";
 import { RUN_QUEUES } from "../queue-names.js";
+import { databaseRolePrefix, quoteIdentifier, quoteLiteral } from "./role-sql.js";
 
 /**
  * The least-privilege Postgres role of KEDA's queue-depth scaler (worker.autoscaling.mode=queueDepth): it
@@ -30,8 +31,7 @@ export function versionScalerQuery(version: string, { current }: { current: bool
 
 /** Roles are per Postgres server, so the name carries the database's. */
 export function scalerRoleName(databaseUrl: string): string {
-  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) || "postgres";
-  return `${database.toLowerCase().replace(/[^a-z0-9_]/g, "_")}_keda_scaler`.slice(0, 63);
+  return `${databaseRolePrefix(databaseUrl)}_keda_scaler`.slice(0, 63);
 }
 
 export function scalerPassword(databaseUrl: string): string {
@@ -46,8 +46,8 @@ export function scalerDatabaseUrl(databaseUrl: string): string {
   return url.toString();
 }
 
-const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+const quote = quoteIdentifier;
+const literal = quoteLiteral;
 
 /** Creates or updates the view and the role, and grants the role exactly what the scaler query needs. */
 export async function ensureScalerRole(client: pg.ClientBase, databaseUrl: string): Promise<void> {
