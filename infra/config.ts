@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { readCaBundle } from "./database-tls.js";
 import { quantityToBytes } from "./quantity.js";
 
 // Every stack config key of DESIGN §3.1, read once and validated as a whole. Nothing else in the
@@ -106,6 +107,12 @@ const postgresSchema = z
     allowedSecurityGroupIds: z
       .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group ID like sg-0123456789abcdef0"))
       .default([]),
+    /**
+     * A PEM file of the CA(s) that sign the database's certificate (path relative to the project): pods
+     * connect with sslmode=verify-full against it. Default with mode rds: Amazon RDS's CAs. With mode
+     * external it switches verify-full on; mode inCluster has no TLS to verify.
+     */
+    caBundleFile: z.string().trim().min(1).optional(),
   })
   .prefault({});
 
@@ -411,6 +418,15 @@ const configSchema = z
         "postgres.mode",
         "postgres.mode=rds requires cluster.mode=eks (RDS is placed in the EKS cluster's VPC)",
       );
+    }
+    if (config.postgres.caBundleFile !== undefined) {
+      const bundle = readCaBundle(config.postgres.caBundleFile);
+      if (config.postgres.mode === "inCluster")
+        problem(
+          "postgres.caBundleFile",
+          "applies to postgres.mode rds and external (the in-cluster Postgres serves no TLS)",
+        );
+      else if ("problem" in bundle) problem("postgres.caBundleFile", bundle.problem);
     }
     if (config.cluster.mode === "eks" && !config.cluster.name) {
       problem("cluster.name", "is required when cluster.mode=eks (the name of the existing EKS cluster)");

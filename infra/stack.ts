@@ -6,6 +6,7 @@ import { MeshApp } from "./components/mesh-app.js";
 import { Nats } from "./components/nats.js";
 import { NetworkPolicies } from "./components/network-policies.js";
 import { Postgres } from "./components/postgres.js";
+import { databaseCaBundle } from "./database-tls.js";
 import type { MeshConfig } from "./config.js";
 import { planNats } from "./nats-plan.js";
 import {
@@ -48,8 +49,10 @@ export function createMeshStack(
   );
   const namespaceName = namespace.metadata.name;
 
+  const databaseCa = databaseCaBundle(config.postgres);
   const postgres = new Postgres("mesh-postgres", {
     ...config.postgres,
+    caBundle: databaseCa,
     stack: config.stack,
     namespace: namespaceName,
     k8sProvider: provider,
@@ -72,7 +75,11 @@ export function createMeshStack(
       inClusterPostgres: config.postgres.mode === "inCluster",
     });
   const keda = config.keda.install
-    ? new Keda("keda", { k8sProvider: provider, chartVersion: config.keda.chartVersion })
+    ? new Keda("keda", {
+        k8sProvider: provider,
+        chartVersion: config.keda.chartVersion,
+        databaseCaBundle: databaseCa,
+      })
     : undefined;
 
   const app = new MeshApp("mesh", {
@@ -82,6 +89,7 @@ export function createMeshStack(
     releases,
     k8sProvider: provider,
     databaseUrl: postgres.databaseUrl,
+    databaseCaBundle: databaseCa,
     natsUrls: nats.clientUrls,
     deployment: config.namespace,
     runStream: natsPlan.stream,

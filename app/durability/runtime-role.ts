@@ -1,6 +1,5 @@
-import { createHmac } from "node:crypto";
 import type pg from "pg";
-import { databaseRolePrefix, quoteIdentifier, quoteLiteral } from "./role-sql.js";
+import { databaseRolePrefix, derivedRolePassword, quoteIdentifier, quoteLiteral } from "./role-sql.js";
 
 /**
  * The Postgres role api and worker processes run as: it reads and writes DBOS's and mesh's tables and
@@ -33,7 +32,7 @@ export function runtimeRoleName(databaseUrl: string): string {
  * not reveal the owner's. It changes with the owner's credentials, and the migration Job runs again then.
  */
 export function runtimePassword(ownerDatabaseUrl: string): string {
-  return createHmac("sha256", ownerDatabaseUrl).update("mesh runtime role").digest("hex");
+  return derivedRolePassword(ownerDatabaseUrl, "mesh runtime role");
 }
 
 /** The owner's URL with the runtime role's credentials: what the Pulumi program gives pods as DATABASE_URL. */

@@ -1,7 +1,6 @@
-import { createHmac } from "node:crypto";
 import type pg from "pg";
 import { RUN_QUEUES } from "../queue-names.js";
-import { databaseRolePrefix, quoteIdentifier, quoteLiteral } from "./role-sql.js";
+import { databaseRolePrefix, derivedRolePassword, quoteIdentifier, quoteLiteral } from "./role-sql.js";
 
 /**
  * The least-privilege Postgres role of KEDA's queue-depth scaler (worker.autoscaling.mode=queueDepth): it
@@ -35,7 +34,7 @@ export function scalerRoleName(databaseUrl: string): string {
 }
 
 export function scalerPassword(databaseUrl: string): string {
-  return createHmac("sha256", databaseUrl).update("mesh KEDA scaler role").digest("hex");
+  return derivedRolePassword(databaseUrl, "mesh KEDA scaler role");
 }
 
 /** The system database URL with the scaler role's credentials instead of the owner's. */

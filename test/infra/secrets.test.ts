@@ -111,12 +111,12 @@ describe("secrets (DESIGN §3.2)", () => {
     ) as Record<string, string>;
     assert.match(
       data.DATABASE_MIGRATION_URL ?? "",
-      /^postgresql:\/\/mesh:mock-rds-managed-password-7f3a@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
+      /^postgresql:\/\/mesh:mock-rds-managed-password-7f3a@mesh-postgres-db\..*:5432\/mesh\?sslmode=verify-full&sslrootcert=/,
     );
     // The runtime role's URL: the same endpoint, database and TLS, its own user and password.
     assert.match(
       data.DATABASE_URL ?? "",
-      /^postgresql:\/\/mesh_runtime:[0-9a-f]{64}@mesh-postgres-db\..*:5432\/mesh\?sslmode=require/,
+      /^postgresql:\/\/mesh_runtime:[0-9a-f]{64}@mesh-postgres-db\..*:5432\/mesh\?sslmode=verify-full&sslrootcert=/,
     );
   });
 

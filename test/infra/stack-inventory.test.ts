@@ -22,6 +22,7 @@ describe("stack inventories", () => {
       "kubernetes:apps/v1:Deployment mesh-deployment",
       "kubernetes:apps/v1:StatefulSet mesh-nats-statefulset",
       "kubernetes:batch/v1:Job mesh-migrate",
+      "kubernetes:core/v1:ConfigMap mesh-database-ca",
       "kubernetes:core/v1:Namespace mesh-namespace",
       "kubernetes:core/v1:Secret mesh-nats-config",
       "kubernetes:core/v1:Secret mesh-secret",
@@ -85,7 +86,7 @@ describe("stack inventories", () => {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 39);
+    assert.equal(names.length, 40);
     const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
     assert.equal(nats.spec.replicas, 3);
     assert.equal(nats.spec.podManagementPolicy, "Parallel");
