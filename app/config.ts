@@ -1,3 +1,4 @@
+import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
@@ -81,14 +82,30 @@ export interface MeshConfig {
 
 type Env = Record<string, string | undefined>;
 
-const postgresUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
-  } catch {
-    return false;
-  }
-}, "must be a postgres:// or postgresql:// URL with a host");
+const postgresUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, "must be a postgres:// or postgresql:// URL with a host")
+  .superRefine((value, context) => {
+    // verify-full names the CA bundle by path; the driver reads it on the first connection, so an unmounted
+    // bundle would surface later as a bare ENOENT from deep inside a pool.
+    const caFile = new URL(value).searchParams.get("sslrootcert");
+    if (caFile === null) return;
+    try {
+      accessSync(caFile, constants.R_OK);
+    } catch (error) {
+      context.addIssue({
+        code: "custom",
+        message: `names sslrootcert ${caFile}, which cannot be read (${(error as NodeJS.ErrnoException).code}): the database's CA bundle must be mounted there`,
+      });
+    }
+  });
 
 const natsUrls = z.string().refine(
   (value) =>

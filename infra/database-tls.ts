@@ -45,7 +45,8 @@ export function readCaBundle(file: string): { pem: string } | { problem: string 
     return { problem: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
   }
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) return { problem: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
+  if (blocks.length === 0)
+    return { problem: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
   for (const [index, block] of blocks.entries()) {
     try {
       new X509Certificate(block);

@@ -6,8 +6,8 @@ import { MeshApp } from "./components/mesh-app.js";
 import { Nats } from "./components/nats.js";
 import { NetworkPolicies } from "./components/network-policies.js";
 import { Postgres } from "./components/postgres.js";
-import { databaseCaBundle } from "./database-tls.js";
 import type { MeshConfig } from "./config.js";
+import { databaseCaBundle } from "./database-tls.js";
 import { planNats } from "./nats-plan.js";
 import {
   planReplicaHandoffs,

