@@ -57,7 +57,10 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     assert.ok(!(data.KEDA_DATABASE_URL ?? "").includes(MOCK_RDS_PASSWORD), "not the master password");
     const main = prod.resources.find((resource) => resource.name === "mesh-secret");
     const mainData = unwrapSecrets(main?.inputs.stringData) as Record<string, string>;
-    assert.match(mainData.DATABASE_URL ?? "", /\?sslmode=verify-full&sslrootcert=%2Fetc%2Fmesh%2Fdatabase-ca%2Fca\.pem$/);
+    assert.match(
+      mainData.DATABASE_URL ?? "",
+      /\?sslmode=verify-full&sslrootcert=%2Fetc%2Fmesh%2Fdatabase-ca%2Fca\.pem$/,
+    );
     assert.equal(mainData.KEDA_DATABASE_URL, undefined, "Secret mesh (read by every pod) has no KEDA key");
   });
 
