@@ -2,6 +2,7 @@ import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
+import { withOwnerCredentials } from "./durability/owner-credentials.js";
 import { LOG_LEVELS } from "./log.js";
 import { type DispatchRole, resolveRole } from "./role.js";
 import {
@@ -31,6 +32,11 @@ export interface MeshConfig {
   databaseUrl: string;
   /** The owner's URL, for migrations only: DATABASE_MIGRATION_URL, or DATABASE_URL when that is unset. */
   migrationDatabaseUrl: string;
+  /**
+   * KEDA's URL (DATABASE_SCALER_URL, the migration Job's only): the scaler role's password comes from it
+   * when the stack generates it; unset, the migration derives one from the owner's URL.
+   */
+  scalerDatabaseUrl?: string;
   natsUrl?: string;
   /** The run-output stream's replicas and limits (converged by the migration, its owner). */
   stream: RunStreamSettings;
@@ -215,10 +221,24 @@ export function loadConfig(env: Env = process.env): MeshConfig {
   const databaseUrl = read(env, "DATABASE_URL", postgresUrl);
   if (!databaseUrl)
     throw new ConfigError("DATABASE_URL is required (the Postgres URL of the DBOS system database)");
-  const migrationDatabaseUrl = read(env, "DATABASE_MIGRATION_URL", postgresUrl) ?? databaseUrl;
-  if (!sameDatabase(databaseUrl, migrationDatabaseUrl))
+  const migrationBaseUrl = read(env, "DATABASE_MIGRATION_URL", postgresUrl) ?? databaseUrl;
+  if (!sameDatabase(databaseUrl, migrationBaseUrl))
     throw new ConfigError(
       "DATABASE_MIGRATION_URL must name the same host, port and database as DATABASE_URL (only the user differs)",
+    );
+  const ownerCredentialsFile = read(env, "DATABASE_MIGRATION_CREDENTIALS_FILE", z.string().trim());
+  let migrationDatabaseUrl = migrationBaseUrl;
+  if (ownerCredentialsFile !== undefined) {
+    try {
+      migrationDatabaseUrl = withOwnerCredentials(migrationBaseUrl, ownerCredentialsFile);
+    } catch (error) {
+      throw new ConfigError(`DATABASE_MIGRATION_CREDENTIALS_FILE: ${(error as Error).message}`);
+    }
+  }
+  const scalerDatabaseUrl = read(env, "DATABASE_SCALER_URL", postgresUrl);
+  if (scalerDatabaseUrl !== undefined && !sameDatabase(databaseUrl, scalerDatabaseUrl))
+    throw new ConfigError(
+      "DATABASE_SCALER_URL must name the same host, port and database as DATABASE_URL (only the user differs)",
     );
 
   // Role api reads run streams only: when its deployment gives it a user of its own for that (the stacks'
@@ -252,6 +272,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     roleWarning: warning,
     databaseUrl,
     migrationDatabaseUrl,
+    ...(scalerDatabaseUrl === undefined ? {} : { scalerDatabaseUrl }),
     natsUrl,
     streamNames: runStreamNames(
       read(env, "MESH_DEPLOYMENT", deploymentName) ?? deploymentFromDatabase(databaseUrl),

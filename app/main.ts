@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<void> {
       config.migrationDatabaseUrl,
       { version: config.workflowVersion, promote: true },
       { queueWake: config.queueWake },
-      config.databaseUrl,
+      { runtimeDatabaseUrl: config.databaseUrl, scalerDatabaseUrl: config.scalerDatabaseUrl },
     );
     await writeQueueSettingsAsOwner(config);
     if (config.natsUrl) {
@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
       config.migrationDatabaseUrl,
       { version: config.workflowVersion, promote: false },
       { queueWake: config.queueWake },
-      config.databaseUrl,
+      { runtimeDatabaseUrl: config.databaseUrl, scalerDatabaseUrl: config.scalerDatabaseUrl },
     );
   await DBOS.launch();
   // The release's migration owns the queue settings; a process only creates a missing row.

@@ -113,6 +113,12 @@ const postgresSchema = z
      * external it switches verify-full on; mode inCluster has no TLS to verify.
      */
     caBundleFile: z.string().trim().min(1).optional(),
+    /**
+     * The runtime role's credential generation: raise it by one to rotate the pods' database credentials.
+     * The next update creates role `<db>_runtime_g<N>` with a new password and rolls the pods onto it; the
+     * previous generation keeps working for pods still rolling away, older ones are dropped.
+     */
+    runtimeCredentialGeneration: z.number().int("must be a whole number").min(0).max(999_999_999).default(0),
   })
   .prefault({});
 
@@ -323,6 +329,8 @@ export const MANAGED_ENV_NAMES = [
   "MESH_DEPLOYMENT",
   "DATABASE_URL",
   "DATABASE_MIGRATION_URL",
+  "DATABASE_MIGRATION_CREDENTIALS_FILE",
+  "DATABASE_SCALER_URL",
   "NATS_URL",
   "NATS_API_URL",
   "MESH_API_TOKEN",

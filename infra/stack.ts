@@ -53,6 +53,7 @@ export function createMeshStack(
   const postgres = new Postgres("mesh-postgres", {
     ...config.postgres,
     caBundle: databaseCa,
+    runtimeCredentialGeneration: config.postgres.runtimeCredentialGeneration,
     stack: config.stack,
     namespace: namespaceName,
     k8sProvider: provider,
@@ -88,7 +89,7 @@ export function createMeshStack(
     plan,
     releases,
     k8sProvider: provider,
-    databaseUrl: postgres.databaseUrl,
+    database: postgres.connection,
     databaseCaBundle: databaseCa,
     natsUrls: nats.clientUrls,
     deployment: config.namespace,
@@ -106,7 +107,8 @@ export function createMeshStack(
     topology: describeTopology(plan),
     databaseEndpoint: postgres.endpoint,
     natsUrl: nats.natsUrl,
-    databaseUrl: pulumi.secret(postgres.databaseUrl),
+    // The owner's URL where the stack knows it anyway (in-cluster, external); RDS's never enters the stack.
+    ...(postgres.ownerUrl ? { databaseUrl: pulumi.secret(postgres.ownerUrl) } : {}),
     // Read back by the next update (infra/previous-update.ts): which versions still drain.
     [RELEASES_OUTPUT]: releases.ledger,
     // Read back by the next update: the counts an autoscaler must take over without a reset to 1.

@@ -3,7 +3,7 @@ import pg from "pg";
 import { log } from "../log.js";
 import { installQueueWakeTrigger, removeQueueWakeTrigger } from "../queue-wake/wake-trigger.js";
 import { migrateMeshSchema } from "./mesh-schema.js";
-import { ensureRuntimeRole, runtimeRoleOf } from "./runtime-role.js";
+import { ensureRuntimeRole, retireOldRuntimeRoles, runtimeRoleOf } from "./runtime-role.js";
 import { ensureScalerRole } from "./scaler-role.js";
 import { recordRelease } from "./workflow-versions.js";
 
@@ -23,8 +23,14 @@ export async function runMigrations(
   databaseUrl: string,
   release: { version: string; promote: boolean },
   features: { queueWake: boolean } = { queueWake: true },
-  runtimeDatabaseUrl?: string,
+  roles: {
+    /** The URL api and worker processes run with: its user becomes the runtime role. */
+    runtimeDatabaseUrl?: string;
+    /** KEDA's URL: its password becomes the scaler role's (else one derived from the owner's URL). */
+    scalerDatabaseUrl?: string;
+  } = {},
 ): Promise<void> {
+  const { runtimeDatabaseUrl, scalerDatabaseUrl } = roles;
   await ensureDatabaseExists(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -37,19 +43,28 @@ export async function runMigrations(
     else await removeQueueWakeTrigger(client);
     // This release's workflow-code version becomes the one version-free runs are dispatched to.
     await recordRelease(client, release.version, release);
-    await ensureScalerRole(client, databaseUrl).catch((error: Error & { code?: string }) => {
-      // A database user without CREATEROLE (some external Postgres): everything but queue-depth
-      // autoscaling works, so say what is missing instead of failing the release.
-      if (error.code !== "42501") throw error;
-      log.warn(
-        { err: error.message },
-        "cannot create the KEDA scaler role; worker.autoscaling.mode=queueDepth needs it",
-      );
-    });
+    const scalerPassword = scalerDatabaseUrl
+      ? decodeURIComponent(new URL(scalerDatabaseUrl).password)
+      : undefined;
+    await ensureScalerRole(client, databaseUrl, scalerPassword || undefined).catch(
+      (error: Error & { code?: string }) => {
+        // A database user without CREATEROLE (some external Postgres): everything but queue-depth
+        // autoscaling works, so say what is missing instead of failing the release.
+        if (error.code !== "42501") throw error;
+        log.warn(
+          { err: error.message },
+          "cannot create the KEDA scaler role; worker.autoscaling.mode=queueDepth needs it",
+        );
+      },
+    );
     // Last: the grants cover every table the migrations above created.
     if (runtimeDatabaseUrl !== undefined) {
       const role = runtimeRoleOf(runtimeDatabaseUrl);
-      if (await ensureRuntimeRole(client, role)) log.info({ role: role.name }, "runtime role granted");
+      if (await ensureRuntimeRole(client, role)) {
+        log.info({ role: role.name }, "runtime role granted");
+        const retired = await retireOldRuntimeRoles(client, role.name);
+        if (retired.length > 0) log.info({ retired }, "older runtime credential generations dropped");
+      }
     }
     log.info({ ms: Date.now() - started }, "migrations complete");
   } finally {

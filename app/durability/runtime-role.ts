@@ -20,9 +20,23 @@ export interface RuntimeRole {
 /** The schemas whose tables the runtime role reads and writes: DBOS's system schema and mesh's own. */
 export const RUNTIME_SCHEMAS = ["dbos", "mesh"] as const;
 
-/** The runtime role's name for a database: roles are per Postgres server, so it carries the database's. */
-export function runtimeRoleName(databaseUrl: string): string {
-  return `${databaseRolePrefix(databaseUrl).slice(0, 55)}_runtime`;
+/**
+ * The runtime role's name for a database: roles are per Postgres server, so it carries the database's.
+ * A credential generation above 0 gets a role of its own (`<db>_runtime_g<N>`): rotating the runtime
+ * credentials is moving to the next generation, while pods of the previous one keep connecting.
+ */
+export function runtimeRoleName(databaseUrl: string, generation = 0): string {
+  const prefix = databaseRolePrefix(databaseUrl);
+  return generation === 0
+    ? `${prefix.slice(0, 55)}_runtime`
+    : `${prefix.slice(0, 48)}_runtime_g${generation}`;
+}
+
+/** A runtime role name's base (`<db>`) and generation, or undefined for a user of another name. */
+export function runtimeRoleGeneration(name: string): { base: string; generation: number } | undefined {
+  const match = /^(.+)_runtime(?:_g([1-9][0-9]{0,8}))?$/.exec(name);
+  if (!match) return undefined;
+  return { base: match[1] as string, generation: match[2] === undefined ? 0 : Number(match[2]) };
 }
 
 /**
@@ -31,15 +45,18 @@ export function runtimeRoleName(databaseUrl: string): string {
  * Whoever holds the owner's URL can derive it (the owner can reset it anyway); the runtime password does
  * not reveal the owner's. It changes with the owner's credentials, and the migration Job runs again then.
  */
-export function runtimePassword(ownerDatabaseUrl: string): string {
-  return derivedRolePassword(ownerDatabaseUrl, "mesh runtime role");
+export function runtimePassword(ownerDatabaseUrl: string, generation = 0): string {
+  return derivedRolePassword(
+    ownerDatabaseUrl,
+    generation === 0 ? "mesh runtime role" : `mesh runtime role g${generation}`,
+  );
 }
 
 /** The owner's URL with the runtime role's credentials: what the Pulumi program gives pods as DATABASE_URL. */
-export function runtimeDatabaseUrl(ownerDatabaseUrl: string): string {
+export function runtimeDatabaseUrl(ownerDatabaseUrl: string, generation = 0): string {
   const url = new URL(ownerDatabaseUrl);
-  url.username = runtimeRoleName(ownerDatabaseUrl);
-  url.password = runtimePassword(ownerDatabaseUrl);
+  url.username = runtimeRoleName(ownerDatabaseUrl, generation);
+  url.password = runtimePassword(ownerDatabaseUrl, generation);
   return url.toString();
 }
 
@@ -86,4 +103,39 @@ export async function ensureRuntimeRole(client: pg.ClientBase, role: RuntimeRole
     await client.query(`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${qualified} TO ${name}`);
   }
   return true;
+}
+
+/**
+ * Rotation without stopping a pod: after the release's runtime role is granted, the generation just below
+ * it (the pods still rolling away) keeps its login and gets this release's grants too, and so does any
+ * newer one (a rollback to an older generation). Older generations, which no pod uses once the previous
+ * roll finished, lose their grants and are dropped. Returns the roles dropped.
+ */
+export async function retireOldRuntimeRoles(client: pg.ClientBase, current: string): Promise<string[]> {
+  const parsed = runtimeRoleGeneration(current);
+  if (parsed === undefined) return [];
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT rolname AS name FROM pg_roles WHERE rolname <> $1 AND starts_with(rolname, $2)",
+    [current, `${parsed.base}_runtime`],
+  );
+  const siblings = rows
+    .map((row) => ({ name: row.name, parsed: runtimeRoleGeneration(row.name) }))
+    .filter((role) => role.parsed?.base === parsed.base)
+    .map((role) => ({ name: role.name, generation: role.parsed?.generation ?? 0 }));
+  const previous = Math.max(
+    -1,
+    ...siblings.filter((role) => role.generation < parsed.generation).map((role) => role.generation),
+  );
+  const retired: string[] = [];
+  for (const role of siblings) {
+    if (role.generation >= previous) {
+      await ensureRuntimeRole(client, { name: role.name });
+      continue;
+    }
+    // DROP OWNED revokes what the role was granted here and on the database; it owns nothing.
+    await client.query(`DROP OWNED BY ${quote(role.name)}`);
+    await client.query(`DROP ROLE ${quote(role.name)}`);
+    retired.push(role.name);
+  }
+  return retired;
 }

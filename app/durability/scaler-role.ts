@@ -49,7 +49,11 @@ const quote = quoteIdentifier;
 const literal = quoteLiteral;
 
 /** Creates or updates the view and the role, and grants the role exactly what the scaler query needs. */
-export async function ensureScalerRole(client: pg.ClientBase, databaseUrl: string): Promise<void> {
+export async function ensureScalerRole(
+  client: pg.ClientBase,
+  databaseUrl: string,
+  password: string = scalerPassword(databaseUrl),
+): Promise<void> {
   const role = quote(scalerRoleName(databaseUrl));
   const queues = RUN_QUEUES.map(literal).join(", ");
   await client.query(`
@@ -66,7 +70,7 @@ export async function ensureScalerRole(client: pg.ClientBase, databaseUrl: strin
   ]);
   const verb = rows.length === 0 ? "CREATE" : "ALTER";
   await client.query(
-    `${verb} ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD ${literal(scalerPassword(databaseUrl))}`,
+    `${verb} ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD ${literal(password)}`,
   );
   await client.query(
     `GRANT CONNECT ON DATABASE ${quote((await client.query("SELECT current_database() AS d")).rows[0].d)} TO ${role}`,

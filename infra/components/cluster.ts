@@ -24,6 +24,9 @@ const PROVIDER_BEHAVIOUR = { enableSecretMutable: true };
 export interface ClusterNetwork {
   vpcId: pulumi.Output<string>;
   clusterSecurityGroupId: pulumi.Output<string>;
+  /** The EKS cluster's name and ARN: Pod Identity associations name the one, trust policies the other. */
+  clusterName: pulumi.Output<string>;
+  clusterArn: pulumi.Output<string>;
 }
 
 /**
@@ -88,6 +91,8 @@ export class Cluster extends pulumi.ComponentResource {
       this.network = {
         vpcId: eks.vpcConfig.vpcId,
         clusterSecurityGroupId: eks.vpcConfig.clusterSecurityGroupId,
+        clusterName: eks.name,
+        clusterArn: eks.arn,
       };
     } else {
       this.provider = new k8s.Provider(

@@ -2,9 +2,13 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASE_REFUSED_EXIT_CODE } from "../../app/durability/release-refused.js";
-import { runtimeDatabaseUrl } from "../../app/durability/runtime-role.js";
-import { scalerDatabaseUrl } from "../../app/durability/scaler-role.js";
 import type { RunStreamSettings } from "../../app/stream/run-stream-settings.js";
+import {
+  MIGRATION_SERVICE_ACCOUNT,
+  OWNER_CREDENTIALS_DIR,
+  OWNER_CREDENTIALS_FILE,
+  OWNER_SECRET_PROVIDER_CLASS,
+} from "../migration-identity.js";
 import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import { HANDOFF_FIELD_MANAGER } from "../replica-handoff.js";
@@ -18,6 +22,7 @@ import {
   databaseCaVolumeMount,
 } from "./database-ca.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
+import type { DatabaseConnection } from "./postgres.js";
 import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
 
 export interface MeshAppArgs {
@@ -27,8 +32,8 @@ export interface MeshAppArgs {
   /** The workflow versions of this update: the release's, the draining ones, those retired now. */
   releases: PlannedReleases;
   k8sProvider: k8s.Provider;
-  /** Secrets, delivered to pods only through the Kubernetes Secret `mesh`. */
-  databaseUrl: pulumi.Output<string>;
+  /** The database URLs (secrets, delivered only through Kubernetes Secrets) and the owner's secret. */
+  database: DatabaseConnection;
   /** The CA bundle (PEM) the database URLs verify against, mounted into every pod (infra/database-tls.ts). */
   databaseCaBundle?: string;
   /** Each workload's NATS URL with its own user's credentials (infra/nats-plan.ts NATS_USERS). */
@@ -54,20 +59,10 @@ export const SCALER_SECRET_NAME = "mesh-keda";
 export const SCALER_DATABASE_URL_KEY = "KEDA_DATABASE_URL";
 /** The owner's URL in Secret `mesh`: read by the migration Job only, never by a pod's container. */
 export const MIGRATION_DATABASE_URL_KEY = "DATABASE_MIGRATION_URL";
+/** The scaler role's URL in Secret `mesh`, for the migration Job alone. */
+export const SCALER_URL_FOR_MIGRATION_KEY = "DATABASE_SCALER_URL";
 export { SECRET_REVISION_ANNOTATION } from "./secret-revision.js";
 
-/**
- * KEDA's connection: the scaler role the migration creates (app/durability/scaler-role.ts), never the
- * owner. node-postgres needs `uselibpqcompat=true` for libpq's sslmode=require; KEDA's pgx would send it
- * to the server, so it is dropped.
- */
-function scalerUrl(databaseUrl: pulumi.Output<string>): pulumi.Output<string> {
-  return databaseUrl.apply((url) =>
-    scalerDatabaseUrl(url)
-      .replace(/([?&])uselibpqcompat=true(&|$)/, "$1")
-      .replace(/[?&]$/, ""),
-  );
-}
 export const HTTP_PORT = 8080;
 /** Keys of Secret `mesh` holding the workers' and the migration's NATS URLs (each with its own user). */
 export const NATS_WORKER_URL_KEY = "NATS_WORKER_URL";
@@ -152,8 +147,10 @@ export class MeshApp extends pulumi.ComponentResource {
     // Pods connect as the runtime role (DML only); the owner's URL goes to the migration Job alone, which
     // creates that role and grants it each release's tables (app/durability/runtime-role.ts).
     const secretData = pulumi.all({
-      DATABASE_URL: pulumi.secret(args.databaseUrl.apply(runtimeDatabaseUrl)),
-      [MIGRATION_DATABASE_URL_KEY]: args.databaseUrl,
+      DATABASE_URL: args.database.runtimeUrl,
+      [MIGRATION_DATABASE_URL_KEY]: args.database.migrationUrl,
+      // The migration Job sets the scaler role's password from it (KEDA reads its own Secret).
+      [SCALER_URL_FOR_MIGRATION_KEY]: args.database.scalerUrl,
       NATS_URL: args.natsUrls.main,
       [NATS_API_URL_KEY]: args.natsUrls.api,
       [NATS_WORKER_URL_KEY]: args.natsUrls.worker,
@@ -181,6 +178,8 @@ export class MeshApp extends pulumi.ComponentResource {
       : undefined;
     const caVolumes = databaseCa ? [databaseCaVolume] : [];
     const caMounts = databaseCa ? [databaseCaVolumeMount] : [];
+
+    const ownerSecret = this.ownerSecretMount(args, commonLabels, childOpts);
 
     const migration = new k8s.batch.v1.Job(
       `${name}-migrate`,
@@ -220,6 +219,8 @@ export class MeshApp extends pulumi.ComponentResource {
             metadata: { labels: migrationLabels(plan) },
             spec: {
               restartPolicy: "Never",
+              // The AWS identity that may read the master secret belongs to this ServiceAccount alone.
+              ...(ownerSecret.serviceAccount ? { serviceAccountName: ownerSecret.serviceAccount } : {}),
               automountServiceAccountToken: false,
               securityContext: podSecurityContext,
               containers: [
@@ -230,6 +231,15 @@ export class MeshApp extends pulumi.ComponentResource {
                   env: [
                     secretEnv("DATABASE_URL"),
                     secretEnv(MIGRATION_DATABASE_URL_KEY),
+                    secretEnv(SCALER_URL_FOR_MIGRATION_KEY),
+                    ...(ownerSecret.serviceAccount
+                      ? [
+                          {
+                            name: "DATABASE_MIGRATION_CREDENTIALS_FILE",
+                            value: `${OWNER_CREDENTIALS_DIR}/${OWNER_CREDENTIALS_FILE}`,
+                          },
+                        ]
+                      : []),
                     secretEnv("NATS_URL", false, NATS_MIGRATE_URL_KEY),
                     { name: "MESH_DEPLOYMENT", value: args.deployment },
                     // The Job owns the run queues' settings (app/queue-settings.ts) and the run stream's
@@ -249,16 +259,24 @@ export class MeshApp extends pulumi.ComponentResource {
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: containerSecurityContext,
-                  volumeMounts: [tmpVolumeMount, ...caMounts],
+                  volumeMounts: [tmpVolumeMount, ...caMounts, ...ownerSecret.mounts],
                 },
               ],
-              volumes: [tmpVolume, ...caVolumes],
+              volumes: [tmpVolume, ...caVolumes, ...ownerSecret.volumes],
             },
           },
         },
       },
       // The Job reads the Secret; Pulumi waits for the Job to complete before the Deployments roll.
-      { ...childOpts, dependsOn: [secret, ...(databaseCa ? [databaseCa] : []), ...(args.dependsOn ?? [])] },
+      {
+        ...childOpts,
+        dependsOn: [
+          secret,
+          ...(databaseCa ? [databaseCa] : []),
+          ...ownerSecret.resources,
+          ...(args.dependsOn ?? []),
+        ],
+      },
     );
     const afterMigration = {
       ...childOpts,
@@ -293,6 +311,63 @@ export class MeshApp extends pulumi.ComponentResource {
     this.serviceName = service.metadata.name;
     this.serviceUrl = pulumi.interpolate`http://${service.metadata.name}.${namespace}.svc.cluster.local`;
     this.registerOutputs({ serviceName: this.serviceName, serviceUrl: this.serviceUrl });
+  }
+
+  /**
+   * With RDS, the owner's credentials reach the migration Job as a file: the Secrets Store CSI driver's AWS
+   * provider mounts the master secret, read with the Job's ServiceAccount's Pod Identity. Nothing of it
+   * passes through Pulumi or a Kubernetes Secret; each run of the Job reads the current, rotated value.
+   */
+  private ownerSecretMount(
+    args: MeshAppArgs,
+    labels: Record<string, string>,
+    opts: pulumi.CustomResourceOptions,
+  ) {
+    const arn = args.database.ownerSecretArn;
+    if (arn === undefined)
+      return { serviceAccount: undefined, volumes: [], mounts: [], resources: [] as pulumi.Resource[] };
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${MIGRATION_SERVICE_ACCOUNT}-service-account`,
+      {
+        metadata: { name: MIGRATION_SERVICE_ACCOUNT, namespace: args.namespace, labels },
+        automountServiceAccountToken: false,
+      },
+      opts,
+    );
+    const providerClass = new k8s.apiextensions.CustomResource(
+      "mesh-owner-secret-provider",
+      {
+        apiVersion: "secrets-store.csi.x-k8s.io/v1",
+        kind: "SecretProviderClass",
+        metadata: { name: OWNER_SECRET_PROVIDER_CLASS, namespace: args.namespace, labels },
+        spec: {
+          provider: "aws",
+          parameters: {
+            usePodIdentity: "true",
+            objects: arn.apply(
+              (secretArn) =>
+                `- objectName: "${secretArn}"\n  objectType: "secretsmanager"\n  objectAlias: "${OWNER_CREDENTIALS_FILE}"\n`,
+            ),
+          },
+        },
+      },
+      opts,
+    );
+    return {
+      serviceAccount: MIGRATION_SERVICE_ACCOUNT,
+      volumes: [
+        {
+          name: "database-owner",
+          csi: {
+            driver: "secrets-store.csi.k8s.io",
+            readOnly: true,
+            volumeAttributes: { secretProviderClass: OWNER_SECRET_PROVIDER_CLASS },
+          },
+        },
+      ],
+      mounts: [{ name: "database-owner", mountPath: OWNER_CREDENTIALS_DIR, readOnly: true }],
+      resources: [serviceAccount, providerClass] as pulumi.Resource[],
+    };
   }
 
   /** A worker Deployment (the release's or a draining version's) with its budget and autoscaler. */
@@ -578,7 +653,7 @@ export class MeshApp extends pulumi.ComponentResource {
       {
         metadata: { name: SCALER_SECRET_NAME, namespace: args.namespace, labels },
         type: "Opaque",
-        stringData: { [SCALER_DATABASE_URL_KEY]: scalerUrl(args.databaseUrl) },
+        stringData: { [SCALER_DATABASE_URL_KEY]: args.database.scalerUrl },
       },
       opts,
     );

@@ -2,7 +2,14 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { runtimeDatabaseUrl, runtimeRoleName } from "../../app/durability/runtime-role.js";
+import { scalerDatabaseUrl, scalerRoleName } from "../../app/durability/scaler-role.js";
 import { verifiedTlsUrl } from "../database-tls.js";
+import {
+  MIGRATION_SERVICE_ACCOUNT,
+  masterSecretReadPolicy,
+  podIdentityTrustPolicy,
+} from "../migration-identity.js";
 import type { ClusterNetwork } from "./cluster.js";
 
 export interface PostgresArgs {
@@ -37,6 +44,50 @@ export interface PostgresArgs {
    * the URL says sslmode=verify-full and names the bundle's path in the pods. Modes rds and external.
    */
   caBundle?: string;
+  /**
+   * The runtime role's credential generation (postgres.runtimeCredentialGeneration): a new one is a new
+   * role with a new password, while the previous generation's pods keep connecting until they are gone.
+   */
+  runtimeCredentialGeneration?: number;
+}
+
+/**
+ * How each workload reaches the database, all secrets. Pods get the runtime role's URL, KEDA the scaler
+ * role's, and the migration Job the owner's: with RDS that URL carries no credentials, and the Job reads
+ * the master user's from Secrets Manager at run time (ownerSecretArn, infra/migration-identity.ts).
+ */
+export interface DatabaseConnection {
+  runtimeUrl: pulumi.Output<string>;
+  scalerUrl: pulumi.Output<string>;
+  migrationUrl: pulumi.Output<string>;
+  ownerSecretArn?: pulumi.Output<string>;
+}
+
+/** A URL with a role's credentials. */
+function withCredentials(url: string, user: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.username = encodeURIComponent(user);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
+/**
+ * KEDA's URL from the owner's: the scaler role (app/durability/scaler-role.ts). KEDA's pgx would send
+ * node-postgres's `uselibpqcompat` to the server as a setting, so it is dropped.
+ */
+function scalerUrlOf(ownerUrl: string): string {
+  const url = new URL(scalerDatabaseUrl(ownerUrl));
+  url.searchParams.delete("uselibpqcompat");
+  return url.toString();
+}
+
+/** The connection of a stack that knows the owner's URL (in-cluster, external): roles derived from it. */
+function derivedConnection(ownerUrl: pulumi.Output<string>, generation: number): DatabaseConnection {
+  return {
+    runtimeUrl: pulumi.secret(ownerUrl.apply((url) => runtimeDatabaseUrl(url, generation))),
+    scalerUrl: pulumi.secret(ownerUrl.apply(scalerUrlOf)),
+    migrationUrl: pulumi.secret(ownerUrl),
+  };
 }
 
 const DATABASE = "mesh";
@@ -47,27 +98,33 @@ const USER = "mesh";
  * (RDS, an in-cluster StatefulSet, or an external URL) stays in here.
  */
 export class Postgres extends pulumi.ComponentResource {
-  readonly databaseUrl: pulumi.Output<string>;
+  readonly connection: DatabaseConnection;
+  /** The owner's URL where the stack knows it (in-cluster, external); never with RDS. */
+  readonly ownerUrl?: pulumi.Output<string>;
   readonly endpoint: pulumi.Output<string>;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mesh:infra:Postgres", name, {}, opts);
+    const generation = args.runtimeCredentialGeneration ?? 0;
     if (args.mode === "rds") {
-      ({ databaseUrl: this.databaseUrl, endpoint: this.endpoint } = this.createRds(name, args));
-    } else if (args.mode === "inCluster") {
-      ({ databaseUrl: this.databaseUrl, endpoint: this.endpoint } = this.createInCluster(name, args));
+      ({ connection: this.connection, endpoint: this.endpoint } = this.createRds(name, args, generation));
     } else {
-      if (!args.externalUrl) throw new Error("mode external needs externalUrl");
-      const caBundle = args.caBundle;
-      this.databaseUrl = pulumi.secret(
-        caBundle ? args.externalUrl.apply((url) => verifiedTlsUrl(url)) : args.externalUrl,
-      );
-      this.endpoint = pulumi.output("external");
+      if (args.mode === "inCluster") {
+        ({ databaseUrl: this.ownerUrl, endpoint: this.endpoint } = this.createInCluster(name, args));
+      } else {
+        if (!args.externalUrl) throw new Error("mode external needs externalUrl");
+        const caBundle = args.caBundle;
+        this.ownerUrl = pulumi.secret(
+          caBundle ? args.externalUrl.apply((url) => verifiedTlsUrl(url)) : args.externalUrl,
+        );
+        this.endpoint = pulumi.output("external");
+      }
+      this.connection = derivedConnection(this.ownerUrl, generation);
     }
-    this.registerOutputs({ databaseUrl: this.databaseUrl, endpoint: this.endpoint });
+    this.registerOutputs({ endpoint: this.endpoint });
   }
 
-  private createRds(name: string, args: PostgresArgs) {
+  private createRds(name: string, args: PostgresArgs, generation: number) {
     const network = args.network;
     if (!network) throw new Error("mode rds needs the EKS cluster network");
     if (!args.caBundle) throw new Error("mode rds needs the RDS CA bundle (verify-full)");
@@ -132,7 +189,8 @@ export class Postgres extends pulumi.ComponentResource {
         storageEncrypted: true,
         dbName: DATABASE,
         username: USER,
-        // RDS generates the master password and keeps it in Secrets Manager; it never enters config.
+        // RDS generates the master password and keeps (and rotates) it in Secrets Manager; it never
+        // enters config, state or the cluster.
         manageMasterUserPassword: true,
         dbSubnetGroupName: subnetGroup.name,
         vpcSecurityGroupIds: [securityGroup.id],
@@ -149,25 +207,71 @@ export class Postgres extends pulumi.ComponentResource {
       },
       { parent: this, protect: deletionProtection },
     );
-    const secretArn = instance.masterUserSecrets.apply((secrets) => secrets[0]?.secretArn ?? "");
-    // The URL is copied into a Kubernetes Secret, so automatic rotation would leave pods with a stale
-    // password: rotation is off; rotate with `aws secretsmanager rotate-secret` and then `pulumi up`.
-    new aws.secretsmanager.SecretRotation(
-      `${name}-no-rotation`,
-      { secretId: secretArn, rotationEnabled: false },
+    // RDS generates the master password, keeps it in Secrets Manager and rotates it (every 7 days by
+    // default). The program never reads it: only the migration Job does, at run time, as its own identity.
+    const ownerSecretArn = instance.masterUserSecrets.apply((secrets) => secrets[0]?.secretArn ?? "");
+    const migrateRole = new aws.iam.Role(
+      `${name}-migrate-role`,
+      {
+        description:
+          "mesh migration Job (EKS Pod Identity): reads the RDS master user's secret, nothing else",
+        assumeRolePolicy: network.clusterArn.apply((arn) => JSON.stringify(podIdentityTrustPolicy(arn))),
+        maxSessionDuration: 3600,
+        tags,
+      },
       { parent: this },
     );
-    const credentials = aws.secretsmanager.getSecretVersionOutput({ secretId: secretArn }, { parent: this });
-    const databaseUrl = pulumi
-      .all([credentials.secretString, instance.address, instance.port])
-      .apply(([secretString, host, port]) => {
-        const { username, password } = JSON.parse(secretString) as { username: string; password: string };
-        // verify-full against the RDS CA bundle mounted in the pods: the server must prove it is this instance.
-        return verifiedTlsUrl(
-          `postgresql://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${DATABASE}`,
-        );
-      });
-    return { databaseUrl: pulumi.secret(databaseUrl), endpoint: instance.endpoint };
+    new aws.iam.RolePolicy(
+      `${name}-migrate-read-master-secret`,
+      {
+        role: migrateRole.id,
+        policy: ownerSecretArn.apply((arn) => JSON.stringify(masterSecretReadPolicy(arn))),
+      },
+      { parent: this },
+    );
+    new aws.eks.PodIdentityAssociation(
+      `${name}-migrate-identity`,
+      {
+        clusterName: network.clusterName,
+        namespace: args.namespace,
+        serviceAccount: MIGRATION_SERVICE_ACCOUNT,
+        roleArn: migrateRole.arn,
+        tags,
+      },
+      { parent: this },
+    );
+
+    // The runtime and scaler roles' passwords: random, kept by Pulumi (secrets in state), set on the roles
+    // by the migration Job. A new credential generation replaces the runtime password with the role.
+    const runtimePassword = new random.RandomPassword(
+      `${name}-runtime-password`,
+      { length: 40, special: false, keepers: { generation: String(generation) } },
+      { parent: this },
+    );
+    const scalerPassword = new random.RandomPassword(
+      `${name}-scaler-password`,
+      { length: 40, special: false },
+      { parent: this },
+    );
+    // verify-full against the RDS CA bundle mounted in the pods: the server must prove it is this instance.
+    const base = pulumi
+      .all([instance.address, instance.port])
+      .apply(([host, port]) => verifiedTlsUrl(`postgresql://${host}:${port}/${DATABASE}`));
+    const connection: DatabaseConnection = {
+      runtimeUrl: pulumi.secret(
+        pulumi
+          .all([base, runtimePassword.result])
+          .apply(([url, password]) => withCredentials(url, runtimeRoleName(url, generation), password)),
+      ),
+      scalerUrl: pulumi.secret(
+        pulumi
+          .all([base, scalerPassword.result])
+          .apply(([url, password]) => withCredentials(url, scalerRoleName(url), password)),
+      ),
+      migrationUrl: base,
+      ownerSecretArn,
+    };
+    return { connection, endpoint: instance.endpoint };
   }
 
   private createInCluster(name: string, args: PostgresArgs) {

@@ -10,7 +10,11 @@ import type { KubernetesObject } from "./kubernetes-objects.js";
 
 // Custom resources: the kubernetes-models family's package per API group, whose generated interfaces
 // (I<Kind>) serve as the TypeScript types too.
-const CUSTOM_RESOURCE_MODELS: Record<string, string> = { "keda.sh": "@kubernetes-models/keda" };
+const CUSTOM_RESOURCE_MODELS: Record<string, string> = {
+  "keda.sh": "@kubernetes-models/keda",
+  // No published package: transcribed from the driver's CRD, beside this module.
+  "secrets-store.csi.x-k8s.io": "./crd-models",
+};
 
 /** apiVersion + kind → the validator module and the TypeScript type of the kind ("v1" is core). */
 function schemaModules(apiVersion: string, kind: string): { models: string; type: string } {

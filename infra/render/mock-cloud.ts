@@ -5,7 +5,10 @@ import type * as pulumi from "@pulumi/pulumi";
 
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "eu-west-1";
-/** The RDS-managed master password the mock Secrets Manager returns (a test secret, never a real one). */
+/**
+ * The RDS-managed master password the mock Secrets Manager would return (a test secret, never a real
+ * one). The program must never ask for it: tests look for it everywhere a value could leak.
+ */
 export const MOCK_RDS_PASSWORD = "mock-rds-managed-password-7f3a";
 
 export const CLOUD_COMPUTED = "(known after apply)";
@@ -87,13 +90,16 @@ export function mockComputedState(
         ],
       };
     }
+    case "aws:iam/role:Role":
+      return { arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${name}-mock` };
     case "aws:rds/subnetGroup:SubnetGroup":
       return { name: inputs.name ?? `${name}-mock` };
     case "kubernetes:core/v1:Secret":
       // The API server gives every object a random uid; the stand-in is fixed per object name.
       return { metadata: { ...(inputs.metadata as Record<string, unknown>), uid: `mock-uid-${name}` } };
     case "random:index/randomPassword:RandomPassword":
-      return { result: "mock-random-password-for-in-cluster-postgres" };
+      // One per resource, so a test can tell the runtime role's password from the scaler's.
+      return { result: `mock-random-password-${name}` };
     default:
       return {};
   }

@@ -68,6 +68,8 @@ export interface MockRunResult {
   outputs: Record<string, unknown>;
   /** Names of the stack outputs that are Pulumi secrets. */
   secretOutputs: string[];
+  /** Every provider function the program invoked (data sources, e.g. aws:eks/getCluster), in order. */
+  invokes: string[];
 }
 
 /**
@@ -77,6 +79,7 @@ export interface MockRunResult {
  */
 export async function runUnderMocks(options: MockRunOptions): Promise<MockRunResult> {
   const resources: RegisteredResource[] = [];
+  const invokes: string[] = [];
   const engineViews = new Map<string, EngineView>();
   const started = Date.now();
   await pulumi.runtime.setMocks(
@@ -104,7 +107,10 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
           state: { ...args.inputs, ...mockComputedState(args.type, args.name, args.inputs) },
         };
       },
-      call: (args) => mockCall(args),
+      call: (args) => {
+        invokes.push(args.token);
+        return mockCall(args);
+      },
     },
     "mesh",
     options.stack,
@@ -138,7 +144,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   // Stack outputs can resolve before every resource is registered (a Deployment waiting on its Job):
   // drain the outstanding registrations so the inventory is complete.
   await pulumi.runtime.disconnect();
-  return { resources, outputs: resolved, secretOutputs };
+  return { resources, outputs: resolved, secretOutputs, invokes };
 }
 
 /** A stack transformation that records each resource's EngineView (and changes nothing). */

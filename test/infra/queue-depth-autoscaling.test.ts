@@ -52,7 +52,7 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     // the CA bundle KEDA's operator mounts, and no node-postgres-only option.
     assert.match(
       data.KEDA_DATABASE_URL ?? "",
-      /^postgresql:\/\/mesh_keda_scaler:[0-9a-f]{64}@.*:5432\/mesh\?sslmode=verify-full&sslrootcert=%2Fetc%2Fmesh%2Fdatabase-ca%2Fca\.pem$/,
+      /^postgresql:\/\/mesh_keda_scaler:mock-random-password-mesh-postgres-scaler-password@.*:5432\/mesh\?sslmode=verify-full&sslrootcert=%2Fetc%2Fmesh%2Fdatabase-ca%2Fca\.pem$/,
     );
     assert.ok(!(data.KEDA_DATABASE_URL ?? "").includes(MOCK_RDS_PASSWORD), "not the master password");
     const main = prod.resources.find((resource) => resource.name === "mesh-secret");

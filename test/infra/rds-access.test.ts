@@ -76,8 +76,8 @@ describe("RDS access (DESIGN §3.2)", () => {
       assert.deepEqual(
         keys,
         name === "prod"
-          ? ["DATABASE_MIGRATION_URL", "DATABASE_URL", "KEDA_DATABASE_URL"]
-          : ["DATABASE_MIGRATION_URL", "DATABASE_URL"],
+          ? ["DATABASE_MIGRATION_URL", "DATABASE_SCALER_URL", "DATABASE_URL", "KEDA_DATABASE_URL"]
+          : ["DATABASE_MIGRATION_URL", "DATABASE_SCALER_URL", "DATABASE_URL"],
       );
       for (const { key, url } of urls) {
         const params = new URL(url).searchParams;

@@ -27,8 +27,8 @@ describe("secrets (DESIGN §3.2)", () => {
     "external-db-password-91",
     "external-nats-password-42",
     EXTERNAL.modelApiKey,
-    // What the mock gives every RandomPassword: here NATS's route and user passwords.
-    "mock-random-password-for-in-cluster-postgres",
+    // What the mock gives every RandomPassword (NATS's route and user passwords, the database roles').
+    "mock-random-password-",
   ];
 
   it("keeps every secret out of every registered input except the Secrets `mesh`, `mesh-keda` and NATS's config", () => {
@@ -47,8 +47,8 @@ describe("secrets (DESIGN §3.2)", () => {
   });
 
   it("puts DATABASE_URL, each workload's NATS URL and MESH_API_TOKEN in the Secret, as Pulumi secrets", () => {
-    for (const [stack, databaseSecret] of [
-      [prod, MOCK_RDS_PASSWORD],
+    for (const [stack, ownerPassword] of [
+      [prod, undefined],
       [external, "external-db-password-91"],
     ] as const) {
       const secret = resourceOf(stack.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs;
@@ -56,6 +56,7 @@ describe("secrets (DESIGN §3.2)", () => {
       const data = unwrapSecrets(secret.stringData) as Record<string, string>;
       assert.deepEqual(Object.keys(data).sort(), [
         "DATABASE_MIGRATION_URL",
+        "DATABASE_SCALER_URL",
         "DATABASE_URL",
         "MESH_API_TOKEN",
         "NATS_API_URL",
@@ -64,10 +65,13 @@ describe("secrets (DESIGN §3.2)", () => {
         "NATS_WORKER_URL",
         ...(stack === external ? ["OPENAI_API_KEY"] : []),
       ]);
-      // The owner's password is the migration's alone; pods' DATABASE_URL carries the runtime role's.
-      assert.ok(data.DATABASE_MIGRATION_URL?.includes(databaseSecret));
+      // The owner's password is the migration's alone (with RDS not even that: the Job reads it from
+      // Secrets Manager); pods' DATABASE_URL carries the runtime role's.
+      if (ownerPassword === undefined)
+        assert.equal(new URL(data.DATABASE_MIGRATION_URL ?? "").password, "", "RDS: no owner credentials");
+      else assert.ok(data.DATABASE_MIGRATION_URL?.includes(ownerPassword));
       assert.ok(
-        !data.DATABASE_URL?.includes(databaseSecret),
+        !data.DATABASE_URL?.includes(ownerPassword ?? MOCK_RDS_PASSWORD),
         "pods' DATABASE_URL carries the owner's password",
       );
       assert.equal(new URL(data.DATABASE_URL ?? "").username, "mesh_runtime");
@@ -105,19 +109,29 @@ describe("secrets (DESIGN §3.2)", () => {
     }
   });
 
-  it("builds the RDS URL from the managed secret with TLS required", () => {
+  it("RDS: the owner's URL carries no credentials; the runtime and scaler roles have generated passwords", () => {
     const data = unwrapSecrets(
       resourceOf(prod.resources, "kubernetes:core/v1:Secret", "mesh-secret").inputs.stringData,
     ) as Record<string, string>;
     assert.match(
       data.DATABASE_MIGRATION_URL ?? "",
-      /^postgresql:\/\/mesh:mock-rds-managed-password-7f3a@mesh-postgres-db\..*:5432\/mesh\?sslmode=verify-full&sslrootcert=/,
+      /^postgresql:\/\/mesh-postgres-db\..*:5432\/mesh\?sslmode=verify-full&sslrootcert=/,
     );
-    // The runtime role's URL: the same endpoint, database and TLS, its own user and password.
-    assert.match(
-      data.DATABASE_URL ?? "",
-      /^postgresql:\/\/mesh_runtime:[0-9a-f]{64}@mesh-postgres-db\..*:5432\/mesh\?sslmode=verify-full&sslrootcert=/,
+    // The roles' URLs: the same endpoint, database and TLS, each its own user and random password.
+    const runtime = new URL(data.DATABASE_URL ?? "");
+    const scaler = new URL(data.DATABASE_SCALER_URL ?? "");
+    assert.deepEqual(
+      [runtime.username, runtime.password],
+      ["mesh_runtime", "mock-random-password-mesh-postgres-runtime-password"],
     );
+    assert.deepEqual(
+      [scaler.username, scaler.password],
+      ["mesh_keda_scaler", "mock-random-password-mesh-postgres-scaler-password"],
+    );
+    for (const url of [runtime, scaler]) {
+      assert.equal(url.host, new URL(data.DATABASE_MIGRATION_URL ?? "").host);
+      assert.equal(url.search, new URL(data.DATABASE_MIGRATION_URL ?? "").search);
+    }
   });
 
   it("hands pods the secrets only as secretKeyRef env from the Secret `mesh`", () => {
@@ -133,6 +147,7 @@ describe("secrets (DESIGN §3.2)", () => {
           name === "mesh" ? ["DATABASE_URL", "NATS_URL", "MESH_API_TOKEN"] : ["DATABASE_URL", "NATS_URL"];
         if (name === "mesh-worker") assert.equal(env.MESH_API_TOKEN, undefined, "workers get no API token");
         assert.equal(env.DATABASE_MIGRATION_URL, undefined, `${name} gets the owner's URL`);
+        assert.equal(env.DATABASE_SCALER_URL, undefined, `${name} gets the scaler's URL`);
         for (const key of keys) {
           assert.deepEqual(
             (env[key] as { secretKeyRef: { name: string; key: string } }).secretKeyRef.name,
@@ -151,6 +166,15 @@ describe("secrets (DESIGN §3.2)", () => {
       {
         name: "DATABASE_MIGRATION_URL",
         valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_MIGRATION_URL" } },
+      },
+      {
+        name: "DATABASE_SCALER_URL",
+        valueFrom: { secretKeyRef: { name: "mesh", key: "DATABASE_SCALER_URL" } },
+      },
+      // The owner's credentials: a file the CSI driver mounts from Secrets Manager, never an env value.
+      {
+        name: "DATABASE_MIGRATION_CREDENTIALS_FILE",
+        value: "/var/run/secrets/mesh/database-owner/owner.json",
       },
       { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "mesh", key: "NATS_MIGRATE_URL" } } },
       { name: "MESH_DEPLOYMENT", value: "mesh-prod" },

@@ -16,9 +16,11 @@ describe("stack inventories", () => {
     const dev = stacks.dev as RenderedStack;
     assert.deepEqual(inventory(dev), [
       "aws:ec2/securityGroup:SecurityGroup mesh-postgres-sg",
+      "aws:eks/podIdentityAssociation:PodIdentityAssociation mesh-postgres-migrate-identity",
+      "aws:iam/role:Role mesh-postgres-migrate-role",
+      "aws:iam/rolePolicy:RolePolicy mesh-postgres-migrate-read-master-secret",
       "aws:rds/instance:Instance mesh-postgres-db",
       "aws:rds/subnetGroup:SubnetGroup mesh-postgres-subnets",
-      "aws:secretsmanager/secretRotation:SecretRotation mesh-postgres-no-rotation",
       "kubernetes:apps/v1:Deployment mesh-deployment",
       "kubernetes:apps/v1:StatefulSet mesh-nats-statefulset",
       "kubernetes:batch/v1:Job mesh-migrate",
@@ -29,6 +31,7 @@ describe("stack inventories", () => {
       "kubernetes:core/v1:Service mesh-nats-client",
       "kubernetes:core/v1:Service mesh-nats-headless",
       "kubernetes:core/v1:Service mesh-service",
+      "kubernetes:core/v1:ServiceAccount mesh-migrate-service-account",
       "kubernetes:core/v1:ServiceAccount mesh-nats-service-account",
       "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-default-deny",
       "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-api",
@@ -36,6 +39,7 @@ describe("stack inventories", () => {
       "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-network-mesh-nats",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-nats-pdb",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-pdb",
+      "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass mesh-owner-secret-provider",
       "mesh:infra:Cluster mesh",
       "mesh:infra:MeshApp mesh",
       "mesh:infra:Nats mesh-nats",
@@ -48,6 +52,8 @@ describe("stack inventories", () => {
       "random:index/randomPassword:RandomPassword mesh-nats-migrate-password",
       "random:index/randomPassword:RandomPassword mesh-nats-route-password",
       "random:index/randomPassword:RandomPassword mesh-nats-worker-password",
+      "random:index/randomPassword:RandomPassword mesh-postgres-runtime-password",
+      "random:index/randomPassword:RandomPassword mesh-postgres-scaler-password",
     ]);
     const main = objectOf(dev.objects, "Deployment", "mesh");
     assert.equal(main.spec.replicas, 2);
@@ -86,7 +92,7 @@ describe("stack inventories", () => {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 40);
+    assert.equal(names.length, 46);
     const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
     assert.equal(nats.spec.replicas, 3);
     assert.equal(nats.spec.podManagementPolicy, "Parallel");
@@ -149,14 +155,15 @@ describe("stack inventories", () => {
     assert.equal(local.outputs.databaseEndpoint, "mesh-postgres.mesh-local.svc.cluster.local:5432");
   });
 
-  it("exports namespace, service, topology, database endpoint and NATS URL; the database URL only as a secret", () => {
+  it("exports namespace, service, topology, database endpoint and NATS URL; no database URL with RDS", () => {
     const prod = stacks.prod as RenderedStack;
     assert.equal(prod.outputs.namespace, "mesh-prod");
     assert.equal(prod.outputs.serviceName, "mesh");
     assert.equal(prod.outputs.serviceUrl, "http://mesh.mesh-prod.svc.cluster.local");
     assert.match(String(prod.outputs.databaseEndpoint), /\.rds\.amazonaws\.com:5432$/);
     assert.equal(prod.outputs.natsUrl, "nats://mesh-nats.mesh-prod.svc.cluster.local:4222");
-    assert.deepEqual(prod.secretOutputs, ["databaseUrl"]);
+    // The owner's URL would need the master password, which the stack never reads (master-password.test.ts).
+    assert.deepEqual(prod.secretOutputs, []);
   });
 
   it("names the migration Job after the release (image, queue and stream settings, secrets), so a new one gets a new Job", () => {

@@ -15,6 +15,8 @@ export interface RenderedStack {
   objects: KubernetesObject[];
   outputs: Record<string, unknown>;
   secretOutputs: string[];
+  /** The provider functions the program invoked (infra/render/run-under-mocks.ts). */
+  invokes: string[];
 }
 
 /** Runs the program for a committed stack file (plus `--set`-style overrides) under Pulumi's mocks. */
