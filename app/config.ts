@@ -101,7 +101,12 @@ const postgresUrl = z
   .superRefine((value, context) => {
     // verify-full names the CA bundle by path; the driver reads it on the first connection, so an unmounted
     // bundle would surface later as a bare ENOENT from deep inside a pool.
-    const caFile = new URL(value).searchParams.get("sslrootcert");
+    let caFile: string | null;
+    try {
+      caFile = new URL(value).searchParams.get("sslrootcert");
+    } catch {
+      return; // not a URL: the check above says so
+    }
     if (caFile === null) return;
     try {
       accessSync(caFile, constants.R_OK);
