@@ -4,6 +4,7 @@
 import {
   ApiextensionsV1Api,
   ApiregistrationV1Api,
+  AppsV1Api,
   AuthorizationV1Api,
   type KubeConfig,
   StorageV1Api,
@@ -14,6 +15,8 @@ const DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class";
 /** In-tree provisioners whose volumes are served by a CSI driver since CSI migration (EKS ≥ 1.23). */
 const MIGRATED_PROVISIONERS: Record<string, string> = { "kubernetes.io/aws-ebs": "ebs.csi.aws.com" };
 const METRICS_API = "v1beta1.metrics.k8s.io";
+const SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io";
+const POD_IDENTITY_AGENT = "eks-pod-identity-agent";
 
 const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
 
@@ -32,7 +35,32 @@ export async function clusterProblems(
     ...(await kedaProblems(kubeConfig, requirements.kedaCrds)),
     ...(await metricsApiProblems(kubeConfig, requirements.metricsApiFor)),
     ...(await storageProblems(kubeConfig, requirements.volumes)),
+    ...(requirements.ownerSecretMount ? await ownerSecretMountProblems(kubeConfig) : []),
   ];
+}
+
+/** What mounts the RDS master secret into the migration Job: the Secrets Store CSI driver, Pod Identity. */
+async function ownerSecretMountProblems(kubeConfig: KubeConfig): Promise<string[]> {
+  const problems: string[] = [];
+  try {
+    await kubeConfig.makeApiClient(StorageV1Api).readCSIDriver({ name: SECRETS_STORE_CSI_DRIVER });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    problems.push(
+      `preflight: the cluster lacks the Secrets Store CSI driver (CSIDriver ${SECRETS_STORE_CSI_DRIVER}), through which the migration Job reads the RDS master secret: install it with its AWS provider (charts secrets-store-csi-driver and secrets-store-csi-driver-provider-aws, or the EKS add-on)`,
+    );
+  }
+  try {
+    await kubeConfig
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDaemonSet({ name: POD_IDENTITY_AGENT, namespace: "kube-system" });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    problems.push(
+      `preflight: the EKS Pod Identity Agent is not installed (DaemonSet kube-system/${POD_IDENTITY_AGENT}), so the migration Job gets no AWS identity to read the RDS master secret with: aws eks create-addon --addon-name eks-pod-identity-agent`,
+    );
+  }
+  return problems;
 }
 
 /** The deploying identity may do `verb` to what an update creates (a SelfSubjectAccessReview per kind). */

@@ -20,6 +20,11 @@ export interface ClusterRequirements {
   /** Which autoscalers need the metrics API (config keys), empty when none. */
   metricsApiFor: string[];
   volumes: VolumeNeed[];
+  /**
+   * The migration Job reads the RDS master secret through the Secrets Store CSI driver under EKS Pod
+   * Identity (postgres.mode=rds): the driver and the Pod Identity Agent must run in the cluster.
+   */
+  ownerSecretMount?: boolean;
 }
 
 export const KEDA_CRDS = ["scaledobjects.keda.sh", "triggerauthentications.keda.sh"];
@@ -44,5 +49,10 @@ export function clusterRequirements(config: MeshConfig, plan: TopologyPlan): Clu
       key: "postgres.mode=inCluster",
       claimant: "the in-cluster Postgres",
     });
-  return { kedaCrds: scaledObjects && !config.keda.install ? KEDA_CRDS : [], metricsApiFor, volumes };
+  return {
+    kedaCrds: scaledObjects && !config.keda.install ? KEDA_CRDS : [],
+    metricsApiFor,
+    volumes,
+    ownerSecretMount: config.postgres.mode === "rds",
+  };
 }

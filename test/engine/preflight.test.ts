@@ -117,6 +117,37 @@ describe("real engine: the preflight refuses a cluster that lacks what the stack
       volumes: [{ storageClassName: "gp3", key: "nats.storageClassName", claimant: "mesh's NATS" }],
     };
     assert.deepEqual(await clusterProblems(kubeConfig, requirements, "mesh-preflight", "create"), []);
+    // With RDS, what mounts the master secret into the migration Job: the CSI driver and Pod Identity.
+    const rds = { ...requirements, ownerSecretMount: true };
+    const missing = await clusterProblems(kubeConfig, rds, "mesh-preflight", "create");
+    assert.equal(missing.length, 2, missing.join("\n"));
+    assert.match(
+      missing[0] ?? "",
+      /lacks the Secrets Store CSI driver \(CSIDriver secrets-store\.csi\.k8s\.io\)/,
+    );
+    assert.match(missing[1] ?? "", /Pod Identity Agent .*kube-system\/eks-pod-identity-agent.*create-addon/);
+    const secretsStore = await cluster.current.api("POST", "/apis/storage.k8s.io/v1/csidrivers", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "CSIDriver",
+      metadata: { name: "secrets-store.csi.k8s.io" },
+      spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ["Ephemeral"] },
+    });
+    assert.equal(secretsStore.status, 201);
+    const labels = { "app.kubernetes.io/name": "eks-pod-identity-agent" };
+    const agent = await cluster.current.api("POST", "/apis/apps/v1/namespaces/kube-system/daemonsets", {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "eks-pod-identity-agent", namespace: "kube-system" },
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: "agent", image: "eks-pod-identity-agent:stand-in" }] },
+        },
+      },
+    });
+    assert.equal(agent.status, 201);
+    assert.deepEqual(await clusterProblems(kubeConfig, rds, "mesh-preflight", "create"), []);
     // And the whole preview (with an external NATS: the managed one's route password needs the random
     // provider plugin, which this machine does not build) plans the stack.
     await setPathConfig(stack, { "nats.mode": "external" });

@@ -88,6 +88,7 @@ describe("preflight: what a plan requires of the cluster", () => {
           claimant: "mesh's NATS (JetStream volumes)",
         },
       ],
+      ownerSecretMount: true,
     });
   });
 
@@ -97,6 +98,7 @@ describe("preflight: what a plan requires of the cluster", () => {
       kedaCrds: [],
       metricsApiFor: ["api.autoscaling", "worker.autoscaling (mode cpu)"],
       volumes: requirements("prod").volumes,
+      ownerSecretMount: true,
     });
   });
 
@@ -109,5 +111,10 @@ describe("preflight: what a plan requires of the cluster", () => {
       [stackFileConfig("dev").nats.storageClassName],
     );
     assert.deepEqual(requirements("dev", ["nats.mode=external"]).volumes, []);
+  });
+
+  it("RDS: the CSI driver and Pod Identity that mount the master secret; no other Postgres mode needs them", () => {
+    assert.equal(requirements("dev").ownerSecretMount, true);
+    assert.equal(requirements("local").ownerSecretMount, false);
   });
 });
