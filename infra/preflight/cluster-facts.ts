@@ -8,7 +8,9 @@ import {
   AuthorizationV1Api,
   type KubeConfig,
   StorageV1Api,
+  type V1Deployment,
 } from "@kubernetes/client-node";
+import { DATABASE_CA_CONFIGMAP, DATABASE_CA_DIR } from "../database-tls.js";
 import type { ClusterRequirements, VolumeNeed } from "./requirements.js";
 
 const DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class";
@@ -36,7 +38,33 @@ export async function clusterProblems(
     ...(await metricsApiProblems(kubeConfig, requirements.metricsApiFor)),
     ...(await storageProblems(kubeConfig, requirements.volumes)),
     ...(requirements.ownerSecretMount ? await ownerSecretMountProblems(kubeConfig) : []),
+    ...(requirements.kedaDatabaseCaMount ? await kedaCaMountProblems(kubeConfig) : []),
   ];
+}
+
+/**
+ * KEDA's operator (where its chart puts it: keda/keda-operator) mounts the database's CA bundle where the
+ * scaler's URL names it. A KEDA installed elsewhere is not found, and not judged: docs/operations.md says
+ * what it needs.
+ */
+async function kedaCaMountProblems(kubeConfig: KubeConfig): Promise<string[]> {
+  let operator: V1Deployment;
+  try {
+    operator = await kubeConfig
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: "keda-operator", namespace: "keda" });
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  const mounted = (operator.spec?.template.spec?.containers ?? []).some((container) =>
+    (container.volumeMounts ?? []).some((mount) => mount.mountPath === DATABASE_CA_DIR),
+  );
+  return mounted
+    ? []
+    : [
+        `preflight: KEDA's operator (keda/keda-operator) does not mount the database's CA bundle at ${DATABASE_CA_DIR}, so the queue-depth scaler's verify-full connection would fail and the workers would not scale: mount a copy of ConfigMap ${DATABASE_CA_CONFIGMAP} there (chart values volumes.keda.extraVolumes/extraVolumeMounts), or pulumi config set --path keda.install true`,
+      ];
 }
 
 /** What mounts the RDS master secret into the migration Job: the Secrets Store CSI driver, Pod Identity. */

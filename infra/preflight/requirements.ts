@@ -25,6 +25,11 @@ export interface ClusterRequirements {
    * Identity (postgres.mode=rds): the driver and the Pod Identity Agent must run in the cluster.
    */
   ownerSecretMount?: boolean;
+  /**
+   * KEDA's operator, installed outside the stack, opens the scaler's verify-full connection: it must mount
+   * the database's CA bundle where the scaler's URL names it.
+   */
+  kedaDatabaseCaMount?: boolean;
 }
 
 export const KEDA_CRDS = ["scaledobjects.keda.sh", "triggerauthentications.keda.sh"];
@@ -54,5 +59,9 @@ export function clusterRequirements(config: MeshConfig, plan: TopologyPlan): Clu
     metricsApiFor,
     volumes,
     ownerSecretMount: config.postgres.mode === "rds",
+    kedaDatabaseCaMount:
+      scaledObjects &&
+      !config.keda.install &&
+      (config.postgres.mode === "rds" || config.postgres.caBundleFile !== undefined),
   };
 }

@@ -148,6 +148,45 @@ describe("real engine: the preflight refuses a cluster that lacks what the stack
     });
     assert.equal(agent.status, 201);
     assert.deepEqual(await clusterProblems(kubeConfig, rds, "mesh-preflight", "create"), []);
+    // KEDA installed outside the stack: its operator must mount the database's CA bundle.
+    const withKeda = { ...rds, kedaDatabaseCaMount: true };
+    assert.deepEqual(
+      await clusterProblems(kubeConfig, withKeda, "mesh-preflight", "create"),
+      [],
+      "no keda-operator: not judged",
+    );
+    const operatorLabels = { app: "keda-operator" };
+    const operator = (volumeMounts: object[]) => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "keda-operator", namespace: "keda" },
+      spec: {
+        selector: { matchLabels: operatorLabels },
+        template: {
+          metadata: { labels: operatorLabels },
+          spec: {
+            containers: [{ name: "keda-operator", image: "keda:stand-in", volumeMounts }],
+            volumes: [{ name: "database-ca", configMap: { name: "mesh-database-ca" } }],
+          },
+        },
+      },
+    });
+    await cluster.current.api("POST", "/api/v1/namespaces", { metadata: { name: "keda" } });
+    const bare = await cluster.current.api("POST", "/apis/apps/v1/namespaces/keda/deployments", operator([]));
+    assert.equal(bare.status, 201);
+    const [kedaProblem, ...others] = await clusterProblems(kubeConfig, withKeda, "mesh-preflight", "create");
+    assert.deepEqual(others, []);
+    assert.match(
+      kedaProblem ?? "",
+      /keda-operator\) does not mount the database's CA bundle at \/etc\/mesh\/database-ca/,
+    );
+    const mounted = await cluster.current.api(
+      "PUT",
+      "/apis/apps/v1/namespaces/keda/deployments/keda-operator",
+      operator([{ name: "database-ca", mountPath: "/etc/mesh/database-ca", readOnly: true }]),
+    );
+    assert.equal(mounted.status, 200);
+    assert.deepEqual(await clusterProblems(kubeConfig, withKeda, "mesh-preflight", "create"), []);
     // And the whole preview (with an external NATS: the managed one's route password needs the random
     // provider plugin, which this machine does not build) plans the stack.
     await setPathConfig(stack, { "nats.mode": "external" });

@@ -89,6 +89,7 @@ describe("preflight: what a plan requires of the cluster", () => {
         },
       ],
       ownerSecretMount: true,
+      kedaDatabaseCaMount: true,
     });
   });
 
@@ -99,6 +100,7 @@ describe("preflight: what a plan requires of the cluster", () => {
       metricsApiFor: ["api.autoscaling", "worker.autoscaling (mode cpu)"],
       volumes: requirements("prod").volumes,
       ownerSecretMount: true,
+      kedaDatabaseCaMount: false,
     });
   });
 
@@ -116,5 +118,11 @@ describe("preflight: what a plan requires of the cluster", () => {
   it("RDS: the CSI driver and Pod Identity that mount the master secret; no other Postgres mode needs them", () => {
     assert.equal(requirements("dev").ownerSecretMount, true);
     assert.equal(requirements("local").ownerSecretMount, false);
+  });
+
+  it("KEDA the stack does not install must mount the database's CA bundle (verify-full scaler), else nothing", () => {
+    assert.equal(requirements("prod").kedaDatabaseCaMount, true);
+    assert.equal(requirements("prod", ["keda.install=true"]).kedaDatabaseCaMount, false);
+    assert.equal(requirements("dev").kedaDatabaseCaMount, false, "no ScaledObject");
   });
 });
