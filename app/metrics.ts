@@ -105,3 +105,17 @@ export const queueWakeListening = new Gauge({
   help: "1 while this process LISTENs for queue wake-ups; 0 when it dispatches by polling alone",
   registers: [registry],
 });
+
+export const queueListeners = new Gauge({
+  name: "mesh_queue_listeners",
+  help: "Live executors that dequeue each run queue (0 with runs waiting: nothing will start them)",
+  labelNames: ["queue"] as const,
+  registers: [registry],
+});
+
+export const oldestEnqueuedAge = new Gauge({
+  name: "mesh_oldest_enqueued_run_age_seconds",
+  help: "Age of the oldest run waiting (ENQUEUED) on each run queue; 0 when none waits",
+  labelNames: ["queue"] as const,
+  registers: [registry],
+});

@@ -278,6 +278,37 @@ const dnsLabel = z
 
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR like 10.0.0.0/16");
 
+/** Prometheus Operator objects, alerts and dashboard (infra/components/monitoring.ts). */
+const monitoringSchema = z
+  .strictObject({
+    /** Render PodMonitors, the PrometheusRule and the dashboard; the Prometheus Operator's CRDs must exist. */
+    enabled: z.boolean().default(false),
+    /** Labels the Prometheus selects monitors and rules by (kube-prometheus-stack: `release: <name>`). */
+    labels: z.record(z.string().min(1), z.string()).default({}),
+    scrapeInterval: duration.default("30s"),
+    /** Where docs/operations.md is read (each alert links to its section there). */
+    runbookBaseUrl: z.string().min(1).default("docs/operations.md"),
+    dashboard: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** The label the Grafana sidecar watches ConfigMaps for, and its value. */
+        label: z.string().min(1).default("grafana_dashboard"),
+        labelValue: z.string().default("1"),
+      })
+      .prefault({}),
+    thresholds: z
+      .strictObject({
+        oldestEnqueuedSeconds: z.number().positive().default(300),
+        dispatchP99Seconds: z.number().positive().default(1),
+        streamFallbacksPerSecond: z.number().positive().default(0.05),
+        authFailuresPerSecond: z.number().positive().default(0.5),
+        restartsIn15m: z.number().int().min(0).default(2),
+        maxReplicasMinutes: z.number().int().min(1).default(15),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 /** Who may reach what in the namespace (infra/components/network-policies.ts). */
 const networkPolicySchema = z
   .strictObject({
@@ -380,6 +411,7 @@ const configSchema = z
     keda: kedaSchema,
     workflow: workflowSchema,
     networkPolicy: networkPolicySchema,
+    monitoring: monitoringSchema,
     extraEnv: extraEnvSchema,
     hasDatabaseUrl: z.boolean(),
     hasNatsUrl: z.boolean(),
@@ -562,6 +594,7 @@ export const STRUCTURED_KEYS = [
   "keda",
   "workflow",
   "networkPolicy",
+  "monitoring",
   "extraEnv",
 ] as const;
 export const PLAIN_KEYS = ["image", "namespace", "dispatchRole"] as const;

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster.js";
 import { Keda } from "./components/keda.js";
 import { MeshApp } from "./components/mesh-app.js";
+import { Monitoring } from "./components/monitoring.js";
 import { Nats } from "./components/nats.js";
 import { NetworkPolicies } from "./components/network-policies.js";
 import { Postgres } from "./components/postgres.js";
@@ -74,6 +75,15 @@ export function createMeshStack(
       managedNats: natsPlan.servers !== undefined,
       workers: plan.worker !== undefined || plan.draining.length > 0,
       inClusterPostgres: config.postgres.mode === "inCluster",
+    });
+  if (config.monitoring.enabled)
+    new Monitoring("mesh-monitoring", {
+      namespace: namespaceName,
+      namespaceName: config.namespace,
+      k8sProvider: provider,
+      stack: config.stack,
+      plan,
+      settings: config.monitoring,
     });
   const keda = config.keda.install
     ? new Keda("keda", {

@@ -5,11 +5,18 @@ import {
   liveExecutors,
   queueDepth,
   registry,
+  oldestEnqueuedAge,
+  queueListeners,
   runsByStatus,
   strandedRuns,
   versionQueueDepth,
 } from "../metrics.js";
-import { readLiveExecutors, readQueueStats, readRunsByStatus } from "../runs/queue-stats.js";
+import {
+  readLiveExecutors,
+  readOldestEnqueuedAges,
+  readQueueStats,
+  readRunsByStatus,
+} from "../runs/queue-stats.js";
 import { errorAnswers } from "./api-schemas.js";
 import type { Readiness as ReadinessCheck } from "./readiness.js";
 
@@ -93,14 +100,17 @@ export function operationsRoutes(
 /** Gauges read from Postgres at scrape time; a failed read keeps the previous values and is logged. */
 async function refreshDatabaseGauges(pool: pg.Pool, executorTimeoutMs: number): Promise<void> {
   try {
-    const [queues, executors, runs] = await Promise.all([
+    const [queues, executors, runs, ages] = await Promise.all([
       readQueueStats(pool, executorTimeoutMs),
       readLiveExecutors(pool, executorTimeoutMs),
       readRunsByStatus(pool),
+      readOldestEnqueuedAges(pool),
     ]);
     for (const queue of queues) {
       queueDepth.set({ queue: queue.name, status: "ENQUEUED" }, queue.enqueued);
       queueDepth.set({ queue: queue.name, status: "PENDING" }, queue.pending);
+      queueListeners.set({ queue: queue.name }, queue.listeners);
+      oldestEnqueuedAge.set({ queue: queue.name }, ages[queue.name] ?? 0);
     }
     liveExecutors.reset();
     for (const role of ["all", "api", "worker"]) liveExecutors.set({ role }, executors[role] ?? 0);

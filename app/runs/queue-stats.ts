@@ -56,6 +56,24 @@ export async function readQueueStats(pool: pg.Pool, executorTimeoutMs: number): 
   });
 }
 
+/** Seconds since the oldest waiting (ENQUEUED) run of each run queue was enqueued; 0 when none waits. */
+export async function readOldestEnqueuedAges(pool: pg.Pool): Promise<Record<string, number>> {
+  // The database's clock on both sides: a pod's clock skew does not age the queue.
+  const result = await pool.query<{ queue_name: string; age_ms: string }>(
+    `SELECT queue_name, ((extract(epoch from now()) * 1000)::bigint - min(created_at))::text AS age_ms
+       FROM dbos.workflow_status
+      WHERE queue_name = ANY($1) AND status = 'ENQUEUED'
+      GROUP BY queue_name`,
+    [RUN_QUEUES],
+  );
+  return Object.fromEntries(
+    RUN_QUEUES.map((name) => {
+      const row = result.rows.find((entry) => entry.queue_name === name);
+      return [name, row ? Math.max(0, Number(row.age_ms)) / 1000 : 0];
+    }),
+  );
+}
+
 /** Live executors per role, for /metrics. */
 export async function readLiveExecutors(
   pool: pg.Pool,

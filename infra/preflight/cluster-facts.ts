@@ -35,6 +35,12 @@ export async function clusterProblems(
   if (access.length > 0) return access;
   return [
     ...(await kedaProblems(kubeConfig, requirements.kedaCrds)),
+    ...(await missingCrdProblems(
+      kubeConfig,
+      requirements.monitoringCrds ?? [],
+      "the Prometheus Operator's CRDs",
+      "which monitoring.enabled renders objects of: install the Prometheus Operator (kube-prometheus-stack), or pulumi config set --path monitoring.enabled false",
+    )),
     ...(await metricsApiProblems(kubeConfig, requirements.metricsApiFor)),
     ...(await storageProblems(kubeConfig, requirements.volumes)),
     ...(requirements.ownerSecretMount ? await ownerSecretMountProblems(kubeConfig) : []),
@@ -125,6 +131,21 @@ async function accessProblems(kubeConfig: KubeConfig, namespace: string, verb: s
 }
 
 async function kedaProblems(kubeConfig: KubeConfig, crds: string[]): Promise<string[]> {
+  return missingCrdProblems(
+    kubeConfig,
+    crds,
+    "KEDA's CRDs",
+    "which the ScaledObjects of worker.autoscaling.mode=queueDepth need: install KEDA in the cluster, or pulumi config set --path keda.install true",
+  );
+}
+
+/** One message naming the CRDs of `crds` the cluster lacks, what needs them and the fix. */
+async function missingCrdProblems(
+  kubeConfig: KubeConfig,
+  crds: string[],
+  what: string,
+  neededForAndFix: string,
+): Promise<string[]> {
   if (crds.length === 0) return [];
   const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
   const missing: string[] = [];
@@ -138,9 +159,7 @@ async function kedaProblems(kubeConfig: KubeConfig, crds: string[]): Promise<str
   }
   return missing.length === 0
     ? []
-    : [
-        `preflight: the cluster lacks KEDA's CRDs (${missing.join(", ")}), which the ScaledObjects of worker.autoscaling.mode=queueDepth need: install KEDA in the cluster, or pulumi config set --path keda.install true`,
-      ];
+    : [`preflight: the cluster lacks ${what} (${missing.join(", ")}), ${neededForAndFix}`];
 }
 
 async function metricsApiProblems(kubeConfig: KubeConfig, neededFor: string[]): Promise<string[]> {

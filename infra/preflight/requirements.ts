@@ -30,9 +30,15 @@ export interface ClusterRequirements {
    * the database's CA bundle where the scaler's URL names it.
    */
   kedaDatabaseCaMount?: boolean;
+  /** The Prometheus Operator's CRDs: monitoring.enabled renders PodMonitors and a PrometheusRule. */
+  monitoringCrds?: string[];
 }
 
 export const KEDA_CRDS = ["scaledobjects.keda.sh", "triggerauthentications.keda.sh"];
+export const PROMETHEUS_OPERATOR_CRDS = [
+  "podmonitors.monitoring.coreos.com",
+  "prometheusrules.monitoring.coreos.com",
+];
 
 export function clusterRequirements(config: MeshConfig, plan: TopologyPlan): ClusterRequirements {
   const tiers = [plan.main, ...(plan.worker ? [plan.worker] : []), ...plan.draining];
@@ -59,6 +65,7 @@ export function clusterRequirements(config: MeshConfig, plan: TopologyPlan): Clu
     metricsApiFor,
     volumes,
     ownerSecretMount: config.postgres.mode === "rds",
+    monitoringCrds: config.monitoring.enabled ? PROMETHEUS_OPERATOR_CRDS : [],
     kedaDatabaseCaMount:
       scaledObjects &&
       !config.keda.install &&

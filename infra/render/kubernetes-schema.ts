@@ -12,6 +12,7 @@ import type { KubernetesObject } from "./kubernetes-objects.js";
 // (I<Kind>) serve as the TypeScript types too.
 const CUSTOM_RESOURCE_MODELS: Record<string, string> = {
   "keda.sh": "@kubernetes-models/keda",
+  "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
   // No published package: transcribed from the driver's CRD, beside this module.
   "secrets-store.csi.x-k8s.io": "./crd-models",
 };

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { parseMeshConfig } from "../../infra/config.js";
 import { resolveDeployedImage } from "../../infra/deployed-image.js";
-import { clusterRequirements, KEDA_CRDS } from "../../infra/preflight/requirements.js";
+import {
+  clusterRequirements,
+  KEDA_CRDS,
+  PROMETHEUS_OPERATOR_CRDS,
+} from "../../infra/preflight/requirements.js";
 import { MockProgramError } from "../../infra/render/run-under-mocks.js";
 import { loadStackConfig } from "../../infra/render/stack-file.js";
 import { planTopology } from "../../infra/topology.js";
@@ -90,6 +94,7 @@ describe("preflight: what a plan requires of the cluster", () => {
       ],
       ownerSecretMount: true,
       kedaDatabaseCaMount: true,
+      monitoringCrds: PROMETHEUS_OPERATOR_CRDS,
     });
   });
 
@@ -101,6 +106,7 @@ describe("preflight: what a plan requires of the cluster", () => {
       volumes: requirements("prod").volumes,
       ownerSecretMount: true,
       kedaDatabaseCaMount: false,
+      monitoringCrds: PROMETHEUS_OPERATOR_CRDS,
     });
   });
 
@@ -118,6 +124,12 @@ describe("preflight: what a plan requires of the cluster", () => {
   it("RDS: the CSI driver and Pod Identity that mount the master secret; no other Postgres mode needs them", () => {
     assert.equal(requirements("dev").ownerSecretMount, true);
     assert.equal(requirements("local").ownerSecretMount, false);
+  });
+
+  it("the Prometheus Operator's CRDs when monitoring is on (prod), not otherwise", () => {
+    assert.deepEqual(requirements("prod").monitoringCrds, PROMETHEUS_OPERATOR_CRDS);
+    assert.deepEqual(requirements("prod", ["monitoring.enabled=false"]).monitoringCrds, []);
+    assert.deepEqual(requirements("dev").monitoringCrds, []);
   });
 
   it("KEDA the stack does not install must mount the database's CA bundle (verify-full scaler), else nothing", () => {

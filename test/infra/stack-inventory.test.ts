@@ -84,6 +84,10 @@ describe("stack inventories", () => {
     for (const expected of [
       "kubernetes:apps/v1:Deployment mesh-worker-deployment",
       "kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-hpa",
+      "kubernetes:monitoring.coreos.com/v1:PodMonitor mesh-pod-monitor",
+      "kubernetes:monitoring.coreos.com/v1:PodMonitor mesh-worker-pod-monitor",
+      "kubernetes:monitoring.coreos.com/v1:PrometheusRule mesh-monitoring-alerts",
+      "kubernetes:core/v1:ConfigMap mesh-monitoring-dashboard",
       "kubernetes:keda.sh/v1alpha1:ScaledObject mesh-worker-keda",
       "kubernetes:keda.sh/v1alpha1:TriggerAuthentication mesh-worker-keda-auth",
       "kubernetes:core/v1:Secret mesh-worker-keda-secret",
@@ -92,7 +96,7 @@ describe("stack inventories", () => {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 46);
+    assert.equal(names.length, 51);
     const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
     assert.equal(nats.spec.replicas, 3);
     assert.equal(nats.spec.podManagementPolicy, "Parallel");

@@ -44,6 +44,9 @@ export function stackShape(file: string, overrides: Record<string, unknown> = {}
   values.postgres = { mode: "external" };
   values.nats = { mode: "external" };
   delete values.keda;
+  // The Prometheus Operator's objects are proven offline (test/infra/monitoring.test.ts): the test API
+  // server has no Prometheus Operator CRDs.
+  delete values.monitoring;
   for (const [key, value] of Object.entries(overrides)) setPath(values, key, value);
   return { file, values, secrets: { ...SHAPE_SECRETS } };
 }
