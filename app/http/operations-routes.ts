@@ -3,10 +3,10 @@ import type pg from "pg";
 import { log } from "../log.js";
 import {
   liveExecutors,
-  queueDepth,
-  registry,
   oldestEnqueuedAge,
+  queueDepth,
   queueListeners,
+  registry,
   runsByStatus,
   strandedRuns,
   versionQueueDepth,
