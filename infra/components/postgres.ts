@@ -94,8 +94,8 @@ const DATABASE = "mesh";
 const USER = "mesh";
 
 /**
- * The DBOS system database. Consumers get `databaseUrl` (a secret) and `endpoint`; how it is provided
- * (RDS, an in-cluster StatefulSet, or an external URL) stays in here.
+ * The DBOS system database. Consumers get `connection` (each workload's URL, all secrets) and `endpoint`;
+ * how it is provided (RDS, an in-cluster StatefulSet, or an external URL) stays in here.
  */
 export class Postgres extends pulumi.ComponentResource {
   readonly connection: DatabaseConnection;
