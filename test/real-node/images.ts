@@ -125,9 +125,12 @@ export function ensureNodeImages(options: {
     log,
   );
 
-  // The base: debootstrap minbase bookworm (Debian's archive is reachable here) + Node 22 from
-  // .tools/node22 (the npm registry's `node` package) + npm + the `node` user, uid 1000, as the real one.
-  const nodeBinary = join(root, ".tools/node22/node_modules/node/bin/node");
+  // The base: debootstrap minbase bookworm (Debian's archive is reachable here) + Node 22 + npm + the
+  // `node` user, uid 1000, as the real one. Node 22 is the one this suite runs on: .tools/node22's (the
+  // npm registry's `node` package) when the machine's is older, else the machine's own.
+  const nodeBinary = process.versions.node.startsWith("22.")
+    ? process.execPath
+    : join(root, ".tools/node22/node_modules/node/bin/node");
   // What decides the base: how it is built (this function's source), Node's version, npm's.
   const baseHash = hashOf(buildBaseImage.toString(), run(nodeBinary, ["--version"]), BASE_NPM);
   ensureImage(BASE_IMAGE, baseHash, () => buildBaseImage(buildDir, nodeBinary, baseHash), log);
