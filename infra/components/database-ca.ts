@@ -33,3 +33,18 @@ export const DATABASE_CA_REVISION_ANNOTATION = "mesh.dev/database-ca-revision";
 export function databaseCaRevision(pem: string): string {
   return createHash("sha256").update(pem).digest("hex").slice(0, 16);
 }
+
+/** What a pod template adds for the bundle: its volume, the mount, and the annotation that rolls it. */
+export function databaseCaPodParts(pem: string | undefined): {
+  volumes: (typeof databaseCaVolume)[];
+  mounts: (typeof databaseCaVolumeMount)[];
+  annotations: Record<string, string>;
+} {
+  return pem === undefined
+    ? { volumes: [], mounts: [], annotations: {} }
+    : {
+        volumes: [databaseCaVolume],
+        mounts: [databaseCaVolumeMount],
+        annotations: { [DATABASE_CA_REVISION_ANNOTATION]: databaseCaRevision(pem) },
+      };
+}

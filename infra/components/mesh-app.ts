@@ -14,13 +14,7 @@ import { queueDepthQuery } from "../queue-depth-query.js";
 import { HANDOFF_FIELD_MANAGER } from "../replica-handoff.js";
 import { type DeploymentPlan, imageVersion, type TopologyPlan } from "../topology.js";
 import type { PlannedReleases } from "../workflow-releases.js";
-import {
-  DATABASE_CA_REVISION_ANNOTATION,
-  databaseCaConfigMap,
-  databaseCaRevision,
-  databaseCaVolume,
-  databaseCaVolumeMount,
-} from "./database-ca.js";
+import { databaseCaConfigMap, databaseCaPodParts, databaseCaRevision } from "./database-ca.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
 import type { DatabaseConnection } from "./postgres.js";
 import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
@@ -176,8 +170,7 @@ export class MeshApp extends pulumi.ComponentResource {
     const databaseCa = args.databaseCaBundle
       ? databaseCaConfigMap(`${name}-database-ca`, namespace, args.databaseCaBundle, commonLabels, childOpts)
       : undefined;
-    const caVolumes = databaseCa ? [databaseCaVolume] : [];
-    const caMounts = databaseCa ? [databaseCaVolumeMount] : [];
+    const ca = databaseCaPodParts(args.databaseCaBundle);
 
     const ownerSecret = this.ownerSecretMount(args, commonLabels, childOpts);
 
@@ -259,10 +252,10 @@ export class MeshApp extends pulumi.ComponentResource {
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: containerSecurityContext,
-                  volumeMounts: [tmpVolumeMount, ...caMounts, ...ownerSecret.mounts],
+                  volumeMounts: [tmpVolumeMount, ...ca.mounts, ...ownerSecret.mounts],
                 },
               ],
-              volumes: [tmpVolume, ...caVolumes, ...ownerSecret.volumes],
+              volumes: [tmpVolume, ...ca.volumes, ...ownerSecret.volumes],
             },
           },
         },
@@ -419,9 +412,7 @@ export class MeshApp extends pulumi.ComponentResource {
                 "prometheus.io/port": String(HTTP_PORT),
                 "prometheus.io/path": "/metrics",
                 [SECRET_REVISION_ANNOTATION]: args.secretRevision,
-                ...(args.databaseCaBundle
-                  ? { [DATABASE_CA_REVISION_ANNOTATION]: databaseCaRevision(args.databaseCaBundle) }
-                  : {}),
+                ...databaseCaPodParts(args.databaseCaBundle).annotations,
                 ...plan.podAnnotations,
               },
             },
@@ -496,11 +487,11 @@ export class MeshApp extends pulumi.ComponentResource {
                   },
                   resources: plan.resources,
                   securityContext: containerSecurityContext,
-                  volumeMounts: [tmpVolumeMount, ...(args.databaseCaBundle ? [databaseCaVolumeMount] : [])],
+                  volumeMounts: [tmpVolumeMount, ...databaseCaPodParts(args.databaseCaBundle).mounts],
                   ...preStop,
                 },
               ],
-              volumes: [tmpVolume, ...(args.databaseCaBundle ? [databaseCaVolume] : [])],
+              volumes: [tmpVolume, ...databaseCaPodParts(args.databaseCaBundle).volumes],
             },
           },
         },
