@@ -298,6 +298,8 @@ const monitoringSchema = z
       .prefault({}),
     thresholds: z
       .strictObject({
+        /** How long runs may wait with no listener before MeshDispatchStalled fires (Prometheus `for`). */
+        dispatchStalledFor: duration.default("2m"),
         oldestEnqueuedSeconds: z.number().positive().default(300),
         dispatchP99Seconds: z.number().positive().default(1),
         streamFallbacksPerSecond: z.number().positive().default(0.05),

@@ -14,6 +14,8 @@
 #                                 plugins its Corefile uses)
 #   nats-server                   the server mesh's own NATS runs (tools/nats-server): `nats-server -t` on
 #                                 the rendered config, and the three-server cluster test
+#   promtool, prometheus          check and unit-test the alerts mesh renders; scrape a live drill's pods
+#                                 (tools/prometheus: only the Kubernetes service discovery is compiled in)
 set -euo pipefail
 MESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ACTIONLINT_VERSION="v1.7.12"
@@ -97,6 +99,8 @@ if command -v go >/dev/null; then
   fi
   build_tool tools/etcd etcd go build -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3
   build_tool tools/nats-server nats-server go build -o "$TOOLS_BIN/nats-server" github.com/nats-io/nats-server/v2
+  build_tool tools/prometheus prometheus go build -tags remove_all_sd,enable_kubernetes_sd -o "$TOOLS_BIN/" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
   build_tool tools/kwok kwok build_kwok
   build_tool tools/kubernetes kubernetes build_kubernetes
   build_tool tools/coredns coredns env CGO_ENABLED=0 go build -o "$TOOLS_BIN/coredns" .

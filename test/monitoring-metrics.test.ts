@@ -88,6 +88,7 @@ describe("every metric an alert or a dashboard panel reads is one real mesh proc
       namespace: "mesh-test",
       runbookBaseUrl: "docs/operations.md",
       thresholds: {
+        dispatchStalledFor: "1m",
         oldestEnqueuedSeconds: 1,
         dispatchP99Seconds: 1,
         streamFallbacksPerSecond: 1,

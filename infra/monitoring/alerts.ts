@@ -5,6 +5,8 @@
  */
 
 export interface AlertThresholds {
+  /** Runs waiting with no listener this long fire MeshDispatchStalled (a Prometheus duration). */
+  dispatchStalledFor: string;
   /** Oldest waiting run, seconds. */
   oldestEnqueuedSeconds: number;
   /** Dispatch latency p99, seconds. */
@@ -65,7 +67,7 @@ export function meshAlerts(options: {
     rule(
       "MeshDispatchStalled",
       "critical",
-      "2m",
+      t.dispatchStalledFor,
       `max by (queue) (mesh_queue_depth{${ns},status="ENQUEUED"}) > 0 and on (queue) max by (queue) (mesh_queue_listeners{${ns}}) == 0`,
       "runs wait on {{ $labels.queue }} and no live executor dequeues it",
       "Runs are enqueued but no live executor listens to their queue (every worker unready or gone with dispatchRole=api): they will not start.",

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
-import { installKedaCrds } from "../../control-plane/keda-crds.js";
 import { registerMetricsApiStandIn } from "../../control-plane/metrics-api.js";
+import { installKedaCrds, installPrometheusOperatorCrds } from "../../control-plane/stand-in-crds.js";
 import type { MeshImageVariant } from "../../real-node/images.js";
 import { PodLogCollector } from "../../real-node/pod-log-collector.js";
 import { type RealCluster, startRealCluster } from "../../real-node/real-cluster.js";
@@ -38,7 +38,7 @@ export interface RealDrillEnvironment {
 
 /**
  * Starts a drill's world on real nodes: the real cluster (kubelets, containerd, kube-proxy, CoreDNS), KEDA's
- * CRDs, a fresh database, then the stack's first `pulumi up` through the real engine, whose secrets give the
+ * and the Prometheus Operator's CRDs, a fresh database, then the stack's first `pulumi up` through the real engine, whose secrets give the
  * pods Postgres and NATS by their cluster DNS names. Whatever started is stopped again if a later part fails.
  */
 export async function startRealDrillEnvironment(options: {
@@ -68,6 +68,7 @@ export async function startRealDrillEnvironment(options: {
     const { cluster } = realCluster;
     started.logs = new PodLogCollector(realCluster.nodes);
     await installKedaCrds(cluster);
+    await installPrometheusOperatorCrds(cluster);
     await registerMetricsApiStandIn(cluster);
     started.databaseUrl = await createTestDatabase(options.stackName.replace(/-/g, "_"));
     options.shape.secrets = {

@@ -44,8 +44,8 @@ export function stackShape(file: string, overrides: Record<string, unknown> = {}
   values.postgres = { mode: "external" };
   values.nats = { mode: "external" };
   delete values.keda;
-  // The Prometheus Operator's objects are proven offline (test/infra/monitoring.test.ts): the test API
-  // server has no Prometheus Operator CRDs.
+  // The Prometheus Operator's objects are proven offline (test/infra/monitoring.test.ts) and live by the
+  // one drill that asks for them (test/engine/live-alerts.test.ts): only the real drills install the CRDs.
   delete values.monitoring;
   for (const [key, value] of Object.entries(overrides)) setPath(values, key, value);
   return { file, values, secrets: { ...SHAPE_SECRETS } };
