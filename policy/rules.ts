@@ -80,19 +80,32 @@ function minimumReplicas(deployment: PolicyResource, resources: PolicyResource[]
   return deployment.props.spec?.replicas ?? 1;
 }
 
-/** dispatchRole=api only with at least one worker replica: otherwise no pod dequeues the run queues. */
+/** The image of a Deployment's mesh container (the one that sets MESH_DISPATCH_ROLE). */
+function meshImageOf(resource: PolicyResource): string | undefined {
+  return containersOf(resource).find((container) => envValue(container, "MESH_DISPATCH_ROLE") !== undefined)
+    ?.image;
+}
+
+/**
+ * dispatchRole=api only with at least one worker replica of the api's own release: otherwise no pod
+ * dequeues the runs the api enqueues. Workers on another image are a draining workflow version's; they
+ * take only their version's runs, so they do not count.
+ */
 export function apiRoleRequiresWorkers(resources: PolicyResource[]): string[] {
   const deployments = resources.filter((resource) => resource.type === DEPLOYMENT);
   const apis = deployments.filter((deployment) => dispatchRoleOf(deployment) === "api");
-  if (apis.length === 0) return [];
-  const workerReplicas = deployments
-    .filter((deployment) => dispatchRoleOf(deployment) === "worker")
-    .reduce((total, worker) => total + minimumReplicas(worker, resources), 0);
-  if (workerReplicas >= 1) return [];
-  return apis.map(
-    (api) =>
-      `${label(api)} runs MESH_DISPATCH_ROLE=api but no worker replica is guaranteed: runs would never dispatch`,
-  );
+  const workers = deployments.filter((deployment) => dispatchRoleOf(deployment) === "worker");
+  return apis
+    .filter(
+      (api) =>
+        workers
+          .filter((worker) => meshImageOf(worker) === meshImageOf(api))
+          .reduce((total, worker) => total + minimumReplicas(worker, resources), 0) < 1,
+    )
+    .map(
+      (api) =>
+        `${label(api)} runs MESH_DISPATCH_ROLE=api but no worker replica of its release (image ${meshImageOf(api)}) is guaranteed: runs would never dispatch`,
+    );
 }
 
 /** Every container: resource requests, probes (long-running pods), and the hardened security context. */

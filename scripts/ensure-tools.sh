@@ -97,15 +97,35 @@ if command -v go >/dev/null; then
     echo "mesh: installing actionlint $ACTIONLINT_VERSION into .tools/bin" >&2
     GOBIN="$TOOLS_BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2
   fi
-  build_tool tools/etcd etcd go build -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3
-  build_tool tools/nats-server nats-server go build -o "$TOOLS_BIN/nats-server" github.com/nats-io/nats-server/v2
-  build_tool tools/prometheus prometheus go build -tags remove_all_sd,enable_kubernetes_sd -o "$TOOLS_BIN/" \
-    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
-  build_tool tools/kwok kwok build_kwok
-  build_tool tools/kubernetes kubernetes build_kubernetes
-  build_tool tools/coredns coredns env CGO_ENABLED=0 go build -o "$TOOLS_BIN/coredns" .
-  build_tool tools/pulumi-kubernetes pulumi-resource-kubernetes build_pulumi_kubernetes
-  build_tool tools/pulumi pulumi build_pulumi
+  # Two lanes: a build compiles on both cores, but it also waits on downloads and on single-threaded links,
+  # and the other lane's build fills those gaps. The heavy lane (Kubernetes, the provider, the engine) is
+  # the longest; the light one's tools are what the app suite needs first.
+  (
+    build_tool tools/kubernetes kubernetes build_kubernetes
+    build_tool tools/pulumi-kubernetes pulumi-resource-kubernetes build_pulumi_kubernetes
+    build_tool tools/pulumi pulumi build_pulumi
+  ) &
+  heavy_lane=$!
+  (
+    build_tool tools/etcd etcd go build -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3
+    build_tool tools/nats-server nats-server go build -o "$TOOLS_BIN/nats-server" github.com/nats-io/nats-server/v2
+    build_tool tools/prometheus prometheus go build -tags remove_all_sd,enable_kubernetes_sd -o "$TOOLS_BIN/" \
+      github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+    build_tool tools/kwok kwok build_kwok
+    build_tool tools/coredns coredns env CGO_ENABLED=0 go build -o "$TOOLS_BIN/coredns" .
+  ) &
+  light_lane=$!
+  # Each lane stops at its first failure (errexit holds in a background subshell); one failed lane ends
+  # the other, and the script fails.
+  if ! wait "$light_lane"; then
+    kill "$heavy_lane" 2>/dev/null || true
+    echo "mesh: a tool build failed (above)" >&2
+    exit 1
+  fi
+  if ! wait "$heavy_lane"; then
+    echo "mesh: a tool build failed (above)" >&2
+    exit 1
+  fi
 else
   echo "mesh: Go is not installed; the real-engine suite and the workflow test will fail" >&2
 fi

@@ -81,8 +81,21 @@ describe("policy pack rules", () => {
       "worker.autoscaling.enabled=false",
       "worker.replicas=1",
     ]);
-    find(scaledToZero, "kubernetes:apps/v1:Deployment", "mesh-worker").props.spec.replicas = 0;
+    const currentWorker = find(scaledToZero, "kubernetes:apps/v1:Deployment", "mesh-worker");
+    currentWorker.props.spec.replicas = 0;
     assert.equal(apiRoleRequiresWorkers(scaledToZero).length, 1);
+    // A draining version's workers run the previous image and take only that version's runs: they do
+    // not stand in for the api's release.
+    const draining = structuredClone(currentWorker);
+    draining.props.metadata.name = "mesh-worker-v1";
+    draining.props.spec.replicas = 2;
+    draining.props.spec.template.spec.containers[0].image = "registry.example/mesh:previous";
+    assert.match(
+      apiRoleRequiresWorkers([...scaledToZero, draining]).join("\n"),
+      /no worker replica of its release \(image .+\) is guaranteed/,
+    );
+    currentWorker.props.spec.replicas = 1;
+    assert.deepEqual(apiRoleRequiresWorkers([...scaledToZero, draining]), []);
   });
 
   it("flags containers without requests, probes or the hardened security context", async () => {
