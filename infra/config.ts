@@ -169,6 +169,12 @@ const natsSchema = z
         replicas: z.number().int().min(1).max(5).optional(),
       })
       .prefault({}),
+    /**
+     * The workloads' NATS credential generation (managed NATS): raise it by one to rotate every user's
+     * password. The servers roll first, accepting this generation's users and the previous one's; then
+     * the pods roll onto the new users. Older generations are removed.
+     */
+    credentialGeneration: z.number().int("must be a whole number").min(0).max(999_999_999).default(0),
   })
   .prefault({});
 
@@ -486,6 +492,11 @@ const configSchema = z
       );
     }
     if (config.nats.mode !== "external") natsProblems(config.nats, problem);
+    else if (config.nats.credentialGeneration !== 0)
+      problem(
+        "nats.credentialGeneration",
+        "rotates the users of mesh's own NATS (nats.mode=managed); an external NATS's credentials are the secret natsUrl's: set a new one to rotate them",
+      );
 
     if (
       config.worker.autoscaling.enabled &&

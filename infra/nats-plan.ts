@@ -21,6 +21,24 @@ export const NATS_USERS = {
   migrate: "mesh-migrate",
 } as const;
 export type NatsUserRole = keyof typeof NATS_USERS;
+export const NATS_USER_ROLES = Object.keys(NATS_USERS) as NatsUserRole[];
+
+/**
+ * A workload's user in a credential generation (`nats.credentialGeneration`): generation 0 is the
+ * plain name, so stacks that never rotated keep their users; later ones carry their number.
+ */
+export function natsUserName(role: NatsUserRole, generation: number): string {
+  return generation === 0 ? NATS_USERS[role] : `${NATS_USERS[role]}-g${generation}`;
+}
+
+/**
+ * The credential generations the servers accept: the stack's, and the previous one while pods still
+ * roll away from it (an update rolls the servers before the pods, so no pod ever holds a user its
+ * server lacks).
+ */
+export function acceptedNatsGenerations(generation: number): number[] {
+  return generation === 0 ? [0] : [generation - 1, generation];
+}
 
 export interface NatsPermissions {
   publish: { allow: string[] };
@@ -95,6 +113,8 @@ export interface NatsServersPlan {
   terminationGracePeriodSeconds: number;
   /** A cluster of its own (routes between the pods) from 3 servers up; a single server has none. */
   clustered: boolean;
+  /** The workloads' credential generation (nats.credentialGeneration). */
+  credentialGeneration: number;
 }
 
 export interface NatsPlan {
@@ -151,6 +171,7 @@ export function planNats(config: MeshConfig): NatsPlan {
       lameDuckGracePeriodSeconds: Math.min(LAME_DUCK_GRACE_SECONDS, nats.lameDuckDurationSeconds - 1),
       terminationGracePeriodSeconds: nats.lameDuckDurationSeconds + EXIT_MARGIN_SECONDS,
       clustered: nats.replicas >= 3,
+      credentialGeneration: nats.credentialGeneration,
     },
   };
 }

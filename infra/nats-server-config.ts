@@ -3,11 +3,12 @@ import {
   NATS_ACCOUNT,
   NATS_PORTS,
   NATS_ROUTE_USER,
-  NATS_USERS,
+  NATS_USER_ROLES,
   type NatsServersPlan,
   type NatsUserRole,
   natsPermissions,
   natsServerHost,
+  natsUserName,
 } from "./nats-plan.js";
 
 // The nats-server configuration file of mesh's NATS, as a pure rendering of the plan: the component
@@ -26,8 +27,8 @@ export const NATS_PATHS = {
 export interface NatsCredentials {
   /** Password of the cluster-route user: a server that lacks it cannot join the cluster. */
   routePassword: string;
-  /** Password of each workload's user in account MESH. */
-  userPasswords: Record<NatsUserRole, string>;
+  /** Each accepted credential generation's password per workload, for the users of account MESH. */
+  generations: { generation: number; userPasswords: Record<NatsUserRole, string> }[];
 }
 
 /** One config value: strings quoted, numbers bare, `$NAME` an environment reference, blocks nested. */
@@ -62,11 +63,14 @@ export function renderNatsServerConfig(
     accounts: {
       [NATS_ACCOUNT]: {
         jetstream: "enabled",
-        users: (Object.keys(NATS_USERS) as NatsUserRole[]).map((role) => ({
-          user: NATS_USERS[role],
-          password: credentials.userPasswords[role],
-          permissions: permissions[role] as unknown as ConfigValue,
-        })),
+        // Every accepted generation's users, with the same permissions per workload.
+        users: credentials.generations.flatMap(({ generation, userPasswords }) =>
+          NATS_USER_ROLES.map((role) => ({
+            user: natsUserName(role, generation),
+            password: userPasswords[role],
+            permissions: permissions[role] as unknown as ConfigValue,
+          })),
+        ),
       },
     },
   };

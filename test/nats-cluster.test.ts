@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
 import { natsConnectOptions } from "../app/stream/nats-servers.js";
@@ -218,6 +219,112 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     );
   });
 
+  it("rotates the workloads' credentials (nats.credentialGeneration 0 → 1) with no stream failing: the servers roll first, then the processes", async () => {
+    // What `pulumi config set nats.credentialGeneration 1` renders: the same servers, whose config now
+    // holds generation 0's users and generation 1's; Secret mesh's URLs carry generation 1's.
+    const next = await renderStack("prod", ["nats.credentialGeneration=1"]);
+    const nextConfig = natsServerConfigText(next.resources);
+    assert.ok(nextConfig);
+    const nextUrls = workloadNatsUrls(next.resources, cluster);
+    const user = (url: string) => decodeURIComponent(new URL(url.split(",")[0] as string).username);
+    assert.deepEqual([user(urls.main), user(urls.worker)], ["mesh-main", "mesh-worker"]);
+    assert.deepEqual([user(nextUrls.main), user(nextUrls.worker)], ["mesh-main-g1", "mesh-worker-g1"]);
+
+    // Its own generation-0 api and worker (the earlier tests' processes are stopped first).
+    await stopAll(processes.splice(0));
+    const env = { ...meshEnv, MESH_DEPLOYMENT: names.deployment };
+    const oldApi = await startMesh({ role: "api", databaseUrl, natsUrl: urls.main, env });
+    const oldWorker = await startMesh({ role: "worker", databaseUrl, natsUrl: urls.worker, env });
+    processes.push(oldApi, oldWorker);
+    // The Service: runs and reads go to the current api; a reader cut by a stopping api resumes there.
+    let current = new ApiClient(oldApi.url);
+    const readings: Promise<StreamReading>[] = [];
+    let rolling = true;
+    const load = (async () => {
+      for (let index = 0; rolling; index++) {
+        const runId = await current.createRun(`rotate-${index}`, `rotation question ${index}`);
+        readings.push(readRun(() => current, runId));
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+    })();
+
+    // 1. The config Secret changed: the StatefulSet rolls, highest ordinal first, each through lame duck.
+    for (const server of [...cluster.servers].reverse()) {
+      await server.lameDuckStop(60_000);
+      cluster.reconfigure(server, nextConfig);
+      server.start();
+      await waitFor(`${server.name} /healthz after its restart`, () => server.healthy(), {
+        timeoutMs: 60_000,
+      });
+    }
+    // Every server now knows both generations; the processes, reconnected after each server's restart,
+    // still hold generation 0 — and are let in.
+    const probe = await connect(natsConnectOptions(nextUrls.worker));
+    await probe.close();
+    for (const [process, user] of [
+      [oldApi, "mesh-main"],
+      [oldWorker, "mesh-worker"],
+    ] as const)
+      assert.deepEqual(
+        await waitFor(`${process.role} reconnected after the roll`, async () => {
+          const users = await connectedUsers(process.executorId);
+          return users.length > 0 ? users : undefined;
+        }),
+        [user],
+        `the generation-0 ${process.role} is connected as ${user}`,
+      );
+
+    // 2. Then Secret mesh changed: the Deployments roll, each new pod up before an old one stops.
+    const newWorker = await startMesh({ role: "worker", databaseUrl, natsUrl: nextUrls.worker, env });
+    processes.push(newWorker);
+    await oldWorker.stop(60_000);
+    const newApi = await startMesh({ role: "api", databaseUrl, natsUrl: nextUrls.main, env });
+    processes.push(newApi);
+    current = new ApiClient(newApi.url);
+    await oldApi.stop(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    rolling = false;
+    await load;
+
+    const results = await Promise.all(readings);
+    assert.ok(results.length >= 8, `${results.length} runs streamed during the rotation`);
+    for (const result of results) assertWholeStream(result, await finishedRun(current, result.runId));
+    for (const old of [oldWorker, oldApi])
+      assert.deepEqual(
+        await old.waitExit(),
+        { code: 0, signal: null },
+        `the generation-0 ${old.role} drained and exited cleanly`,
+      );
+    assert.deepEqual(await connectedUsers(newApi.executorId), ["mesh-main-g1"]);
+    assert.deepEqual(await connectedUsers(newWorker.executorId), ["mesh-worker-g1"]);
+    // The servers log every refused login: none, old users or new, at any point of the rotation.
+    for (const server of cluster.servers)
+      assert.deepEqual(
+        (await readFile(server.log, "utf8"))
+          .split("\n")
+          .filter((line) => /authentication error|authorization violation/i.test(line)),
+        [],
+        `${server.name} refused no login`,
+      );
+    const fromStore = results.filter((result) => result.done?.source === "stored").length;
+    console.log(
+      `      ${results.length} streams across the rotation, every chunk once; ${fromStore} completed from the stored result`,
+    );
+  });
+
+  /** The users a client named `name` (mesh names its connection by executor ID) is connected as, on every server. */
+  async function connectedUsers(name: string): Promise<string[]> {
+    const users: string[] = [];
+    for (const server of cluster.servers.filter((entry) => entry.running)) {
+      const { connections } = await server.monitor<{
+        connections: { name?: string; authorized_user?: string }[];
+      }>("/connz?auth=true");
+      for (const connection of connections)
+        if (connection.name === name) users.push(connection.authorized_user ?? "(none)");
+    }
+    return users;
+  }
+
   async function streamLeader(): Promise<NatsServer> {
     const name = await withManager(
       async (manager) => (await manager.streams.info(names.stream)).cluster?.leader,
@@ -229,12 +336,13 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
 });
 
 /** Reads a run's SSE stream to `done`, resuming with Last-Event-ID whenever the connection ends early. */
-async function readRun(client: ApiClient, runId: string): Promise<StreamReading> {
+async function readRun(client: ApiClient | (() => ApiClient), runId: string): Promise<StreamReading> {
   const seqs: number[] = [];
   let text = "";
   for (let attempt = 0; attempt < 20; attempt++) {
     const lastEventId = seqs.length > 0 ? String(seqs[seqs.length - 1]) : undefined;
-    const part = await client.readStream(runId, { lastEventId });
+    // A getter: the client of whichever api serves now (a Service's endpoints change as pods roll).
+    const part = await (typeof client === "function" ? client() : client).readStream(runId, { lastEventId });
     if (part.status !== 200) return { runId, seqs, text, status: part.status };
     for (const chunk of part.chunks) {
       seqs.push(chunk.seq);

@@ -159,7 +159,9 @@ export class MeshApp extends pulumi.ComponentResource {
         type: "Opaque",
         stringData: secretData,
       },
-      childOpts,
+      // After NATS (and KEDA): a rotated NATS user reaches the Secret only once every server accepts it,
+      // so even a pod that restarts mid-update never holds credentials its server lacks.
+      { ...childOpts, dependsOn: args.dependsOn ?? [] },
     );
     // Rolls every Deployment whose pods read the Secret when any of its values changes (secret-revision.ts).
     const revision = secretRevisionOutput(

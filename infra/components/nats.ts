@@ -2,11 +2,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
+  acceptedNatsGenerations,
   NATS_PORTS,
-  NATS_USERS,
+  NATS_USER_ROLES,
   type NatsServersPlan,
   type NatsUserRole,
   natsClientUrl,
+  natsUserName,
 } from "../nats-plan.js";
 import { NATS_PATHS, renderNatsServerConfig } from "../nats-server-config.js";
 import { containerSecurityContext, podSecurityContext } from "./pod-security.js";
@@ -53,23 +55,37 @@ export class Nats extends pulumi.ComponentResource {
         migrate: args.externalUrl,
       };
     } else {
-      const passwords = Object.fromEntries(
-        (Object.keys(NATS_USERS) as NatsUserRole[]).map((role) => [
-          role,
-          new random.RandomPassword(
-            `${name}-${role}-password`,
-            { length: 32, special: false },
-            { parent: this },
-          ).result,
-        ]),
-      ) as Record<NatsUserRole, pulumi.Output<string>>;
-      this.natsUrl = this.servers(name, args.servers, args, passwords);
+      // A password per workload and accepted generation. Generation 0 keeps the resource names stacks
+      // had before rotation existed; the previous generation's resources stay in the program (and so
+      // keep their values) until the generation after next drops them.
+      const generation = args.servers.credentialGeneration;
+      const passwordsOf = (gen: number) =>
+        Object.fromEntries(
+          NATS_USER_ROLES.map((role) => [
+            role,
+            new random.RandomPassword(
+              gen === 0 ? `${name}-${role}-password` : `${name}-${role}-password-g${gen}`,
+              { length: 32, special: false },
+              { parent: this },
+            ).result,
+          ]),
+        ) as Record<NatsUserRole, pulumi.Output<string>>;
+      const generations = acceptedNatsGenerations(generation).map((gen) => ({
+        generation: gen,
+        userPasswords: passwordsOf(gen),
+      }));
+      const current = generations.find((entry) => entry.generation === generation);
+      if (!current) throw new Error(`NATS credential generation ${generation} is not among those accepted`);
+      this.natsUrl = this.servers(name, args.servers, args, generations);
       const withUser = (role: NatsUserRole) =>
         pulumi.secret(
           pulumi
-            .all([this.natsUrl, passwords[role]])
+            .all([this.natsUrl, current.userPasswords[role]])
             .apply(([url, password]) =>
-              url.replace("nats://", `nats://${NATS_USERS[role]}:${encodeURIComponent(password)}@`),
+              url.replace(
+                "nats://",
+                `nats://${natsUserName(role, generation)}:${encodeURIComponent(password)}@`,
+              ),
             ),
         );
       this.clientUrls = {
@@ -86,7 +102,7 @@ export class Nats extends pulumi.ComponentResource {
     name: string,
     servers: NatsServersPlan,
     args: NatsArgs,
-    userPasswords: Record<NatsUserRole, pulumi.Output<string>>,
+    generations: { generation: number; userPasswords: Record<NatsUserRole, pulumi.Output<string>> }[],
   ): pulumi.Output<string> {
     const childOpts = { parent: this, provider: args.k8sProvider };
     const { namespace } = args;
@@ -99,11 +115,18 @@ export class Nats extends pulumi.ComponentResource {
       { parent: this },
     );
     const configText = pulumi
-      .all([namespace, routePassword.result, pulumi.all(userPasswords)])
-      .apply(([ns, password, users]) =>
+      .all([
+        namespace,
+        routePassword.result,
+        pulumi.all(generations.map((entry) => pulumi.all(entry.userPasswords))),
+      ])
+      .apply(([ns, password, passwords]) =>
         renderNatsServerConfig(servers, ns, {
           routePassword: password,
-          userPasswords: users as Record<NatsUserRole, string>,
+          generations: generations.map((entry, index) => ({
+            generation: entry.generation,
+            userPasswords: passwords[index] as Record<NatsUserRole, string>,
+          })),
         }),
       );
     const configSecret = new k8s.core.v1.Secret(

@@ -224,6 +224,15 @@ export class NatsServers {
     return server;
   }
 
+  /**
+   * Writes a new rendered config for one server of the set (its ports, peers and folder kept), as an
+   * update of the config Secret does for a pod; it takes effect at the server's next start.
+   */
+  reconfigure(server: NatsServer, rendered: string): void {
+    const peers = this.servers.map((peer) => peer.ports);
+    writeFileSync(server.configFile, loopbackConfig(rendered, server.ports, peers, server.dir));
+  }
+
   killAll(): void {
     for (const server of [...this.servers, ...this.extras]) server.kill("SIGKILL");
   }
