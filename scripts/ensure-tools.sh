@@ -2,7 +2,7 @@
 # Sourced by ./dev test and .ci/run: the tools the test suite runs besides Node, built from the Go module
 # proxy into .tools/bin (git-ignored). Every version is pinned in one place: the wrapper modules under
 # tools/ (go.mod + go.sum) and ACTIONLINT_VERSION below. A tool is rebuilt only when its wrapper module
-# changed (a stamp holds the hash), so a warm run is a no-op. A cold machine pays ≈ 25–35 min once.
+# changed (a stamp holds the hash), so a warm run is a no-op. A cold machine pays ≈ 40–50 min once (README.md).
 #
 #   actionlint                    validates .github/workflows
 #   pulumi                        the Pulumi CLI/engine (tools/pulumi), driven by the Automation API
