@@ -184,33 +184,9 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     const [api] = processes;
     assert.ok(api);
     const client = new ApiClient(api.url);
-    const readings: Promise<StreamReading>[] = [];
-    let rolling = true;
-    // Runs keep arriving through the whole roll, one every 1.5 s, each read over SSE from the start.
-    const load = (async () => {
-      for (let index = 0; rolling; index++) {
-        const runId = await client.createRun(`roll-${index}`, `roll question ${index}`);
-        readings.push(readRun(client, runId));
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
-      }
-    })();
-
-    const order: string[] = [];
-    for (const server of [...cluster.servers].reverse()) {
-      // The StatefulSet's order: highest ordinal first; preStop's lame-duck, then the next pod only once
-      // the restarted one passes its startup probe (/healthz: JetStream current).
-      await server.lameDuckStop(60_000);
-      order.push(`${server.name} stopped`);
-      server.start();
-      await waitFor(`${server.name} /healthz after its restart`, () => server.healthy(), {
-        timeoutMs: 60_000,
-      });
-      order.push(`${server.name} healthy`);
-    }
-    rolling = false;
-    await load;
-
-    const results = await Promise.all(readings);
+    const load = steadyLoad(() => client, "roll");
+    const order = await rollServers();
+    const results = await load.stop();
     assert.ok(results.length >= 8, `${results.length} runs streamed during the roll`);
     for (const result of results) assertWholeStream(result, await finishedRun(client, result.runId));
     const fromStore = results.filter((result) => result.done?.source === "stored").length;
@@ -238,25 +214,10 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     processes.push(oldApi, oldWorker);
     // The Service: runs and reads go to the current api; a reader cut by a stopping api resumes there.
     let current = new ApiClient(oldApi.url);
-    const readings: Promise<StreamReading>[] = [];
-    let rolling = true;
-    const load = (async () => {
-      for (let index = 0; rolling; index++) {
-        const runId = await current.createRun(`rotate-${index}`, `rotation question ${index}`);
-        readings.push(readRun(() => current, runId));
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
-      }
-    })();
+    const load = steadyLoad(() => current, "rotate");
 
-    // 1. The config Secret changed: the StatefulSet rolls, highest ordinal first, each through lame duck.
-    for (const server of [...cluster.servers].reverse()) {
-      await server.lameDuckStop(60_000);
-      cluster.reconfigure(server, nextConfig);
-      server.start();
-      await waitFor(`${server.name} /healthz after its restart`, () => server.healthy(), {
-        timeoutMs: 60_000,
-      });
-    }
+    // 1. The config Secret changed: the StatefulSet rolls onto the new config.
+    await rollServers(nextConfig);
     // Every server now knows both generations; the processes, reconnected after each server's restart,
     // still hold generation 0 — and are let in.
     const probe = await connect(natsConnectOptions(nextUrls.worker));
@@ -283,10 +244,7 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
     current = new ApiClient(newApi.url);
     await oldApi.stop(60_000);
     await new Promise((resolve) => setTimeout(resolve, 5_000));
-    rolling = false;
-    await load;
-
-    const results = await Promise.all(readings);
+    const results = await load.stop();
     assert.ok(results.length >= 8, `${results.length} runs streamed during the rotation`);
     for (const result of results) assertWholeStream(result, await finishedRun(current, result.runId));
     for (const old of [oldWorker, oldApi])
@@ -311,6 +269,49 @@ describe("mesh on a three-server NATS cluster rendered by the prod stack", () =>
       `      ${results.length} streams across the rotation, every chunk once; ${fromStore} completed from the stored result`,
     );
   });
+
+  /**
+   * Runs keep arriving, one every 1.5 s, each read over SSE from the start through whichever api `client`
+   * gives now; `stop()` ends the arrivals and returns every reading once complete.
+   */
+  function steadyLoad(client: () => ApiClient, prefix: string) {
+    const readings: Promise<StreamReading>[] = [];
+    let running = true;
+    const arrivals = (async () => {
+      for (let index = 0; running; index++) {
+        const runId = await client().createRun(`${prefix}-${index}`, `${prefix} question ${index}`);
+        readings.push(readRun(client, runId));
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await arrivals;
+        return Promise.all(readings);
+      },
+    };
+  }
+
+  /**
+   * The StatefulSet's rolling update: highest ordinal first; preStop's lame-duck, then the next pod only
+   * once the restarted one passes its startup probe (/healthz: JetStream current). With `newConfig`,
+   * each server restarts on it (the config Secret changed). Returns what happened, in order.
+   */
+  async function rollServers(newConfig?: string): Promise<string[]> {
+    const order: string[] = [];
+    for (const server of [...cluster.servers].reverse()) {
+      await server.lameDuckStop(60_000);
+      order.push(`${server.name} stopped`);
+      if (newConfig) cluster.reconfigure(server, newConfig);
+      server.start();
+      await waitFor(`${server.name} /healthz after its restart`, () => server.healthy(), {
+        timeoutMs: 60_000,
+      });
+      order.push(`${server.name} healthy`);
+    }
+    return order;
+  }
 
   /** The users a client named `name` (mesh names its connection by executor ID) is connected as, on every server. */
   async function connectedUsers(name: string): Promise<string[]> {
