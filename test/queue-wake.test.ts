@@ -30,7 +30,7 @@ const triggersOf = async (databaseUrl: string) => {
   }
 };
 
-describe("queue wake-up: a NOTIFY at enqueue and at slot release starts runs, polling is the safety net", () => {
+describe("queue wake-up: a NOTIFY at enqueue and a run ending in the worker start runs, polling is the safety net", () => {
   let databaseUrl: string;
   let processes: MeshProcess[] = [];
   let client: ApiClient;
@@ -94,7 +94,7 @@ describe("queue wake-up: a NOTIFY at enqueue and at slot release starts runs, po
     );
   });
 
-  it("starts a thread's next run as soon as its previous run ends (the partition frees)", async () => {
+  it("starts a thread's next run as soon as its previous run ends (the worker wakes its own dispatcher)", async () => {
     const first = await client.createRun("one-thread", "first on the thread");
     const second = await client.createRun("one-thread", "second on the thread");
     await waitForAllSucceeded(client, [first, second], 30_000);
@@ -133,6 +133,8 @@ describe("the patched DBOS dispatcher's wakeQueue", () => {
     pollQueue: () => Promise<boolean>;
     schedulerLoop(exec: unknown, startNow: number, lanes: number): Promise<void>;
     wakeQueue(name: string): boolean;
+    wakeOnSlotRelease: boolean;
+    slotReleased(name: string): void;
     stop(): void;
   }
   const require = createRequire(import.meta.url);
@@ -196,6 +198,16 @@ describe("the patched DBOS dispatcher's wakeQueue", () => {
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200));
     }
     assert.ok(Math.max(...delays) < 250, `wake → poll (ms): ${delays.join(", ")}`);
+  });
+
+  it("polls when a run of the queue ends here only once mesh turns that on (unpatched behaviour otherwise)", async () => {
+    assert.equal(runner.wakeOnSlotRelease, false, "off until mesh's wake-up starts");
+    runner.slotReleased("q");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(pollStarts.length, 0, "off: the next poll is a minute away");
+    runner.wakeOnSlotRelease = true;
+    runner.slotReleased("q");
+    await until("a poll after the slot was released", () => pollStarts.length === 1);
   });
 
   it("polls again right after a poll that was in flight when the wake came (its snapshot may miss the run)", async () => {

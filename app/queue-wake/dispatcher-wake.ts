@@ -11,6 +11,8 @@ export const PATCHED_DBOS_VERSION = "5.3.0";
 export interface DispatcherWake {
   /** Polls the queue now instead of at its next interval; false when this process does not dispatch it. */
   wakeQueue(queueName: string): boolean;
+  /** When set, a run ending in this process polls its queue at once (its slot and partition are free). */
+  wakeOnSlotRelease: boolean;
 }
 
 export type DispatcherWakeLookup =
@@ -36,7 +38,7 @@ export function findDispatcherWake(): DispatcherWakeLookup {
   const { wfQueueRunner } = require("@dbos-inc/dbos-sdk/internal/wfqueue") as {
     wfQueueRunner: Partial<DispatcherWake>;
   };
-  if (typeof wfQueueRunner.wakeQueue !== "function")
+  if (typeof wfQueueRunner.wakeQueue !== "function" || typeof wfQueueRunner.wakeOnSlotRelease !== "boolean")
     return {
       available: false,
       reason:

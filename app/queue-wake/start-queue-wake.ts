@@ -19,6 +19,8 @@ export async function startQueueWake(
     );
     return undefined;
   }
+  // A run ending here wakes this process's own dispatcher; the listener hears only of enqueued runs.
+  lookup.dispatcher.wakeOnSlotRelease = true;
   const listener = new QueueWakeListener(databaseUrl, lookup.dispatcher, queues);
   await listener.start();
   return listener;

@@ -4,12 +4,15 @@ import type pg from "pg";
 export const QUEUE_WAKE_CHANNEL = "mesh_queue_wake";
 
 /**
- * Triggers on DBOS's workflow_status that NOTIFY a queue's name whenever that queue may have gained a
- * startable run: a run enqueued (or put back by recovery, the reaper or a drain), or a queued run leaving
- * PENDING (its worker-concurrency slot, and its thread's partition, are free again). NOTIFY is delivered
- * at commit, so a woken dispatcher never polls before the run is visible. The WHEN clauses are evaluated
- * without entering PL/pgSQL, so rows that concern no queue cost the write path almost nothing.
- * Owned by mesh's schema and written by the release's migration (app/durability/migrations.ts).
+ * Triggers on DBOS's workflow_status that NOTIFY a queue's name whenever that queue gained a startable
+ * run: a run enqueued, or put back by recovery, the reaper or a drain. NOTIFY is delivered at commit, so
+ * a woken dispatcher never polls before the run is visible. A run ending (its worker slot and its
+ * thread's partition free again) notifies nobody: the process it ended in wakes its own dispatcher (the
+ * patch's `slotReleased`), which is the one with a free slot, and keeping NOTIFY out of every
+ * completion's commit keeps those commits off Postgres's single notify queue lock under a burst.
+ * The WHEN clauses are evaluated without entering PL/pgSQL, so rows that concern no queue cost the write
+ * path almost nothing. Owned by mesh's schema and written by the release's migration
+ * (app/durability/migrations.ts).
  */
 const INSTALL_SQL = `
   CREATE OR REPLACE FUNCTION mesh.queue_wake() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -22,8 +25,7 @@ const INSTALL_SQL = `
     EXECUTE FUNCTION mesh.queue_wake();
   CREATE OR REPLACE TRIGGER mesh_queue_wake_status AFTER UPDATE OF status ON dbos.workflow_status
     FOR EACH ROW WHEN (
-      NEW.queue_name IS NOT NULL AND OLD.status IS DISTINCT FROM NEW.status
-      AND (NEW.status = 'ENQUEUED' OR OLD.status = 'PENDING')
+      NEW.queue_name IS NOT NULL AND NEW.status = 'ENQUEUED' AND OLD.status IS DISTINCT FROM NEW.status
     )
     EXECUTE FUNCTION mesh.queue_wake();
 `;
