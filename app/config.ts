@@ -75,6 +75,11 @@ export interface MeshConfig {
    */
   queueWake: boolean;
   queuePollMs: number;
+  /**
+   * Keep this pod's `controller.kubernetes.io/pod-deletion-cost` at the runs it holds
+   * (MESH_POD_DELETION_COST, app/scale-in/): scale-in then removes idle workers first.
+   */
+  podDeletionCost?: InClusterPod;
   model: ModelSpec;
   builtin: {
     tokens: number;
@@ -87,6 +92,14 @@ export interface MeshConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** This process's own pod and the API server that holds it, from the downward API and the kubelet. */
+export interface InClusterPod {
+  namespace: string;
+  podName: string;
+  apiHost: string;
+  apiPort: number;
+}
 
 const postgresUrl = z
   .string()
@@ -219,6 +232,25 @@ function apiToken(raw: string | undefined): string | undefined {
   return token;
 }
 
+/**
+ * MESH_POD_DELETION_COST=true writes to this pod through the API server: it needs the pod's name and
+ * namespace (the downward API) and the API server's address (set by the kubelet in every container).
+ */
+function inClusterPod(env: Env): InClusterPod {
+  const needed = ["POD_NAME", "POD_NAMESPACE", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"] as const;
+  const missing = needed.filter((name) => !env[name]?.trim());
+  if (missing.length > 0)
+    throw new ConfigError(
+      `MESH_POD_DELETION_COST=true needs ${missing.join(", ")}: it writes this pod's annotation through the Kubernetes API (POD_NAME and POD_NAMESPACE from the downward API)`,
+    );
+  return {
+    namespace: env.POD_NAMESPACE?.trim() ?? "",
+    podName: env.POD_NAME?.trim() ?? "",
+    apiHost: env.KUBERNETES_SERVICE_HOST?.trim() ?? "",
+    apiPort: read(env, "KUBERNETES_SERVICE_PORT", integer(1, 65_535), 443),
+  };
+}
+
 /** Builds the validated configuration or throws a ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): MeshConfig {
   const { role, warning } = resolveRole(env.MESH_DISPATCH_ROLE);
@@ -326,6 +358,7 @@ export function loadConfig(env: Env = process.env): MeshConfig {
     queueWake,
     // With the wake-up, polling only bounds how late a run starts when a notification is lost.
     queuePollMs: read(env, "MESH_QUEUE_POLL_MS", integer(10, 60_000), queueWake ? 1_000 : 50),
+    ...(read(env, "MESH_POD_DELETION_COST", boolean, false) ? { podDeletionCost: inClusterPod(env) } : {}),
     model,
     builtin: {
       tokens: read(env, "MESH_BUILTIN_TOKENS", integer(1, 100_000), 40),

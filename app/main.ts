@@ -25,6 +25,7 @@ import { RUN_QUEUES } from "./queue-names.js";
 import { ensureQueuesRegistered, writeQueueSettings } from "./queue-settings.js";
 import { startQueueWake } from "./queue-wake/start-queue-wake.js";
 import { listenQueuesFor } from "./role.js";
+import { startDeletionCost } from "./scale-in/start-deletion-cost.js";
 
 async function main(argv: string[]): Promise<void> {
   // 1. Resolve the role (and every other variable) from the environment.
@@ -104,6 +105,8 @@ async function main(argv: string[]): Promise<void> {
     intervalMs: Math.max(500, Math.floor(config.executorTimeoutMs / 3)),
   });
   reaper.start();
+  // Workers under an autoscaler: scale-in removes the pods holding the fewest runs first.
+  const deletionCost = config.podDeletionCost && startDeletionCost(config.podDeletionCost, executionGate);
   // Only processes that serve the API enqueue agent runs.
   const dispatchVersion =
     config.role === "worker"
@@ -167,6 +170,7 @@ async function main(argv: string[]): Promise<void> {
     }, config.shutdownGraceMs).unref();
     readiness.markDraining();
     reaper.stop();
+    deletionCost?.stop();
     dispatchVersion?.stop();
     await heartbeat.stop();
     server.close();

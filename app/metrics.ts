@@ -119,3 +119,9 @@ export const oldestEnqueuedAge = new Gauge({
   labelNames: ["queue"] as const,
   registers: [registry],
 });
+
+export const podDeletionCost = new Gauge({
+  name: "mesh_pod_deletion_cost",
+  help: "The pod-deletion-cost this worker last wrote on its pod (its runs in flight; MESH_POD_DELETION_COST)",
+  registers: [registry],
+});

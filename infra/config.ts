@@ -67,6 +67,12 @@ const workerSchema = z
     terminationGracePeriodSeconds: z.number().int().min(10, "must be at least 10").max(3600).default(120),
     /** Adds karpenter.sh/do-not-disrupt to worker pods so Karpenter never consolidates a busy node. */
     doNotDisrupt: z.boolean().default(false),
+    /**
+     * Each worker keeps its pod's controller.kubernetes.io/pod-deletion-cost at the runs it holds, so a
+     * scale-in removes idle workers first (a ServiceAccount, a Role and an admission policy that allow a
+     * worker that one write to its own pod, and nothing else).
+     */
+    podDeletionCost: z.boolean().default(true),
     autoscaling: z
       .strictObject({
         enabled: z.boolean().default(false),
@@ -338,6 +344,17 @@ const networkPolicySchema = z
     modelApiPorts: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
     /** Ranges egress by port must not reach (the cluster's pod and service CIDRs, say). */
     egressExceptCidrs: z.array(cidr).default([]),
+    /**
+     * Where workers reach the Kubernetes API to write their pod-deletion-cost (worker.podDeletionCost):
+     * the API server's endpoints as the policy engine sees them after the Service's translation (EKS: the
+     * control plane's ENIs in the VPC, port 443). Default: anywhere on 443.
+     */
+    kubernetesApi: z
+      .strictObject({
+        cidrs: z.array(cidr).min(1).default(["0.0.0.0/0"]),
+        ports: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -16,7 +16,7 @@ import {
   type ReplicaLedger,
   replicaLedger,
 } from "./replica-handoff.js";
-import { describeTopology, planTopology } from "./topology.js";
+import { describeTopology, planTopology, workersWriteDeletionCost } from "./topology.js";
 import { type PlannedReleases, RELEASES_OUTPUT } from "./workflow-releases.js";
 
 /**
@@ -75,6 +75,7 @@ export function createMeshStack(
       managedNats: natsPlan.servers !== undefined,
       workers: plan.worker !== undefined || plan.draining.length > 0,
       inClusterPostgres: config.postgres.mode === "inCluster",
+      workersReachKubernetesApi: workersWriteDeletionCost(plan),
     });
   if (config.monitoring.enabled)
     new Monitoring("mesh-monitoring", {

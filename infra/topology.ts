@@ -50,6 +50,8 @@ export interface DeploymentPlan {
   shutdownGraceMs: number;
   /** MESH_WORKER_CONCURRENCY, when the tier executes runs and sets it. */
   concurrency?: number;
+  /** Whether its pods keep their pod-deletion-cost at the runs they hold (worker tiers, worker.podDeletionCost). */
+  podDeletionCost?: boolean;
   podAnnotations: Record<string, string>;
   /** The stack's extraEnv, appended after the env mesh manages. */
   extraEnv: Record<string, string>;
@@ -214,9 +216,15 @@ function workerTier(
     preStopSleepSeconds: 0,
     shutdownGraceMs: (worker.terminationGracePeriodSeconds - SHUTDOWN_MARGIN_SECONDS) * 1000,
     concurrency: worker.concurrency,
+    ...(worker.podDeletionCost ? { podDeletionCost: true } : {}),
     podAnnotations: worker.doNotDisrupt ? { "karpenter.sh/do-not-disrupt": "true" } : {},
     extraEnv: config.extraEnv,
   };
+}
+
+/** Whether any worker Deployment's pods write their pod-deletion-cost (they need the API and a ServiceAccount). */
+export function workersWriteDeletionCost(plan: TopologyPlan): boolean {
+  return [...plan.draining, ...(plan.worker ? [plan.worker] : [])].some((tier) => tier.podDeletionCost);
 }
 
 /** One line per Deployment, for stack outputs and previews. */

@@ -48,6 +48,24 @@ describe("environment configuration", () => {
     assert.equal(loadConfig({ ...base, MESH_LISTEN_ADDRESS: "::1" }).listenAddress, "::1");
   });
 
+  it("writes the pod-deletion-cost only when asked, to the pod the downward API names", () => {
+    assert.equal(loadConfig(base).podDeletionCost, undefined);
+    const inPod = {
+      ...base,
+      MESH_POD_DELETION_COST: "true",
+      POD_NAME: "mesh-worker-7c9d",
+      POD_NAMESPACE: "mesh-prod",
+      KUBERNETES_SERVICE_HOST: "10.96.0.1",
+      KUBERNETES_SERVICE_PORT: "443",
+    };
+    assert.deepEqual(loadConfig(inPod).podDeletionCost, {
+      namespace: "mesh-prod",
+      podName: "mesh-worker-7c9d",
+      apiHost: "10.96.0.1",
+      apiPort: 443,
+    });
+  });
+
   it("falls back to <hostname>-<pid> without POD_NAME and honours MESH_WORKFLOW_VERSION", () => {
     const config = loadConfig({ ...base, MESH_WORKFLOW_VERSION: "v7" });
     assert.match(config.executorId, new RegExp(`-${process.pid}$`));
@@ -107,6 +125,23 @@ describe("environment configuration", () => {
     ["six stream copies", { ...base, MESH_STREAM_REPLICAS: "6" }, /^MESH_STREAM_REPLICAS must be at most 5/],
     ["an empty MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "" }, /^MESH_API_TOKEN is set but blank/],
     ["a whitespace MESH_API_TOKEN", { ...base, MESH_API_TOKEN: "  \t " }, /^MESH_API_TOKEN is set but blank/],
+    [
+      "pod-deletion-cost outside a pod",
+      { ...base, MESH_POD_DELETION_COST: "true", POD_NAME: "mesh-worker-1" },
+      /^MESH_POD_DELETION_COST=true needs POD_NAMESPACE, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT:/,
+    ],
+    [
+      "a bad Kubernetes API port",
+      {
+        ...base,
+        MESH_POD_DELETION_COST: "true",
+        POD_NAME: "p",
+        POD_NAMESPACE: "n",
+        KUBERNETES_SERVICE_HOST: "10.96.0.1",
+        KUBERNETES_SERVICE_PORT: "https",
+      },
+      /^KUBERNETES_SERVICE_PORT must be a whole number/,
+    ],
   ];
   for (const [label, env, message] of refused) {
     it(`refuses ${label} with a message naming the variable`, () => {

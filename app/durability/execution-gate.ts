@@ -11,16 +11,28 @@ export class ExecutionGate {
   readonly #running = new Set<string>();
   readonly #parked = new Set<string>();
   readonly #leftLocally = new Set<string>();
+  readonly #watchers = new Set<(running: number) => void>();
 
   /** A run body starts executing here. */
   begin(runId: string): void {
     this.#running.add(runId);
+    this.#changed();
   }
 
   /** A run body returned or threw here: DBOS records its outcome; it must not be handed back. */
   end(runId: string): void {
     this.#running.delete(runId);
     this.#leftLocally.add(runId);
+    this.#changed();
+  }
+
+  /** Calls `watcher` with the number of run bodies executing here whenever it changes. */
+  watchRunning(watcher: (running: number) => void): void {
+    this.#watchers.add(watcher);
+  }
+
+  #changed(): void {
+    for (const watcher of this.#watchers) watcher(this.#running.size);
   }
 
   /** Called before each checkpointed segment. Once the drain started, it never returns. */

@@ -12,12 +12,23 @@ import {
 import type { NatsUserRole } from "../nats-plan.js";
 import { queueDepthQuery } from "../queue-depth-query.js";
 import { HANDOFF_FIELD_MANAGER } from "../replica-handoff.js";
-import { type DeploymentPlan, imageVersion, type TopologyPlan } from "../topology.js";
+import {
+  type DeploymentPlan,
+  imageVersion,
+  type TopologyPlan,
+  workersWriteDeletionCost,
+} from "../topology.js";
 import type { PlannedReleases } from "../workflow-releases.js";
 import { databaseCaConfigMap, databaseCaPodParts, databaseCaRevision } from "./database-ca.js";
 import { containerSecurityContext, podSecurityContext, tmpVolume, tmpVolumeMount } from "./pod-security.js";
 import type { DatabaseConnection } from "./postgres.js";
 import { SECRET_REVISION_ANNOTATION, secretRevisionOutput } from "./secret-revision.js";
+import {
+  WORKER_SERVICE_ACCOUNT,
+  WorkerDeletionCost,
+  workerTokenVolume,
+  workerTokenVolumeMount,
+} from "./worker-deletion-cost.js";
 
 export interface MeshAppArgs {
   namespace: pulumi.Input<string>;
@@ -278,13 +289,32 @@ export class MeshApp extends pulumi.ComponentResource {
       dependsOn: [migration, secret, ...(databaseCa ? [databaseCa] : []), ...(args.dependsOn ?? [])],
     };
 
+    // Workers that write their own pod-deletion-cost: their ServiceAccount and its one permission first.
+    const deletionCost = workersWriteDeletionCost(plan)
+      ? new WorkerDeletionCost(
+          "mesh-worker-deletion-cost",
+          {
+            namespace,
+            namespaceName: args.deployment,
+            labels: { ...plan.main.labels, "app.kubernetes.io/component": "worker" },
+            k8sProvider: args.k8sProvider,
+          },
+          { parent: this },
+        )
+      : undefined;
     const podInputs = { ...args, secretRevision: revision };
     // A draining version's workers come up before the release's own roll: the runs the old pods hand back
     // at SIGTERM (or leave behind) find a worker of their version waiting (infra/workflow-releases.ts).
+    const drainerOpts = deletionCost
+      ? { ...afterMigration, dependsOn: [...afterMigration.dependsOn, deletionCost] }
+      : afterMigration;
     const drainers = plan.draining.map((drainingPlan) =>
-      this.workerTier(drainingPlan, podInputs, afterMigration, childOpts),
+      this.workerTier(drainingPlan, podInputs, drainerOpts, childOpts),
     );
     const afterDrainers = { ...afterMigration, dependsOn: [...afterMigration.dependsOn, ...drainers] };
+    const workerOpts = deletionCost
+      ? { ...afterDrainers, dependsOn: [...afterDrainers.dependsOn, deletionCost] }
+      : afterDrainers;
     const main = this.deployment(plan.main, podInputs, afterDrainers);
     const service = new k8s.core.v1.Service(
       `${name}-service`,
@@ -301,7 +331,7 @@ export class MeshApp extends pulumi.ComponentResource {
     this.disruptionBudget(plan.main, namespace, childOpts);
     if (plan.main.autoscaling) this.autoscaler(plan.main, args, main, childOpts);
 
-    if (plan.worker) this.workerTier(plan.worker, podInputs, afterDrainers, childOpts);
+    if (plan.worker) this.workerTier(plan.worker, podInputs, workerOpts, childOpts);
 
     this.serviceName = service.metadata.name;
     this.serviceUrl = pulumi.interpolate`http://${service.metadata.name}.${namespace}.svc.cluster.local`;
@@ -419,6 +449,8 @@ export class MeshApp extends pulumi.ComponentResource {
               },
             },
             spec: {
+              ...(plan.podDeletionCost ? { serviceAccountName: WORKER_SERVICE_ACCOUNT } : {}),
+              // A worker writing its pod-deletion-cost gets its token from workerTokenVolume alone.
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               terminationGracePeriodSeconds: plan.terminationGracePeriodSeconds,
@@ -450,6 +482,15 @@ export class MeshApp extends pulumi.ComponentResource {
                     ...(plan.concurrency === undefined
                       ? []
                       : [{ name: "MESH_WORKER_CONCURRENCY", value: String(plan.concurrency) }]),
+                    ...(plan.podDeletionCost
+                      ? [
+                          { name: "MESH_POD_DELETION_COST", value: "true" },
+                          {
+                            name: "POD_NAMESPACE",
+                            valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } },
+                          },
+                        ]
+                      : []),
                     secretEnv("DATABASE_URL"),
                     secretEnv("NATS_URL", false, plan.role === "worker" ? NATS_WORKER_URL_KEY : "NATS_URL"),
                     // Serving pods hold the api user's URL in every state; role api (state 3) connects with
@@ -489,11 +530,19 @@ export class MeshApp extends pulumi.ComponentResource {
                   },
                   resources: plan.resources,
                   securityContext: containerSecurityContext,
-                  volumeMounts: [tmpVolumeMount, ...databaseCaPodParts(args.databaseCaBundle).mounts],
+                  volumeMounts: [
+                    tmpVolumeMount,
+                    ...databaseCaPodParts(args.databaseCaBundle).mounts,
+                    ...(plan.podDeletionCost ? [workerTokenVolumeMount] : []),
+                  ],
                   ...preStop,
                 },
               ],
-              volumes: [tmpVolume, ...databaseCaPodParts(args.databaseCaBundle).volumes],
+              volumes: [
+                tmpVolume,
+                ...databaseCaPodParts(args.databaseCaBundle).volumes,
+                ...(plan.podDeletionCost ? [workerTokenVolume] : []),
+              ],
             },
           },
         },

@@ -14,6 +14,8 @@ export interface NetworkPoliciesArgs {
   workers: boolean;
   /** Whether Postgres runs in the namespace (postgres.mode=inCluster). */
   inClusterPostgres: boolean;
+  /** Whether worker pods write their pod-deletion-cost through the Kubernetes API. */
+  workersReachKubernetesApi: boolean;
 }
 
 type NetworkPolicyPeer = k8s.types.input.networking.v1.NetworkPolicyPeer;
@@ -48,7 +50,8 @@ const namespaceNamed = (namespace: string): NetworkPolicyPeer => ({
  * - worker pods: the same port from the monitoring namespace only (they serve health and metrics);
  * - NATS: 4222 from mesh's pods, 6222 from its peers, 8222 from monitoring;
  * - the migration Job: nothing;
- * - egress of mesh's pods: DNS, Postgres, NATS and the model API's ports, nothing else.
+ * - egress of mesh's pods: DNS, Postgres, NATS and the model API's ports, nothing else; workers that
+ *   write their pod-deletion-cost also reach the Kubernetes API (networkPolicy.kubernetesApi).
  */
 export class NetworkPolicies extends pulumi.ComponentResource {
   constructor(componentName: string, args: NetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -139,6 +142,22 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         { to: outside, ports: settings.modelApiPorts.map(tcp) },
       ],
     });
+    // Workers writing their pod-deletion-cost: the API server, and only from worker pods.
+    if (args.workersReachKubernetesApi)
+      policy(
+        "mesh-worker-kubernetes-api",
+        {
+          podSelector: WORKER_PODS,
+          policyTypes: ["Egress"],
+          egress: [
+            {
+              to: settings.kubernetesApi.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+              ports: settings.kubernetesApi.ports.map(tcp),
+            },
+          ],
+        },
+        "mesh-worker-kubernetes-api-network-policy",
+      );
     if (args.managedNats) {
       policy(NATS_NAME, {
         podSelector: name(NATS_NAME),

@@ -25,12 +25,19 @@ function schemaModules(apiVersion: string, kind: string): { models: string; type
       type: `import("kubernetes-types/core/${apiVersion}").${kind}`,
     };
   const [group = "", version = ""] = apiVersion.split("/");
+  // kubernetes-types 1.30.0 (its latest) lacks `resources` and `scope` in admission policies'
+  // NamedRuleWithOperations; kubernetes-models' own interfaces have them and are as strict.
+  if (group === "admissionregistration.k8s.io") {
+    const module = `kubernetes-models/${group}/${version}/${kind}`;
+    return { models: `kubernetes-models/${group}/${version}`, type: `import("${module}").I${kind}` };
+  }
   const customPackage = CUSTOM_RESOURCE_MODELS[group];
   if (customPackage) {
     const module = `${customPackage}/${group}/${version}`;
     return { models: module, type: `import("${module}").I${kind}` };
   }
-  const short = group.replace(/\.k8s\.io$/, "");
+  // kubernetes-types names a group by its first label: networking.k8s.io → networking, rbac.authorization.k8s.io → rbac.
+  const short = group.split(".")[0];
   return {
     models: `kubernetes-models/${group}/${version}`,
     type: `import("kubernetes-types/${short}/${version}").${kind}`,

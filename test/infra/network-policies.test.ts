@@ -150,7 +150,7 @@ describe("NetworkPolicies (prod)", () => {
       assert.equal(ingressIn(migrate, peer, 8080), false);
   });
 
-  it("lets mesh's pods reach DNS, Postgres, NATS and the model API, and nothing else", () => {
+  it("lets mesh's pods reach DNS, Postgres, NATS and the model API, workers the API server too, and nothing else", () => {
     const dns: Pod = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } };
     const somewhere = { ip: "203.0.113.9" };
     for (const pod of [api, worker, drainingWorker, migrate]) {
@@ -159,7 +159,14 @@ describe("NetworkPolicies (prod)", () => {
       assert.equal(egressOf(pod, { ip: "10.0.40.7" }, 5432), true, `${who} Postgres (RDS)`);
       assert.equal(egressOf(pod, nats, 4222), true, `${who} NATS`);
       assert.equal(egressOf(pod, somewhere, 443), true, `${who} model API`);
-      assert.equal(egressOf(pod, { ip: "10.0.5.5" }, 443), false, `${who} the VPC's 443 (the API server)`);
+      // Only workers reach the API server (their pod-deletion-cost), and only inside the configured range.
+      const writesDeletionCost = pod === worker || pod === drainingWorker;
+      assert.equal(
+        egressOf(pod, { ip: "10.0.5.5" }, 443),
+        writesDeletionCost,
+        `${who} the VPC's 443 (the API server)`,
+      );
+      assert.equal(egressOf(pod, { ip: "10.0.5.5" }, 80), false, `${who} the VPC's 80`);
       assert.equal(egressOf(pod, somewhere, 80), false, `${who} plain HTTP`);
       assert.equal(egressOf(pod, tenant, 8080), false, `${who} another namespace's service`);
       assert.equal(egressOf(pod, { ip: "10.0.3.3" }, 6379), false, `${who} some Redis`);

@@ -59,7 +59,13 @@ describe("npm run render", () => {
       [
         "added:     Deployment/mesh-dev/mesh-worker",
         "added:     NetworkPolicy/mesh-dev/mesh-worker",
+        "added:     NetworkPolicy/mesh-dev/mesh-worker-kubernetes-api",
         "added:     PodDisruptionBudget/mesh-dev/mesh-worker",
+        "added:     Role/mesh-dev/mesh-worker",
+        "added:     RoleBinding/mesh-dev/mesh-worker",
+        "added:     ServiceAccount/mesh-dev/mesh-worker",
+        "added:     ValidatingAdmissionPolicy//mesh-worker-own-pod.mesh-dev",
+        "added:     ValidatingAdmissionPolicyBinding//mesh-worker-own-pod.mesh-dev",
         "unchanged: ConfigMap/mesh-dev/mesh-database-ca",
         "unchanged: Deployment/mesh-dev/mesh",
         "unchanged: Job/mesh-dev/<migration job>",

@@ -92,11 +92,18 @@ describe("stack inventories", () => {
       "kubernetes:keda.sh/v1alpha1:TriggerAuthentication mesh-worker-keda-auth",
       "kubernetes:core/v1:Secret mesh-worker-keda-secret",
       "kubernetes:policy/v1:PodDisruptionBudget mesh-worker-pdb",
+      "mesh:infra:WorkerDeletionCost mesh-worker-deletion-cost",
+      "kubernetes:core/v1:ServiceAccount mesh-worker-deletion-cost-service-account",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role mesh-worker-deletion-cost-role",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding mesh-worker-deletion-cost-role-binding",
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy mesh-worker-deletion-cost-policy",
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding mesh-worker-deletion-cost-policy-binding",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy mesh-worker-kubernetes-api-network-policy",
     ]) {
       assert.ok(names.includes(expected), `${expected} missing`);
     }
     assert.ok(!names.includes("kubernetes:autoscaling/v2:HorizontalPodAutoscaler mesh-worker-hpa"));
-    assert.equal(names.length, 51);
+    assert.equal(names.length, 58);
     const nats = objectOf(prod.objects, "StatefulSet", "mesh-nats");
     assert.equal(nats.spec.replicas, 3);
     assert.equal(nats.spec.podManagementPolicy, "Parallel");
