@@ -91,7 +91,11 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
     const { body } = await cluster.api<{ status: { token: string } }>(
       "POST",
       `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${WORKER_SERVICE_ACCOUNT}/token`,
-      { spec: { expirationSeconds: 600, boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod, uid } } },
+      {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 600, boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod, uid } },
+      },
     );
     const dir = mkdtempSync(join(tmpdir(), "mesh-worker-token-"));
     writeFileSync(join(dir, "token"), body.status.token);
@@ -342,11 +346,14 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
       return olderCost === "0" && newerCost === "2" ? { olderCost, newerCost } : undefined;
     });
     await upWith({ "worker.replicas": 1 });
+    // The one that is gone or going (a deleted idle worker may have exited already).
     const removed = await waitFor("a worker deleted", async () => {
-      const workers = (
-        await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)
-      ).body.items.filter((pod) => pod.metadata.name.includes("worker"));
-      return workers.find((pod) => pod.metadata.deletionTimestamp)?.metadata.name;
+      const kept = (await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)).body.items
+        .filter((pod) => pod.metadata.name.includes("worker") && !pod.metadata.deletionTimestamp)
+        .map((pod) => pod.metadata.name);
+      return kept.length === 1
+        ? [older.metadata.name, newer.metadata.name].find((name) => !kept.includes(name))
+        : undefined;
     });
     assert.equal(
       removed,
