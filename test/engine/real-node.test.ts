@@ -103,29 +103,6 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
     const server = new URL(cluster.server);
     return new InClusterApi({ host: server.hostname, port: Number(server.port), serviceAccountDir: dir });
   };
-  const upWith = async (values: Record<string, string | number>) => {
-    await setPathConfig(drill.stack, values);
-    const recorder = stepRecorder();
-    const up = await drill.stack.up({ onEvent: recorder.onEvent });
-    assert.equal(up.summary.result, "succeeded", recorder.diagnostics.join("\n"));
-  };
-  const submit = (client: ApiClient, thread: string, count: number) =>
-    Promise.all(
-      Array.from({ length: count }, (_, index) =>
-        client.createRun(`${thread}-${index}`, `${thread} ${index}`),
-      ),
-    );
-  /** How many of `runIds` each executor (pod) holds PENDING right now. */
-  const runsHeldBy = async (runIds: string[]) => {
-    const rows = await query<{ executor_id: string; held: number }>(
-      drill.databaseUrl,
-      `SELECT executor_id, count(*)::int AS held FROM dbos.workflow_status
-        WHERE workflow_uuid = ANY($1) AND status = 'PENDING' GROUP BY executor_id`,
-      [runIds],
-    );
-    return new Map(rows.map((row) => [row.executor_id, row.held]));
-  };
-
   before(async function () {
     this.timeout(1_200_000);
     drill = await startRealDrillEnvironment({
@@ -141,6 +118,36 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
   after(async function () {
     this.timeout(300_000);
     await drill?.stop();
+  });
+
+  it("lets a worker write its own pod-deletion-cost and nothing else: another pod or another annotation is refused", async () => {
+    const [worker] = await pods("worker");
+    const main = (await pods()).find((pod) => !pod.metadata.name.includes("worker"));
+    assert.ok(worker && main, "a worker and a main pod run");
+    // The worker keeps its cost current from start-up (0: idle).
+    await waitFor("the worker's pod-deletion-cost", async () => deletionCostOf(worker.metadata.name), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
+    // The token the kubelet gives this pod: the worker's ServiceAccount, bound to the worker's pod.
+    const asWorker = await workerApi(worker.metadata.name, worker.metadata.uid);
+    await asWorker.patchPodAnnotations(NAMESPACE, worker.metadata.name, {
+      [POD_DELETION_COST_ANNOTATION]: "7",
+    });
+    assert.equal(await deletionCostOf(worker.metadata.name), "7");
+    await assert.rejects(
+      asWorker.patchPodAnnotations(NAMESPACE, main.metadata.name, { [POD_DELETION_COST_ANNOTATION]: "0" }),
+      /403 .*may write only its own pod/,
+    );
+    await assert.rejects(
+      asWorker.patchPodAnnotations(NAMESPACE, worker.metadata.name, { "mesh.example/other": "x" }),
+      /403 .*may change only its pod's controller\.kubernetes\.io\/pod-deletion-cost annotation/,
+    );
+    await assert.rejects(
+      asWorker.patchPodAnnotations("default", worker.metadata.name, { [POD_DELETION_COST_ANNOTATION]: "0" }),
+      /403 .*forbidden/i,
+      "RBAC: no permission outside the namespace",
+    );
   });
 
   it("keeps the pod and service ranges on this machine: an unused address of either fails here, at once", async () => {
@@ -263,122 +270,6 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
         ),
       { timeoutMs: 300_000, intervalMs: 2_000 },
     );
-  });
-
-  it("lets a worker write its own pod-deletion-cost and nothing else: another pod or another annotation is refused", async () => {
-    const [worker] = await pods("worker");
-    const main = (await pods()).find((pod) => !pod.metadata.name.includes("worker"));
-    assert.ok(worker && main, "a worker and a main pod run");
-    // The worker keeps its cost current from start-up (0: idle).
-    await waitFor("the worker's pod-deletion-cost", async () => deletionCostOf(worker.metadata.name), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
-    // The token the kubelet gives this pod: the worker's ServiceAccount, bound to the worker's pod.
-    const asWorker = await workerApi(worker.metadata.name, worker.metadata.uid);
-    await asWorker.patchPodAnnotations(NAMESPACE, worker.metadata.name, {
-      [POD_DELETION_COST_ANNOTATION]: "7",
-    });
-    assert.equal(await deletionCostOf(worker.metadata.name), "7");
-    await assert.rejects(
-      asWorker.patchPodAnnotations(NAMESPACE, main.metadata.name, { [POD_DELETION_COST_ANNOTATION]: "0" }),
-      /403 .*may write only its own pod/,
-    );
-    await assert.rejects(
-      asWorker.patchPodAnnotations(NAMESPACE, worker.metadata.name, { "mesh.example/other": "x" }),
-      /403 .*may change only its pod's controller\.kubernetes\.io\/pod-deletion-cost annotation/,
-    );
-    await assert.rejects(
-      asWorker.patchPodAnnotations("default", worker.metadata.name, { [POD_DELETION_COST_ANNOTATION]: "0" }),
-      /403 .*forbidden/i,
-      "RBAC: no permission outside the namespace",
-    );
-  });
-
-  it("scales in the idle worker, not the newer one in the middle of runs (pod-deletion-cost)", async function () {
-    this.timeout(900_000);
-    // Runs of 32 tokens at 1.25 s: 40 s each. A worker holds 4 (worker.concurrency); the main pods take
-    // none (dispatchRole=api), so where a run goes is up to the workers' free slots alone.
-    await upWith({
-      "worker.replicas": 1,
-      dispatchRole: "api",
-      "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "1250",
-    });
-    const client = new ApiClient(drill.serviceUrl, apiToken);
-    const [older] = await pods("worker");
-    assert.ok(older, "one worker runs");
-    // The older worker full: every slot holds a run.
-    const first = await submit(client, "scale-in-a", WORKER_CONCURRENCY);
-    await waitFor("the older worker holding 4 runs", async () =>
-      (await runsHeldBy(first)).get(older.metadata.name) === WORKER_CONCURRENCY ? true : undefined,
-    );
-    // A newer worker: the runs submitted now can go nowhere else.
-    await upWith({ "worker.replicas": 2 });
-    const newer = await waitFor("a second, ready worker", async () =>
-      (await pods("worker")).find(
-        (pod) =>
-          pod.metadata.name !== older.metadata.name &&
-          pod.status?.conditions?.some(
-            (condition) => condition.type === "Ready" && condition.status === "True",
-          ),
-      ),
-    );
-    const second = await submit(client, "scale-in-b", 2);
-    await waitFor("the newer worker holding the 2 new runs", async () =>
-      (await runsHeldBy(second)).get(newer.metadata.name) === 2 ? true : undefined,
-    );
-    // The older worker's runs end first: it is idle while the newer one still works.
-    await waitFor(
-      "the older worker's runs to finish",
-      async () => ((await runsHeldBy(first)).size === 0 ? true : undefined),
-      {
-        timeoutMs: 180_000,
-        intervalMs: 1_000,
-      },
-    );
-    const held = await runsHeldBy(second);
-    assert.equal(held.get(newer.metadata.name), 2, "the newer worker still holds its runs at scale-in");
-    const costs = await waitFor("both workers' costs current", async () => {
-      const [olderCost, newerCost] = [
-        await deletionCostOf(older.metadata.name),
-        await deletionCostOf(newer.metadata.name),
-      ];
-      return olderCost === "0" && newerCost === "2" ? { olderCost, newerCost } : undefined;
-    });
-    await upWith({ "worker.replicas": 1 });
-    // The one that is gone or going (a deleted idle worker may have exited already).
-    const removed = await waitFor("a worker deleted", async () => {
-      const kept = (await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)).body.items
-        .filter((pod) => pod.metadata.name.includes("worker") && !pod.metadata.deletionTimestamp)
-        .map((pod) => pod.metadata.name);
-      return kept.length === 1
-        ? [older.metadata.name, newer.metadata.name].find((name) => !kept.includes(name))
-        : undefined;
-    });
-    assert.equal(
-      removed,
-      older.metadata.name,
-      `scale-in removed ${removed === newer.metadata.name ? "the newer worker, holding 2 runs" : removed} (costs: older ${costs.olderCost}, newer ${costs.newerCost})`,
-    );
-    // Its runs were never interrupted: they finish where they started, none handed back.
-    const rows = await waitFor(
-      "the newer worker's runs to finish",
-      async () => {
-        const found = await query<{ status: string; executor_id: string; recovery_attempts: string }>(
-          drill.databaseUrl,
-          "SELECT status, executor_id, recovery_attempts::text FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)",
-          [second],
-        );
-        return found.every((row) => row.status === "SUCCESS") ? found : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 1_000 },
-    );
-    assert.deepEqual(
-      rows.map((row) => row.executor_id),
-      [newer.metadata.name, newer.metadata.name],
-    );
-    // Back to the file's fixture for the tests after this one: role all, the usual speed.
-    await upWith({ dispatchRole: "all", "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "50" });
   });
 
   it("OOM-kills a worker whose memory limit is too small for its work; its runs are finished, none lost", async function () {
