@@ -18,6 +18,7 @@ import { ApiClient } from "../support/api-client.js";
 import { expectedOutput } from "../support/run-checks.js";
 import { query } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
+import { waitForDeploymentsAvailable } from "./drill/cluster-operations.js";
 import {
   type RealDrillEnvironment,
   realNodeResources,
@@ -103,6 +104,49 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
     const server = new URL(cluster.server);
     return new InClusterApi({ host: server.hostname, port: Number(server.port), serviceAccountDir: dir });
   };
+  const upWith = async (values: Record<string, string | number>) => {
+    await setPathConfig(drill.stack, values);
+    const recorder = stepRecorder();
+    const up = await drill.stack.up({ onEvent: recorder.onEvent });
+    assert.equal(up.summary.result, "succeeded", recorder.diagnostics.join("\n"));
+    // The update is applied; the rollout it started is the controllers' (the old pods go, the new ones ready).
+    await waitFor("every Deployment to observe its update", async () =>
+      (
+        await cluster.api<{
+          items: { metadata: { generation: number }; status: { observedGeneration?: number } }[];
+        }>("GET", `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`)
+      ).body.items.every(
+        (deployment) => deployment.status.observedGeneration === deployment.metadata.generation,
+      ),
+    );
+    await waitForDeploymentsAvailable(cluster, NAMESPACE);
+    // A replaced pod of role all keeps dequeuing through its preStop sleep, until its SIGTERM: gone first.
+    await waitFor(
+      "the replaced pods to be gone",
+      async () =>
+        (await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)).body.items.every(
+          (pod) => !pod.metadata.deletionTimestamp,
+        ),
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+  };
+  const submit = (client: ApiClient, thread: string, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        client.createRun(`${thread}-${index}`, `${thread} ${index}`),
+      ),
+    );
+  /** How many of `runIds` each executor (pod) holds PENDING right now. */
+  const runsHeldBy = async (runIds: string[]) => {
+    const rows = await query<{ executor_id: string; held: number }>(
+      drill.databaseUrl,
+      `SELECT executor_id, count(*)::int AS held FROM dbos.workflow_status
+        WHERE workflow_uuid = ANY($1) AND status = 'PENDING' GROUP BY executor_id`,
+      [runIds],
+    );
+    return new Map(rows.map((row) => [row.executor_id, row.held]));
+  };
+
   before(async function () {
     this.timeout(1_200_000);
     drill = await startRealDrillEnvironment({
@@ -148,6 +192,118 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
       /403 .*forbidden/i,
       "RBAC: no permission outside the namespace",
     );
+  });
+
+  // First in the file, after the start-up: it reconfigures the stack and puts the fixture back at the end.
+  it("scales in the idle worker, not the newer one in the middle of runs (pod-deletion-cost)", async function () {
+    this.timeout(900_000);
+    const started = Date.now();
+    const timeline: string[] = [];
+    const mark = (what: string) => timeline.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${what}`);
+    const wait = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 180_000) =>
+      waitFor(what, check, { timeoutMs, intervalMs: 1_000 }).then(
+        (value) => {
+          mark(what);
+          return value;
+        },
+        async (error: Error) => {
+          const runs = await query<{ workflow_uuid: string; status: string; executor_id: string }>(
+            drill.databaseUrl,
+            "SELECT workflow_uuid, status, executor_id FROM dbos.workflow_status ORDER BY created_at DESC LIMIT 12",
+          ).catch((failure: Error) => failure.message);
+          const workers = (await pods()).map(
+            (pod) => `${pod.metadata.name} ${JSON.stringify(pod.metadata.annotations ?? {})}`,
+          );
+          assert.fail(
+            `${error.message}\ntimeline:\n${timeline.join("\n")}\nlatest runs: ${JSON.stringify(runs)}\npods: ${workers.join("; ")}`,
+          );
+        },
+      );
+    // Runs of 32 tokens at 2.5 s: 80 s each, room for a Pulumi update and a new pod on a loaded machine. A
+    // worker holds 4 (worker.concurrency); the main pods take none (dispatchRole=api), so where a run goes
+    // is up to the workers' free slots alone.
+    await upWith({
+      "worker.replicas": 1,
+      dispatchRole: "api",
+      "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "2500",
+    });
+    mark("one worker, dispatchRole=api, 80-s runs");
+    const client = new ApiClient(drill.serviceUrl, apiToken);
+    const [older] = await pods("worker");
+    assert.ok(older, "one worker runs");
+    // The older worker full: every slot holds a run.
+    const first = await submit(client, "scale-in-a", WORKER_CONCURRENCY);
+    await wait("the older worker holding 4 runs", async () =>
+      (await runsHeldBy(first)).get(older.metadata.name) === WORKER_CONCURRENCY ? true : undefined,
+    );
+    // A newer worker: the runs submitted now can go nowhere else.
+    await upWith({ "worker.replicas": 2 });
+    const newer = await wait("a second, ready worker", async () =>
+      (await pods("worker")).find(
+        (pod) =>
+          pod.metadata.name !== older.metadata.name &&
+          pod.status?.conditions?.some(
+            (condition) => condition.type === "Ready" && condition.status === "True",
+          ),
+      ),
+    );
+    assert.equal(
+      (await runsHeldBy(first)).get(older.metadata.name),
+      WORKER_CONCURRENCY,
+      `the older worker still full when the newer is ready\n${timeline.join("\n")}`,
+    );
+    const second = await submit(client, "scale-in-b", 2);
+    await wait("the newer worker holding the 2 new runs", async () =>
+      (await runsHeldBy(second)).get(newer.metadata.name) === 2 ? true : undefined,
+    );
+    // The older worker's runs end first: it is idle while the newer one still works.
+    await wait("the older worker's runs to finish", async () =>
+      (await runsHeldBy(first)).size === 0 ? true : undefined,
+    );
+    const costs = await wait("both workers' costs current", async () => {
+      const [olderCost, newerCost] = [
+        await deletionCostOf(older.metadata.name),
+        await deletionCostOf(newer.metadata.name),
+      ];
+      return olderCost === "0" && newerCost === "2" ? { olderCost, newerCost } : undefined;
+    });
+    assert.equal(
+      (await runsHeldBy(second)).get(newer.metadata.name),
+      2,
+      `the newer worker still holds its runs at scale-in\n${timeline.join("\n")}`,
+    );
+    await upWith({ "worker.replicas": 1 });
+    mark("worker.replicas=1 applied");
+    // The one that is gone or going (a deleted idle worker may have exited already).
+    const removed = await wait("a worker deleted", async () => {
+      const kept = (await cluster.api<PodList>("GET", `/api/v1/namespaces/${NAMESPACE}/pods`)).body.items
+        .filter((pod) => pod.metadata.name.includes("worker") && !pod.metadata.deletionTimestamp)
+        .map((pod) => pod.metadata.name);
+      return kept.length === 1
+        ? [older.metadata.name, newer.metadata.name].find((name) => !kept.includes(name))
+        : undefined;
+    });
+    assert.equal(
+      removed,
+      older.metadata.name,
+      `scale-in removed ${removed === newer.metadata.name ? "the newer worker, holding 2 runs" : removed} (costs: older ${costs.olderCost}, newer ${costs.newerCost})\n${timeline.join("\n")}`,
+    );
+    // Its runs were never interrupted: they finish where they started, none handed back.
+    const rows = await wait("the newer worker's runs to finish", async () => {
+      const found = await query<{ status: string; executor_id: string }>(
+        drill.databaseUrl,
+        "SELECT status, executor_id FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)",
+        [second],
+      );
+      return found.every((row) => row.status === "SUCCESS") ? found : undefined;
+    });
+    assert.deepEqual(
+      rows.map((row) => row.executor_id),
+      [newer.metadata.name, newer.metadata.name],
+    );
+    // Back to the file's fixture for the tests after this one: role all, the usual speed.
+    await upWith({ dispatchRole: "all", "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "50" });
+    console.log(`      scale-in timeline:\n${timeline.map((line) => `        ${line}`).join("\n")}`);
   });
 
   it("keeps the pod and service ranges on this machine: an unused address of either fails here, at once", async () => {
