@@ -11,10 +11,12 @@ const COMMANDS = [
   "buildah",
   "debootstrap",
   "socat",
+  "nft",
   "kubelet",
   "kube-proxy",
   "kubectl",
   "coredns",
+  "kube-network-policies",
   "go",
 ];
 
