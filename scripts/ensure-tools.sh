@@ -12,8 +12,8 @@
 #   kubelet, kube-proxy, kubectl  the real nodes (test/real-node), from the same module as the apiserver
 #   coredns                       the real nodes' cluster DNS, run as a pod (tools/coredns: only the
 #                                 plugins its Corefile uses)
-#   kube-network-policies         the real nodes' NetworkPolicy enforcement (tools/kube-network-policies:
-#                                 sigs.k8s.io/kube-network-policies' controller behind a main of ours)
+#   kube-router-netpol            the real nodes' NetworkPolicy enforcement (tools/kube-router-netpol:
+#                                 kube-router's network-policy controller alone, behind a main of ours)
 #   nats-server                   the server mesh's own NATS runs (tools/nats-server): `nats-server -t` on
 #                                 the rendered config, and the three-server cluster test
 #   promtool, prometheus          check and unit-test the alerts mesh renders; scrape a live drill's pods
@@ -124,8 +124,8 @@ if command -v go >/dev/null; then
     build_tool tools/prometheus prometheus build_prometheus
     build_tool tools/kwok kwok build_kwok
     build_tool tools/coredns coredns env CGO_ENABLED=0 go build -o "$TOOLS_BIN/coredns" .
-    build_tool tools/kube-network-policies kube-network-policies \
-      env CGO_ENABLED=0 go build -o "$TOOLS_BIN/kube-network-policies" .
+    build_tool tools/kube-router-netpol kube-router-netpol \
+      env CGO_ENABLED=0 go build -o "$TOOLS_BIN/kube-router-netpol" .
   ) &
   light_lane=$!
   # Each lane stops at its first failure (errexit holds in a background subshell); one failed lane ends

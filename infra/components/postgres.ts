@@ -12,6 +12,9 @@ import {
 } from "../migration-identity.js";
 import type { ClusterNetwork } from "./cluster.js";
 
+/** The in-cluster Postgres's volume (postgres.mode=inCluster, local stacks). */
+export const IN_CLUSTER_POSTGRES_VOLUME = "10Gi";
+
 export interface PostgresArgs {
   mode: "rds" | "inCluster" | "external";
   stack: string;
@@ -347,7 +350,10 @@ export class Postgres extends pulumi.ComponentResource {
           volumeClaimTemplates: [
             {
               metadata: { name: "data" },
-              spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: IN_CLUSTER_POSTGRES_VOLUME } },
+              },
             },
           ],
         },

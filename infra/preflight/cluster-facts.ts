@@ -6,14 +6,18 @@ import {
   ApiregistrationV1Api,
   AppsV1Api,
   AuthorizationV1Api,
+  CoreV1Api,
   type KubeConfig,
   StorageV1Api,
   type V1Deployment,
 } from "@kubernetes/client-node";
 import { DATABASE_CA_CONFIGMAP, DATABASE_CA_DIR } from "../database-tls.js";
+import { quantityToBytes } from "../quantity.js";
 import type { ClusterRequirements, VolumeNeed } from "./requirements.js";
 
 const DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class";
+/** A StorageClass of pre-provisioned volumes: claims bind only to PersistentVolumes created beforehand. */
+const NO_PROVISIONER = "kubernetes.io/no-provisioner";
 /** In-tree provisioners whose volumes are served by a CSI driver since CSI migration (EKS ≥ 1.23). */
 const MIGRATED_PROVISIONERS: Record<string, string> = { "kubernetes.io/aws-ebs": "ebs.csi.aws.com" };
 const METRICS_API = "v1beta1.metrics.k8s.io";
@@ -180,6 +184,26 @@ async function metricsApiProblems(kubeConfig: KubeConfig, neededFor: string[]): 
   ];
 }
 
+/** Unbound PersistentVolumes of `className` whose capacity holds `size`. */
+async function availableVolumes(kubeConfig: KubeConfig, className: string, size: string): Promise<number> {
+  const volumes = (await kubeConfig.makeApiClient(CoreV1Api).listPersistentVolume()).items;
+  return volumes.filter(
+    (volume) =>
+      volume.spec?.storageClassName === className &&
+      volume.status?.phase === "Available" &&
+      !volume.spec.claimRef &&
+      holds(volume.spec.capacity?.storage, size),
+  ).length;
+}
+
+function holds(capacity: string | undefined, size: string): boolean {
+  try {
+    return quantityToBytes(capacity ?? "0") >= quantityToBytes(size);
+  } catch {
+    return false; // a capacity written in a form we do not read is not counted
+  }
+}
+
 async function storageProblems(kubeConfig: KubeConfig, volumes: VolumeNeed[]): Promise<string[]> {
   if (volumes.length === 0) return [];
   const api = kubeConfig.makeApiClient(StorageV1Api);
@@ -202,10 +226,13 @@ async function storageProblems(kubeConfig: KubeConfig, volumes: VolumeNeed[]): P
     }
     const className = storageClass.metadata?.name ?? "";
     const provisioner = storageClass.provisioner;
-    if (provisioner === "kubernetes.io/no-provisioner") {
-      problems.push(
-        `preflight: StorageClass "${className}" (${volume.key}) has no dynamic provisioner (kubernetes.io/no-provisioner), so the volumes of ${volume.claimant} would stay Pending: name a class with a provisioner (EKS: ebs.csi.aws.com)`,
-      );
+    if (provisioner === NO_PROVISIONER) {
+      // Pre-provisioned volumes (local volumes on bare metal): enough Available ones of the size must exist.
+      const available = await availableVolumes(kubeConfig, className, volume.size);
+      if (available < volume.claims)
+        problems.push(
+          `preflight: StorageClass "${className}" (${volume.key}) has no dynamic provisioner (${NO_PROVISIONER}) and ${available} Available PersistentVolume(s) of it hold ${volume.size}, so ${volume.claims - available} of the ${volume.claims} volume(s) of ${volume.claimant} would stay Pending: create them (one per claim, at least ${volume.size} each) or name a class with a provisioner (EKS: ebs.csi.aws.com)`,
+        );
       continue;
     }
     const driver =

@@ -1,6 +1,7 @@
 // What the cluster must already have for this update to come up, derived from the plan alone (pure):
 // each entry is a fact the preflight reads before any resource is registered.
 
+import { IN_CLUSTER_POSTGRES_VOLUME } from "../components/postgres.js";
 import type { MeshConfig } from "../config.js";
 import { planNats } from "../nats-plan.js";
 import type { TopologyPlan } from "../topology.js";
@@ -12,6 +13,9 @@ export interface VolumeNeed {
   key: string;
   /** Who claims the volumes, for the message. */
   claimant: string;
+  /** How many claims, and the storage each requests: what pre-provisioned volumes must cover. */
+  claims: number;
+  size: string;
 }
 
 export interface ClusterRequirements {
@@ -53,12 +57,16 @@ export function clusterRequirements(config: MeshConfig, plan: TopologyPlan): Clu
       storageClassName: config.nats.storageClassName,
       key: "nats.storageClassName",
       claimant: "mesh's NATS (JetStream volumes)",
+      claims: config.nats.replicas,
+      size: config.nats.jetstream.fileStorageSize,
     });
   if (config.postgres.mode === "inCluster")
     volumes.push({
       storageClassName: undefined,
       key: "postgres.mode=inCluster",
       claimant: "the in-cluster Postgres",
+      claims: 1,
+      size: IN_CLUSTER_POSTGRES_VOLUME,
     });
   return {
     kedaCrds: scaledObjects && !config.keda.install ? KEDA_CRDS : [],

@@ -13,6 +13,7 @@ import { type ClusterRequirements, KEDA_CRDS } from "../../infra/preflight/requi
 import { registerMetricsApiStandIn } from "../control-plane/metrics-api.js";
 import { installKedaCrds } from "../control-plane/stand-in-crds.js";
 import { useTestCluster } from "../control-plane/test-cluster.js";
+import { waitFor } from "../support/wait.js";
 import {
   applyShape,
   changes,
@@ -114,7 +115,15 @@ describe("real engine: the preflight refuses a cluster that lacks what the stack
     const requirements: ClusterRequirements = {
       kedaCrds: KEDA_CRDS,
       metricsApiFor: ["api.autoscaling"],
-      volumes: [{ storageClassName: "gp3", key: "nats.storageClassName", claimant: "mesh's NATS" }],
+      volumes: [
+        {
+          storageClassName: "gp3",
+          key: "nats.storageClassName",
+          claimant: "mesh's NATS",
+          claims: 3,
+          size: "50Gi",
+        },
+      ],
     };
     assert.deepEqual(await clusterProblems(kubeConfig, requirements, "mesh-preflight", "create"), []);
     // With RDS, what mounts the master secret into the migration Job: the CSI driver and Pod Identity.
@@ -197,5 +206,68 @@ describe("real engine: the preflight refuses a cluster that lacks what the stack
       changes(recorder.steps).some((step) => step.type === "kubernetes:apps/v1:Deployment"),
       "the preview plans the stack",
     );
+  });
+  it("takes a StorageClass without a provisioner once enough Available volumes of the claims' size exist", async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.current.kubeconfigPath);
+    const create = async (path: string, body: unknown) =>
+      assert.equal((await cluster.current.api("POST", path, body)).status, 201);
+    await create("/apis/storage.k8s.io/v1/storageclasses", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: "local-disks" },
+      provisioner: "kubernetes.io/no-provisioner",
+      volumeBindingMode: "WaitForFirstConsumer",
+    });
+    const volume = (name: string, storage: string) =>
+      create("/api/v1/persistentvolumes", {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name },
+        spec: {
+          capacity: { storage },
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: "local-disks",
+          hostPath: { path: `/mnt/${name}` },
+        },
+      });
+    const requirements: ClusterRequirements = {
+      kedaCrds: [],
+      metricsApiFor: [],
+      volumes: [
+        {
+          storageClassName: "local-disks",
+          key: "nats.storageClassName",
+          claimant: "mesh's NATS",
+          claims: 3,
+          size: "10Gi",
+        },
+      ],
+    };
+    const problems = () => clusterProblems(kubeConfig, requirements, "mesh-preflight", "create");
+    assert.match(
+      (await problems()).join("\n"),
+      /StorageClass "local-disks" \(nats\.storageClassName\) has no dynamic provisioner .* 0 Available PersistentVolume\(s\) of it hold 10Gi, so 3 of the 3 volume\(s\) of mesh's NATS would stay Pending/,
+    );
+    await volume("disk-a", "10Gi");
+    await volume("disk-b", "20Gi");
+    await volume("disk-small", "5Gi");
+    // The volume controller marks a new volume Available.
+    await waitFor("the volumes Available", async () => {
+      const { body } = await cluster.current.api<{ items: { status?: { phase?: string } }[] }>(
+        "GET",
+        "/api/v1/persistentvolumes",
+      );
+      return body.items.filter((item) => item.status?.phase === "Available").length === 3;
+    });
+    assert.match(
+      (await problems()).join("\n"),
+      /2 Available PersistentVolume\(s\) of it hold 10Gi, so 1 of the 3/,
+    );
+    await volume("disk-c", "10Gi");
+    await waitFor("the third volume to count", async () => (await problems()).length === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
   });
 });

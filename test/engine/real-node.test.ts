@@ -1,6 +1,6 @@
 // What the process node could not see (#19 item 4), on a real node: mesh's image under the rendered
 // securityContext, cluster DNS (and its outage), `kubectl logs` and `kubectl exec`, and the network's
-// safety (the pod and service ranges end on this machine).
+// safety (the pod and service ranges end on this machine), and the NetworkPolicies enforced (#17 item 4).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,10 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { InClusterApi, POD_DELETION_COST_ANNOTATION } from "../../app/scale-in/in-cluster-api.js";
+import { HTTP_PORT } from "../../infra/components/mesh-app.js";
 import { WORKER_SERVICE_ACCOUNT } from "../../infra/components/worker-deletion-cost.js";
+import { NATS_NAME, NATS_PORTS } from "../../infra/nats-plan.js";
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { scaleClusterDns } from "../real-node/cluster-dns.js";
+import { createObject } from "../real-node/host-helpers.js";
 import { NATS_HOST, POSTGRES_HOST } from "../real-node/host-services.js";
+import { type ConnectOutcome, connectFrom, startProbePod } from "../real-node/probe-pod.js";
 import { ApiClient } from "../support/api-client.js";
 import { expectedOutput } from "../support/run-checks.js";
 import { query } from "../support/services.js";
@@ -25,7 +29,7 @@ import {
   startRealDrillEnvironment,
 } from "./drill/real-drill-environment.js";
 import { setPathConfig, stepRecorder } from "./support/engine-stack.js";
-import { stackShape } from "./support/stack-shapes.js";
+import { renderOffline, stackShape } from "./support/stack-shapes.js";
 
 const STACK = "real-node";
 const NAMESPACE = `mesh-${STACK}`;
@@ -145,6 +149,24 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
       [runIds],
     );
     return new Map(rows.map((row) => [row.executor_id, row.held]));
+  };
+
+  /**
+   * Dials until every outcome is the expected one: the policy controller applies a change (a new pod's
+   * address, a new policy) within seconds of seeing it. Fails with the last outcomes after a minute.
+   */
+  const assertReachability = async (
+    measure: () => Promise<Record<string, ConnectOutcome>>,
+    expected: Record<string, ConnectOutcome>,
+  ) => {
+    let outcomes: Record<string, ConnectOutcome> = {};
+    const deadline = Date.now() + 60_000;
+    do {
+      outcomes = await measure();
+      if (JSON.stringify(outcomes) === JSON.stringify(expected)) return;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    } while (Date.now() < deadline);
+    assert.deepEqual(outcomes, expected, "reachability a minute after the change");
   };
 
   before(async function () {
@@ -304,6 +326,180 @@ describe("real node: mesh's image on a kubelet, containerd, CNI, kube-proxy and 
     // Back to the file's fixture for the tests after this one: role all, the usual speed.
     await upWith({ dispatchRole: "all", "extraEnv.MESH_BUILTIN_TOKEN_DELAY_MS": "50" });
     console.log(`      scale-in timeline:\n${timeline.map((line) => `        ${line}`).join("\n")}`);
+  });
+
+  it("enforces the NetworkPolicies it renders: another namespace's pod reaches no mesh pod, mesh's pods reach nothing of it but Postgres and NATS, monitoring reaches the metrics port", async function () {
+    this.timeout(300_000);
+    const image = String(shape.values.image);
+    // Two pods that are not mesh's: one in a namespace of its own, one in the monitoring namespace.
+    const outsider = await startProbePod(cluster, {
+      namespace: "outsider",
+      name: "outsider",
+      image,
+      port: 9090,
+    });
+    const monitoring = await startProbePod(cluster, {
+      namespace: "monitoring",
+      name: "scraper",
+      image,
+      port: 9090,
+    });
+    const [api] = await pods().then((all) => all.filter((pod) => !pod.metadata.name.includes("worker")));
+    const [worker] = await pods("worker");
+    const [apiIp, workerIp] = [api?.status?.podIP, worker?.status?.podIP];
+    assert.ok(api && worker && apiIp && workerIp, "an api and a worker pod with addresses");
+    const service = (
+      await cluster.api<{ spec: { clusterIP: string; ports: { port: number }[] } }>(
+        "GET",
+        `/api/v1/namespaces/${NAMESPACE}/services/mesh`,
+      )
+    ).body.spec;
+    const from = (pod: { metadata: { name: string } }) => ({
+      namespace: NAMESPACE,
+      name: pod.metadata.name,
+    });
+    await assertReachability(
+      async () => ({
+        // The control: pods outside mesh's namespace reach each other (no policy selects them).
+        "outsider → monitoring pod": await connectFrom(cluster, outsider, monitoring.ip, monitoring.port),
+        "outsider → api pod": await connectFrom(cluster, outsider, apiIp, HTTP_PORT),
+        "outsider → mesh Service": await connectFrom(
+          cluster,
+          outsider,
+          service.clusterIP,
+          service.ports[0]?.port ?? 80,
+        ),
+        "outsider → worker pod": await connectFrom(cluster, outsider, workerIp, HTTP_PORT),
+        "monitoring → api pod": await connectFrom(cluster, monitoring, apiIp, HTTP_PORT),
+        "monitoring → worker pod": await connectFrom(cluster, monitoring, workerIp, HTTP_PORT),
+        "api pod → outsider": await connectFrom(cluster, from(api), outsider.ip, outsider.port),
+        "worker pod → outsider": await connectFrom(cluster, from(worker), outsider.ip, outsider.port),
+        // What mesh's egress admits, by cluster DNS name (DNS is admitted too).
+        "worker pod → Postgres": await connectFrom(cluster, from(worker), POSTGRES_HOST, 5432),
+        "worker pod → NATS": await connectFrom(cluster, from(worker), NATS_HOST, 4222),
+      }),
+      {
+        "outsider → monitoring pod": "connected",
+        "outsider → api pod": "ECONNREFUSED",
+        "outsider → mesh Service": "ECONNREFUSED",
+        "outsider → worker pod": "ECONNREFUSED",
+        "monitoring → api pod": "connected",
+        "monitoring → worker pod": "connected",
+        "api pod → outsider": "ECONNREFUSED",
+        "worker pod → outsider": "ECONNREFUSED",
+        "worker pod → Postgres": "connected",
+        "worker pod → NATS": "connected",
+      },
+    );
+  });
+
+  // mesh's own NATS (nats.mode=managed) cannot be deployed by the real engine here: its passwords are
+  // @pulumi/random resources, and the random provider's plugin is not on the Go module proxy (the drills
+  // use the machine's NATS). Its policy and its servers' labels come from the offline render of that
+  // shape; the server is the real nats-server, in a pod with those labels.
+  it("enforces its NATS servers' policy: clients only from mesh's pods, the monitor port only from monitoring, the cluster port from neither", async function () {
+    this.timeout(300_000);
+    const managed = structuredClone(shape);
+    managed.values.nats = { mode: "managed", replicas: 1 };
+    delete managed.secrets.natsUrl;
+    const rendered = renderOffline(STACK, managed);
+    const policy = rendered.find(
+      (object) => object.kind === "NetworkPolicy" && object.metadata.name === NATS_NAME,
+    );
+    const servers = rendered.find(
+      (object) => object.kind === "StatefulSet" && object.metadata.name === NATS_NAME,
+    );
+    assert.ok(policy && servers, "the managed shape renders NATS's StatefulSet and NetworkPolicy");
+    await createObject(
+      cluster,
+      "NATS policy",
+      `/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies`,
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: policy.metadata.name, labels: policy.metadata.labels },
+        spec: policy.spec,
+      },
+    );
+    const natsPod = `${NATS_NAME}-0`;
+    await createObject(cluster, "NATS server", `/api/v1/namespaces/${NAMESPACE}/pods`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: natsPod, labels: servers.spec.template.metadata.labels },
+      spec: {
+        terminationGracePeriodSeconds: 0,
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: "nats",
+            image: drill.realCluster.images.nats,
+            imagePullPolicy: "Never",
+            command: [
+              "nats-server",
+              "--port",
+              String(NATS_PORTS.client),
+              "--http_port",
+              String(NATS_PORTS.monitor),
+            ].concat(["--cluster_name", "mesh", "--cluster", `nats://0.0.0.0:${NATS_PORTS.cluster}`]),
+            securityContext: { runAsUser: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false },
+          },
+        ],
+      },
+    });
+    const monitoring = await startProbePod(cluster, {
+      namespace: "monitoring",
+      name: "scraper",
+      image: String(shape.values.image),
+      port: 9090,
+    });
+    const outsider = await startProbePod(cluster, {
+      namespace: "outsider",
+      name: "outsider",
+      image: String(shape.values.image),
+      port: 9090,
+    });
+    try {
+      const natsIp = await waitFor(
+        "the NATS server's pod running",
+        async () =>
+          (
+            await cluster.api<PodList["items"][number]>(
+              "GET",
+              `/api/v1/namespaces/${NAMESPACE}/pods/${natsPod}`,
+            )
+          ).body.status?.podIP,
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      const [worker] = await pods("worker");
+      assert.ok(worker, "a worker pod runs");
+      const fromWorker = { namespace: NAMESPACE, name: worker.metadata.name };
+      await assertReachability(
+        async () => ({
+          "worker pod → client port": await connectFrom(cluster, fromWorker, natsIp, NATS_PORTS.client),
+          "outsider → client port": await connectFrom(cluster, outsider, natsIp, NATS_PORTS.client),
+          "monitoring → client port": await connectFrom(cluster, monitoring, natsIp, NATS_PORTS.client),
+          "monitoring → monitor port": await connectFrom(cluster, monitoring, natsIp, NATS_PORTS.monitor),
+          "outsider → monitor port": await connectFrom(cluster, outsider, natsIp, NATS_PORTS.monitor),
+          "worker pod → cluster port": await connectFrom(cluster, fromWorker, natsIp, NATS_PORTS.cluster),
+          "outsider → cluster port": await connectFrom(cluster, outsider, natsIp, NATS_PORTS.cluster),
+        }),
+        {
+          "worker pod → client port": "connected",
+          "outsider → client port": "ECONNREFUSED",
+          "monitoring → client port": "ECONNREFUSED",
+          "monitoring → monitor port": "connected",
+          "outsider → monitor port": "ECONNREFUSED",
+          "worker pod → cluster port": "ECONNREFUSED",
+          "outsider → cluster port": "ECONNREFUSED",
+        },
+      );
+    } finally {
+      await cluster.api("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/${natsPod}`);
+      await cluster.api(
+        "DELETE",
+        `/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies/${NATS_NAME}`,
+      );
+    }
   });
 
   it("keeps the pod and service ranges on this machine: an unused address of either fails here, at once", async () => {

@@ -1,14 +1,14 @@
 // Removes everything a real-node run creates, whether it ended cleanly or was killed: run at the start
 // of every run (so a killed run's leftovers go) and at its end. The control plane's orphan reaper is the
 // model; here the host state is wider: processes, the pods' containers and cgroups, mounts, network
-// namespaces, bridges, routes, iptables chains, nftables tables, CNI's result cache, container log links.
+// namespaces, bridges, routes, iptables chains, ipsets, CNI's result cache, container log links.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive, readOptional } from "../support/orphan-reaper.js";
 import { listDirectory, quietly } from "./host-helpers.js";
 import { removeHostNetwork } from "./host-network.js";
-import { removeNetworkPolicyTables } from "./network-policy.js";
+import { removeNetworkPolicyIpsets } from "./network-policy.js";
 import { cgroupHierarchies } from "./real-node.js";
 
 /** One real-node cluster per machine at a time: its folder is fixed, so a killed run's is always found. */
@@ -55,7 +55,7 @@ export function removeRealNodeLeftovers(): void {
     quietly(() => execFileSync("umount", ["-l", mountPoint], { stdio: "ignore" }));
 
   removeHostNetwork();
-  removeNetworkPolicyTables();
+  removeNetworkPolicyIpsets();
 
   // The kubelet links each container's log into /var/log/containers; containerd's CNI plugins cache each
   // pod's result under /var/lib/cni/results (fixed folders, not ours).

@@ -7,8 +7,12 @@ import { createObject } from "./host-helpers.js";
 import { CLUSTER_DNS_IP } from "./host-network.js";
 
 const NAMESPACE = "kube-system";
-/** Unprivileged: CoreDNS listens on 1053 and the Service maps 53 to it, so it needs no capability. */
-const DNS_PORT = 1053;
+/**
+ * CoreDNS listens on 53 itself, as on EKS: a NetworkPolicy names the port the pod listens on (after the
+ * Service's translation), so policies that admit DNS on 53 (mesh's egress) hold only if it does. It stays
+ * unprivileged: the pod's own network namespace lets unprivileged processes bind from 53 up (a safe sysctl).
+ */
+const DNS_PORT = 53;
 
 /** No `forward`: names outside the cluster get no answer, so no query ever leaves the machine. */
 const COREFILE = `.:${DNS_PORT} {
@@ -62,6 +66,7 @@ export async function startClusterDns(cluster: ControlPlane, image: string): Pro
             runAsNonRoot: true,
             runAsUser: 65532,
             seccompProfile: { type: "RuntimeDefault" },
+            sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: String(DNS_PORT) }],
           },
           containers: [
             {

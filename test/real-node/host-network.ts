@@ -13,7 +13,8 @@ import { quietly } from "./host-helpers.js";
 export const POD_RANGE = "10.244.0.0/16";
 export const SERVICE_RANGE = "10.96.0.0/12";
 export const CLIENT_RANGE = "10.243.0.0/16";
-/** The control plane's --service-cluster-ip-range is 10.96.0.0/16, inside SERVICE_RANGE. */
+/** The control plane's --service-cluster-ip-range, inside SERVICE_RANGE. */
+export const SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16";
 export const CLUSTER_DNS_IP = "10.96.0.10";
 
 /** The test's client: a network namespace routed (not bridged) to the host, as a pod on another node. */

@@ -10,7 +10,8 @@ import { type ManagedProcess, startProcess } from "./processes.js";
 export const DATA_NAMESPACE = "data";
 export const POSTGRES_HOST = `postgres.${DATA_NAMESPACE}.svc.cluster.local`;
 export const NATS_HOST = `nats.${DATA_NAMESPACE}.svc.cluster.local`;
-const APISERVER_FORWARD_PORT = 6443;
+// 443, as the API server's endpoints on EKS: the workers' egress policy admits the Kubernetes API on that port.
+const APISERVER_FORWARD_PORT = 443;
 
 export interface HostServices {
   stop(): Promise<void>;

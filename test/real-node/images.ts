@@ -1,5 +1,5 @@
 // The images the real nodes run, built on this machine and never pulled: the pause image, a stand-in for
-// the Dockerfile's base (node:22-bookworm-slim), CoreDNS, and mesh's own image from the Dockerfile,
+// the Dockerfile's base (node:22-bookworm-slim), CoreDNS, nats-server, and mesh's own image from the Dockerfile,
 // unchanged. Built with buildah (root's storage keeps them between runs as a cache: an image is rebuilt
 // only when what it is built from changed), then written as OCI archives for each node's containerd.
 import { execFileSync } from "node:child_process";
@@ -10,6 +10,8 @@ import { join } from "node:path";
 export interface NodeImages {
   pause: string;
   coredns: string;
+  /** nats-server (the one scripts/ensure-tools.sh built) on the base image. */
+  nats: string;
   /** mesh's image, under the reference the stacks give (so the kubelet finds it and never pulls). */
   mesh: string;
   /** OCI archives of all of them, for `ctr images import`. */
@@ -135,6 +137,17 @@ export function ensureNodeImages(options: {
   const baseHash = hashOf(buildBaseImage.toString(), run(nodeBinary, ["--version"]), BASE_NPM);
   ensureImage(BASE_IMAGE, baseHash, () => buildBaseImage(buildDir, nodeBinary, baseHash), log);
 
+  // NATS: the nats-server scripts/ensure-tools.sh built (linked against glibc), on the base image.
+  const natsBinary = run("sh", ["-c", "command -v nats-server"]);
+  const natsHash = hashOf(baseHash, readFileSync(natsBinary));
+  const nats = `mesh.local/nats:${natsHash}`;
+  ensureImage(
+    nats,
+    natsHash,
+    () => buildOnBase(nats, natsHash, { [natsBinary]: "/usr/local/bin/nats-server" }),
+    log,
+  );
+
   // mesh: the project's Dockerfile, unchanged; rebuilt when anything in its build context changed.
   const contextFiles = run(
     "git",
@@ -203,6 +216,7 @@ export function ensureNodeImages(options: {
   const references = [
     pause,
     coredns,
+    nats,
     options.meshReference,
     ...(options.variants ?? []).map((v) => v.reference),
   ];
@@ -212,7 +226,19 @@ export function ensureNodeImages(options: {
     run("buildah", ["push", "-q", reference, `oci-archive:${archive}:${reference}`]);
     return archive;
   });
-  return { pause, coredns, mesh: options.meshReference, archives };
+  return { pause, coredns, nats, mesh: options.meshReference, archives };
+}
+
+/** The base image with `files` (host path → image path) added, committed as `reference`. */
+function buildOnBase(reference: string, hash: string, files: Record<string, string>): void {
+  const container = run("buildah", ["from", "--pull=never", BASE_IMAGE]);
+  try {
+    for (const [from, to] of Object.entries(files)) run("buildah", ["copy", "-q", container, from, to]);
+    run("buildah", ["config", "--annotation", `mesh.source-hash=${hash}`, container]);
+    run("buildah", ["commit", "-q", container, reference]);
+  } finally {
+    run("buildah", ["rm", container]);
+  }
 }
 
 function buildVariant(from: string, variant: MeshImageVariant, hash: string): void {

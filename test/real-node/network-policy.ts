@@ -1,84 +1,81 @@
-// NetworkPolicy enforcement on the real nodes: the network-policy controller of
-// sigs.k8s.io/kube-network-policies (tools/kube-network-policies), one per node. Each diverts the first
-// packet of every new connection to or from a pod of its node that a NetworkPolicy selects to an
-// NFQUEUE, judges it against the policies it watches, and accepts or drops it; later packets of an
-// accepted connection pass on conntrack. The nodes share this host's kernel, so each controller owns an
-// nftables table and a queue of its own (on separate machines, one name would do).
+// NetworkPolicy enforcement on the real nodes: kube-router's network-policy controller
+// (tools/kube-router-netpol), as k3s runs it. For every pod of its node that a NetworkPolicy selects it
+// writes a firewall chain (iptables filter table: FORWARD for pod-to-pod traffic, bridged too, INPUT and
+// OUTPUT for traffic between pods and the node) and ipsets of the peers each policy admits; whatever no
+// policy admits is rejected. kube-proxy's rules sit beside its chains, as on any node that runs both.
+//
+// One controller, for the first node. The nodes share this host's kernel and its filter table, and
+// kube-router's chain names are fixed: a second controller would rewrite the first one's chains. So on a
+// two-node cluster the second node's pods are not policed (README.md).
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { waitFor } from "../support/wait.js";
 import { quietly } from "./host-helpers.js";
+import { SERVICE_CLUSTER_IP_RANGE } from "./host-network.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
 
-/** Every table a controller here owns starts with it, so a killed run's are found by name. */
-const TABLE_PREFIX = "mesh-rn-netpol-";
-/** Queues 100, 101, … (one per node); nothing else on this machine uses NFQUEUE. */
-const FIRST_QUEUE = 100;
+/** The ipsets kube-router's controller creates: the peers (KUBE-SRC-*) and targets (KUBE-DST-*) of each policy. */
+const IPSET_PREFIXES = ["KUBE-SRC-", "KUBE-DST-"];
 
-const nft = (...args: string[]) =>
-  execFileSync("nft", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-
-export function networkPolicyTable(nodeName: string): string {
-  return `${TABLE_PREFIX}${nodeName}`;
-}
-
-/** Starts node `nodeName`'s controller and waits until its table is in place (it has synced the policies). */
+/** Starts the controller for node `nodeName` and waits until its chains are hooked into FORWARD. */
 export async function startNetworkPolicyController(options: {
   cluster: ControlPlane;
   nodeName: string;
-  nodeIndex: number;
   workDir: string;
 }): Promise<ManagedProcess> {
-  const table = networkPolicyTable(options.nodeName);
   const controller = startProcess({
-    name: `kube-network-policies ${options.nodeName}`,
-    command: "kube-network-policies",
+    name: `kube-router-netpol ${options.nodeName}`,
+    command: "kube-router-netpol",
     args: [
       "--kubeconfig",
       options.cluster.kubeconfigPath,
       "--hostname-override",
       options.nodeName,
-      "--nftables-table",
-      table,
-      "--nfqueue-id",
-      String(FIRST_QUEUE + options.nodeIndex),
-      "--v=2",
+      "--service-cluster-ip-range",
+      SERVICE_CLUSTER_IP_RANGE,
+      "--v=1",
     ],
-    logPath: join(options.workDir, `kube-network-policies-${options.nodeName}.log`),
+    logPath: join(options.workDir, `kube-router-netpol-${options.nodeName}.log`),
     pidFile: join(options.workDir, "pids"),
   });
   try {
     await waitFor(
-      `${options.nodeName}'s network-policy controller to install table inet ${table}`,
-      async () => {
-        if (controller.child.exitCode !== null)
-          throw new Error(`kube-network-policies exited:\n${controller.logTail()}`);
-        return nftTables().includes(table) ? true : undefined;
+      `${options.nodeName}'s network-policy controller to hook its chains into FORWARD`,
+      () => {
+        if (controller.child.exitCode !== null) throw new Error("kube-router-netpol exited");
+        return filterRules().some((rule) => /^-A FORWARD .*-j KUBE-ROUTER-FORWARD/.test(rule));
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
   } catch (error) {
     await controller.stop(2_000);
-    throw error;
+    throw new Error(`${(error as Error).message}\n${controller.name}'s log:\n${controller.logTail(30)}`);
   }
   return controller;
 }
 
-/** The controllers remove their tables on SIGTERM; a killed run's are removed here, by name. */
-export function removeNetworkPolicyTables(): void {
-  for (const table of nftTables().filter((name) => name.startsWith(TABLE_PREFIX)))
-    quietly(() => nft("delete", "table", "inet", table));
+/**
+ * The controller removes its chains and ipsets when stopped; a killed run's chains go with the other
+ * KUBE-* chains (host-network.ts), its ipsets here, once nothing refers to them.
+ */
+export function removeNetworkPolicyIpsets(): void {
+  let names = "";
+  quietly(() => {
+    names = execFileSync("ipset", ["list", "-n"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  });
+  for (const name of names.split("\n"))
+    if (IPSET_PREFIXES.some((prefix) => name.startsWith(prefix)))
+      quietly(() => execFileSync("ipset", ["destroy", name], { stdio: "ignore" }));
 }
 
-/** The names of the host's inet tables (none when nft is missing: nothing of ours can be there then). */
-function nftTables(): string[] {
-  let listing = "";
-  quietly(() => {
-    listing = nft("list", "tables", "inet");
-  });
-  return listing.split("\n").flatMap((line) => {
-    const name = /^table inet (\S+)/.exec(line.trim())?.[1];
-    return name ? [name] : [];
-  });
+function filterRules(): string[] {
+  try {
+    return execFileSync("iptables", ["-t", "filter", "-S"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).split("\n");
+  } catch {
+    return [];
+  }
 }

@@ -11,12 +11,13 @@ const COMMANDS = [
   "buildah",
   "debootstrap",
   "socat",
-  "nft",
+  "ipset",
+  "iptables",
   "kubelet",
   "kube-proxy",
   "kubectl",
   "coredns",
-  "kube-network-policies",
+  "kube-router-netpol",
   "go",
 ];
 

@@ -1,5 +1,5 @@
 // A cluster of real nodes: the test control plane (no kwok), real kubelets on containerd, kube-proxy,
-// CoreDNS as a pod, the machine's Postgres and NATS behind cluster Services, and a client network
+// NetworkPolicy enforcement, CoreDNS as a pod, the machine's Postgres and NATS behind cluster Services, and a client network
 // namespace from which the test reaches ClusterIPs. See README.md for what it models and what it does not.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { CLIENT_ADDRESS, CLIENT_NETNS, nodeNetwork, setUpHostNetwork } from "./h
 import { NATS_HOST, POSTGRES_HOST, startHostServices } from "./host-services.js";
 import { ensureNodeImages, type MeshImageVariant, type NodeImages } from "./images.js";
 import { startKubeProxy } from "./kube-proxy.js";
+import { startNetworkPolicyController } from "./network-policy.js";
 import { assertRealNodePrerequisites } from "./prerequisites.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
 import { type RealNode, startRealNode } from "./real-node.js";
@@ -107,6 +108,14 @@ export async function startRealCluster(options: {
           workDir: REAL_NODE_DIR,
         }),
       );
+    // NetworkPolicies are enforced from the first pod on: every drill runs under the policies it renders.
+    started.processes.push(
+      await startNetworkPolicyController({
+        cluster,
+        nodeName: options.nodes[0]?.name ?? "",
+        workDir: REAL_NODE_DIR,
+      }),
+    );
     await startClusterDns(cluster, images.coredns);
     log(`${started.nodes.length} node(s) Ready, CoreDNS serving`);
     return {

@@ -6,13 +6,14 @@ import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import { registerMetricsApiStandIn } from "../../control-plane/metrics-api.js";
 import { installKedaCrds, installPrometheusOperatorCrds } from "../../control-plane/stand-in-crds.js";
+import { CLIENT_RANGE } from "../../real-node/host-network.js";
 import type { MeshImageVariant } from "../../real-node/images.js";
 import { PodLogCollector } from "../../real-node/pod-log-collector.js";
 import { type RealCluster, startRealCluster } from "../../real-node/real-cluster.js";
 import { createTestDatabase, dropTestDatabase } from "../../support/services.js";
 import { waitFor } from "../../support/wait.js";
 import { applyShape, engineStack, stepRecorder } from "../support/engine-stack.js";
-import type { StackShape } from "../support/stack-shapes.js";
+import { type StackShape, setPath } from "../support/stack-shapes.js";
 
 /**
  * Pod resources for stacks on the real nodes: they share this machine's 2 cores, so requests are small
@@ -76,6 +77,9 @@ export async function startRealDrillEnvironment(options: {
       databaseUrl: realCluster.inClusterDatabaseUrl(started.databaseUrl),
       natsUrl: realCluster.inClusterNatsUrl,
     };
+    // The nodes enforce NetworkPolicies: the API admits the test's clients by their range, as a load
+    // balancer's subnets (networkPolicy.apiIngress.cidrs) on EKS.
+    setPath(options.shape.values, "networkPolicy.apiIngress", { cidrs: [CLIENT_RANGE] });
     started.backendDir = mkdtempSync(join(tmpdir(), `mesh-engine-${options.stackName}-`));
     const stack = await engineStack({
       stackName: options.stackName,
