@@ -90,6 +90,9 @@ describe("preflight: what a plan requires of the cluster", () => {
           storageClassName: "gp3",
           key: "nats.storageClassName",
           claimant: "mesh's NATS (JetStream volumes)",
+          // Pulumi.prod.yaml: three servers, a 50Gi JetStream volume each.
+          claims: 3,
+          size: "50Gi",
         },
       ],
       ownerSecretMount: true,
