@@ -130,18 +130,9 @@ function holdsPodAddress(netns: string): boolean {
  * tables: the jumps into them go first, then the chains, in IPv4 and IPv6.
  */
 export function removeKubeIptables(): void {
-  for (const command of ["iptables", "ip6tables"]) {
+  for (const command of ["iptables", "ip6tables"] as const) {
     for (const table of ["filter", "nat", "mangle", "raw"]) {
-      const rules = () => {
-        try {
-          return execFileSync(command, ["-t", table, "-S"], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "ignore"],
-          }).split("\n");
-        } catch {
-          return [];
-        }
-      };
+      const rules = () => iptablesRules(command, table);
       for (const rule of rules().filter(
         (line) => /^-A [A-Z]+ .*-j KUBE-/.test(line) && !line.startsWith("-A KUBE-"),
       ))
@@ -158,5 +149,17 @@ export function removeKubeIptables(): void {
       for (const chain of chains)
         quietly(() => execFileSync(command, ["-t", table, "-X", chain], { stdio: "ignore" }));
     }
+  }
+}
+
+/** `<command> -t <table> -S`, a rule per line; none when the command or the table is missing. */
+export function iptablesRules(command: "iptables" | "ip6tables", table: string): string[] {
+  try {
+    return execFileSync(command, ["-t", table, "-S"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).split("\n");
+  } catch {
+    return [];
   }
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { waitFor } from "../support/wait.js";
 import { quietly } from "./host-helpers.js";
-import { SERVICE_CLUSTER_IP_RANGE } from "./host-network.js";
+import { iptablesRules, SERVICE_CLUSTER_IP_RANGE } from "./host-network.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
 
 /** The ipsets kube-router's controller creates: the peers (KUBE-SRC-*) and targets (KUBE-DST-*) of each policy. */
@@ -44,7 +44,9 @@ export async function startNetworkPolicyController(options: {
       `${options.nodeName}'s network-policy controller to hook its chains into FORWARD`,
       () => {
         if (controller.child.exitCode !== null) throw new Error("kube-router-netpol exited");
-        return filterRules().some((rule) => /^-A FORWARD .*-j KUBE-ROUTER-FORWARD/.test(rule));
+        return iptablesRules("iptables", "filter").some((rule) =>
+          /^-A FORWARD .*-j KUBE-ROUTER-FORWARD/.test(rule),
+        );
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
@@ -67,15 +69,4 @@ export function removeNetworkPolicyIpsets(): void {
   for (const name of names.split("\n"))
     if (IPSET_PREFIXES.some((prefix) => name.startsWith(prefix)))
       quietly(() => execFileSync("ipset", ["destroy", name], { stdio: "ignore" }));
-}
-
-function filterRules(): string[] {
-  try {
-    return execFileSync("iptables", ["-t", "filter", "-S"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).split("\n");
-  } catch {
-    return [];
-  }
 }

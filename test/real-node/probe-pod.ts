@@ -103,7 +103,3 @@ export async function connectFrom(
   );
   return stdout.trim();
 }
-
-export async function deleteNamespace(cluster: ControlPlane, namespace: string): Promise<void> {
-  await cluster.api("DELETE", `/api/v1/namespaces/${namespace}`);
-}
