@@ -81,6 +81,27 @@ const workerSchema = z
         maxReplicas: z.number().int().min(1, "must be at least 1").default(10),
         targetCPUUtilizationPercentage: percent.default(70),
         targetRunsPerReplica: z.number().int().min(1).default(8),
+        /**
+         * Scale-in is gradual: workers go only after the load has stayed lower for stabilizationWindowSeconds,
+         * then at most `pods` per periodSeconds (the HPA's scaleDown behavior).
+         */
+        scaleDown: z
+          .strictObject({
+            stabilizationWindowSeconds: z
+              .number()
+              .int()
+              .min(0)
+              .max(3600, "must be at most 3600 (1 h)")
+              .default(300),
+            pods: z.number().int().min(1, "must be at least 1").default(1),
+            periodSeconds: z
+              .number()
+              .int()
+              .min(1)
+              .max(1800, "must be at most 1800 (the HPA's limit)")
+              .default(60),
+          })
+          .prefault({}),
       })
       .prefault({}),
   })

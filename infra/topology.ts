@@ -9,12 +9,27 @@ export interface Resources {
   limits?: { cpu?: string; memory?: string };
 }
 
+/** How fast a worker tier's autoscaler removes pods (worker.autoscaling.scaleDown). */
+export interface ScaleDown {
+  stabilizationWindowSeconds: number;
+  pods: number;
+  periodSeconds: number;
+}
+
 export type Autoscaling =
-  | { kind: "cpu"; minReplicas: number; maxReplicas: number; targetCPUUtilizationPercentage: number }
+  | {
+      kind: "cpu";
+      minReplicas: number;
+      maxReplicas: number;
+      targetCPUUtilizationPercentage: number;
+      /** Workers only: the api tier scales down at the HPA's defaults. */
+      scaleDown?: ScaleDown;
+    }
   | {
       kind: "queueDepth";
       minReplicas: number;
       maxReplicas: number;
+      scaleDown: ScaleDown;
       targetRunsPerReplica: number;
       /** The workflow version whose runs it counts (its Deployment's image carries it). */
       workflowVersion: string;
@@ -161,11 +176,13 @@ export function planTopology(
             minReplicas: scaling.minReplicas,
             maxReplicas: scaling.maxReplicas,
             targetCPUUtilizationPercentage: scaling.targetCPUUtilizationPercentage,
+            scaleDown: scaling.scaleDown,
           }
         : {
             kind: "queueDepth",
             minReplicas: scaling.minReplicas,
             maxReplicas: scaling.maxReplicas,
+            scaleDown: scaling.scaleDown,
             targetRunsPerReplica: scaling.targetRunsPerReplica,
             workflowVersion: releases.current.version,
             current: true,
@@ -190,6 +207,7 @@ function drainingWorkerPlan(config: MeshConfig, version: string, image: string):
           kind: "queueDepth",
           minReplicas: 0,
           maxReplicas: scaling.maxReplicas,
+          scaleDown: scaling.scaleDown,
           targetRunsPerReplica: scaling.targetRunsPerReplica,
           workflowVersion: version,
           current: false,

@@ -16,6 +16,8 @@
 #                                 kube-router's network-policy controller alone, behind a main of ours)
 #   nats-server                   the server mesh's own NATS runs (tools/nats-server): `nats-server -t` on
 #                                 the rendered config, and the three-server cluster test
+#   keda-operator, keda-adapter   KEDA, scaling the drills' workers on the real queue (tools/keda: KEDA's
+#                                 operator and metrics API server with the postgresql scaler alone, trim.sh)
 #   promtool, prometheus          check and unit-test the alerts mesh renders; scrape a live drill's pods
 #                                 (tools/prometheus: only the Kubernetes service discovery is compiled in)
 set -euo pipefail
@@ -31,9 +33,10 @@ module_version() { (cd "$MESH_ROOT/$1" && go list -m -f '{{.Version}}' "$2"); }
 # (`go list -m` alone prints nothing for a module not yet downloaded, as on a machine with an empty cache).
 module_dir() { go mod download "$1" && go list -m -f '{{.Dir}}' "$1"; }
 
-# Hash of everything that decides a tool's build: its wrapper module and this script.
+# Hash of everything that decides a tool's build: its wrapper module (every file in it) and this script.
 wrapper_hash() {
-  (cd "$MESH_ROOT" && cat "$1"/go.mod "$1"/go.sum "$1"/*.go scripts/ensure-tools.sh 2>/dev/null) | sha256sum | cut -c1-16
+  (cd "$MESH_ROOT" && find "$1" -type f -print0 | sort -z | xargs -0 cat && cat scripts/ensure-tools.sh) |
+    sha256sum | cut -c1-16
 }
 
 # build_tool <wrapper dir> <stamp name> <command...>: runs the command in the wrapper module unless the
@@ -104,6 +107,26 @@ build_prometheus() {
     github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 }
 
+# KEDA, trimmed (tools/keda/trim.sh) in a copy of its module, built there as its own main module so that
+# KEDA's go.mod (its replaces) and go.sum decide every dependency. Its manifests (CRDs, RBAC, Deployments,
+# APIService) go to .tools/share/keda for the real nodes' install (test/real-node/keda.ts).
+build_keda() {
+  local dir version src="$MESH_ROOT/.tools/src/keda"
+  dir=$(module_dir github.com/kedacore/keda/v2)
+  version=$(module_version tools/keda github.com/kedacore/keda/v2)
+  rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  bash "$MESH_ROOT/tools/keda/trim.sh" "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -ldflags "-X github.com/kedacore/keda/v2/version.Version=$version" -o "$src/bin/" \
+    ./cmd/operator ./cmd/adapter)
+  install -m 0755 "$src/bin/operator" "$TOOLS_BIN/keda-operator"
+  install -m 0755 "$src/bin/adapter" "$TOOLS_BIN/keda-adapter"
+  rm -rf "$MESH_ROOT/.tools/share/keda" && mkdir -p "$MESH_ROOT/.tools/share/keda"
+  cp -r "$dir/config/crd" "$dir/config/general" "$dir/config/rbac" "$dir/config/service_account" \
+    "$dir/config/manager" "$dir/config/metrics-server" "$MESH_ROOT/.tools/share/keda/"
+  chmod -R u+w "$MESH_ROOT/.tools/share/keda"
+  rm -rf "$src"
+}
+
 if command -v go >/dev/null; then
   if [ ! -x "$TOOLS_BIN/actionlint" ]; then
     echo "mesh: installing actionlint $ACTIONLINT_VERSION into .tools/bin" >&2
@@ -126,6 +149,7 @@ if command -v go >/dev/null; then
     build_tool tools/coredns coredns env CGO_ENABLED=0 go build -o "$TOOLS_BIN/coredns" .
     build_tool tools/kube-router-netpol kube-router-netpol \
       env CGO_ENABLED=0 go build -o "$TOOLS_BIN/kube-router-netpol" .
+    build_tool tools/keda keda build_keda
   ) &
   light_lane=$!
   # Each lane stops at its first failure (errexit holds in a background subshell); one failed lane ends

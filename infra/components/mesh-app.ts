@@ -608,13 +608,14 @@ export class MeshApp extends pulumi.ComponentResource {
     const scaling = plan.autoscaling;
     if (!scaling) return;
     const namespace = args.namespace;
-    // Workers run long jobs: scale down slowly, one pod a minute, after five quiet minutes.
-    const behavior = plan.serves
+    // Workers run long jobs: scale down gradually (by default one pod a minute, after five quiet minutes).
+    const scaleDown = scaling.scaleDown;
+    const behavior = !scaleDown
       ? undefined
       : {
           scaleDown: {
-            stabilizationWindowSeconds: 300,
-            policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
+            stabilizationWindowSeconds: scaleDown.stabilizationWindowSeconds,
+            policies: [{ type: "Pods", value: scaleDown.pods, periodSeconds: scaleDown.periodSeconds }],
           },
           scaleUp: {
             stabilizationWindowSeconds: 0,

@@ -14,11 +14,39 @@ export interface ControlPlaneCertificates {
   /** Key pair that signs and verifies service-account tokens. */
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /**
+   * The aggregation layer's: the CA that extension API servers (KEDA's metrics API, metrics-server) trust
+   * for the apiserver's proxied requests, and the client certificate the apiserver proxies them with.
+   */
+  frontProxyCaCert: string;
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
 }
+
+/** The common name the apiserver's proxy client certificate carries (--requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT_NAME = "front-proxy-client";
 
 const openssl = (dir: string, args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 
-function signedCertificate(dir: string, name: string, subject: string, extensions: string): void {
+function selfSignedCa(dir: string, name: string, subject: string): void {
+  openssl(dir, [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "2",
+    "-subj",
+    subject,
+  ]);
+}
+
+function signedCertificate(dir: string, name: string, subject: string, extensions: string, ca = "ca"): void {
   openssl(dir, [
     "req",
     "-newkey",
@@ -38,9 +66,9 @@ function signedCertificate(dir: string, name: string, subject: string, extension
     "-in",
     `${name}.csr`,
     "-CA",
-    "ca.crt",
+    `${ca}.crt`,
     "-CAkey",
-    "ca.key",
+    `${ca}.key`,
     "-CAcreateserial",
     "-out",
     `${name}.crt`,
@@ -51,23 +79,13 @@ function signedCertificate(dir: string, name: string, subject: string, extension
   ]);
 }
 
-/** A CA, the apiserver's serving certificate (loopback and in-cluster names), an admin client certificate. */
+/**
+ * A CA, the apiserver's serving certificate (loopback and in-cluster names), an admin client certificate,
+ * and the aggregation layer's own CA and proxy client certificate (kept apart from the cluster CA, as
+ * kubeadm and EKS do: a certificate of the cluster CA must not pass as the apiserver's proxy).
+ */
 export function generateCertificates(dir: string): ControlPlaneCertificates {
-  openssl(dir, [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=mesh-test-control-plane-ca",
-  ]);
+  selfSignedCa(dir, "ca", "/CN=mesh-test-control-plane-ca");
   signedCertificate(
     dir,
     "apiserver",
@@ -79,6 +97,14 @@ export function generateCertificates(dir: string): ControlPlaneCertificates {
     ].join("\n"),
   );
   signedCertificate(dir, "admin", "/O=system:masters/CN=mesh-test-admin", "extendedKeyUsage=clientAuth\n");
+  selfSignedCa(dir, "front-proxy-ca", "/CN=mesh-test-front-proxy-ca");
+  signedCertificate(
+    dir,
+    "front-proxy-client",
+    `/CN=${FRONT_PROXY_CLIENT_NAME}`,
+    "extendedKeyUsage=clientAuth\n",
+    "front-proxy-ca",
+  );
   openssl(dir, ["genrsa", "-out", "sa.key", "2048"]);
   openssl(dir, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   return {
@@ -90,5 +116,8 @@ export function generateCertificates(dir: string): ControlPlaneCertificates {
     adminKey: join(dir, "admin.key"),
     serviceAccountKey: join(dir, "sa.key"),
     serviceAccountPub: join(dir, "sa.pub"),
+    frontProxyCaCert: join(dir, "front-proxy-ca.crt"),
+    frontProxyClientCert: join(dir, "front-proxy-client.crt"),
+    frontProxyClientKey: join(dir, "front-proxy-client.key"),
   };
 }

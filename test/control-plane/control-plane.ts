@@ -18,7 +18,11 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "../support/mesh-process.js";
 import { reapOrphanedRuns } from "../support/orphan-reaper.js";
 import { waitFor } from "../support/wait.js";
-import { type ControlPlaneCertificates, generateCertificates } from "./certificates.js";
+import {
+  type ControlPlaneCertificates,
+  FRONT_PROXY_CLIENT_NAME,
+  generateCertificates,
+} from "./certificates.js";
 
 /** The binaries scripts/ensure-tools.sh builds into .tools/bin (found on PATH). */
 const BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
@@ -159,6 +163,17 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
       `--kubelet-client-certificate=${certificates.adminCert}`,
       `--kubelet-client-key=${certificates.adminKey}`,
       "--kubelet-preferred-address-types=InternalIP",
+      // The aggregation layer, as on EKS: APIServices (KEDA's external metrics, metrics-server's) are
+      // proxied with the front-proxy client certificate and the caller in X-Remote-* headers, straight to
+      // the Service's endpoints (this host routes to pod addresses; it has no ClusterIP of its own).
+      `--requestheader-client-ca-file=${certificates.frontProxyCaCert}`,
+      `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_NAME}`,
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      `--proxy-client-cert-file=${certificates.frontProxyClientCert}`,
+      `--proxy-client-key-file=${certificates.frontProxyClientKey}`,
+      "--enable-aggregator-routing=true",
       // No pod network: nothing may try to reach the apiserver through the kubernetes Service.
       "--endpoint-reconciler-type=none",
       `--cert-dir=${dir}`,

@@ -65,19 +65,6 @@ async function installStandInCrds(
   }
 }
 
-/** KEDA's ScaledObject and TriggerAuthentication (`worker.autoscaling.mode=queueDepth`). */
-export function installKedaCrds(controlPlane: ControlPlane): Promise<void> {
-  return installStandInCrds(controlPlane, "keda.sh", "v1alpha1", [
-    { kind: "ScaledObject", plural: "scaledobjects", singular: "scaledobject", shortNames: ["so"] },
-    {
-      kind: "TriggerAuthentication",
-      plural: "triggerauthentications",
-      singular: "triggerauthentication",
-      shortNames: ["ta"],
-    },
-  ]);
-}
-
 /**
  * The Prometheus Operator's PodMonitor and PrometheusRule (`monitoring.enabled`). The test's Prometheus
  * reads them as the operator would (test/monitoring/prometheus-operator.ts).

@@ -1,6 +1,6 @@
 import { type ControlPlane, startControlPlane } from "./control-plane.js";
+import { installKedaCrds } from "./keda-crds.js";
 import { registerMetricsApiStandIn } from "./metrics-api.js";
-import { installKedaCrds } from "./stand-in-crds.js";
 
 export interface TestClusterOptions {
   /** KEDA's CRDs (default true). */

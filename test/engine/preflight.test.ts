@@ -10,8 +10,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { clusterProblems } from "../../infra/preflight/cluster-facts.js";
 import { type ClusterRequirements, KEDA_CRDS } from "../../infra/preflight/requirements.js";
+import { installKedaCrds } from "../control-plane/keda-crds.js";
 import { registerMetricsApiStandIn } from "../control-plane/metrics-api.js";
-import { installKedaCrds } from "../control-plane/stand-in-crds.js";
 import { useTestCluster } from "../control-plane/test-cluster.js";
 import { waitFor } from "../support/wait.js";
 import {

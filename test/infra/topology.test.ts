@@ -71,6 +71,7 @@ describe("planTopology", () => {
       kind: "queueDepth",
       minReplicas: 1,
       maxReplicas: 10,
+      scaleDown: { stabilizationWindowSeconds: 300, pods: 1, periodSeconds: 60 },
       targetRunsPerReplica: 4,
       workflowVersion: WORKFLOW_CODE_VERSION,
       current: true,

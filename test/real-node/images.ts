@@ -14,6 +14,8 @@ export interface NodeImages {
   nats: string;
   /** mesh's image, under the reference the stacks give (so the kubelet finds it and never pulls). */
   mesh: string;
+  /** KEDA's operator (/keda) and metrics API server (/keda-adapter), when asked for. */
+  keda?: string;
   /** OCI archives of all of them, for `ctr images import`. */
   archives: string[];
 }
@@ -63,13 +65,21 @@ function ensureImage(reference: string, hash: string, build: () => void, log: (l
 }
 
 /** A container from scratch holding `files` (host path → image path), committed as `reference`. */
-function commitScratch(reference: string, hash: string, files: Record<string, string>, entrypoint: string[]) {
+function commitScratch(
+  reference: string,
+  hash: string,
+  files: Record<string, string>,
+  entrypoint: string[],
+  user = "0",
+) {
   const container = run("buildah", ["from", "scratch"]);
   for (const [from, to] of Object.entries(files)) run("buildah", ["copy", "-q", container, from, to]);
   run("buildah", [
     "config",
     "--entrypoint",
     JSON.stringify(entrypoint),
+    "--user",
+    user,
     "--annotation",
     `mesh.source-hash=${hash}`,
     container,
@@ -93,6 +103,8 @@ export function ensureNodeImages(options: {
   workDir: string;
   meshReference: string;
   variants?: MeshImageVariant[];
+  /** Also KEDA's image (the binaries scripts/ensure-tools.sh built). */
+  keda?: boolean;
   log: (line: string) => void;
 }): NodeImages {
   const { root, workDir, log } = options;
@@ -126,6 +138,29 @@ export function ensureNodeImages(options: {
     () => commitScratch(coredns, corednsHash, { [corednsBinary]: "/coredns" }, ["/coredns"]),
     log,
   );
+
+  // KEDA: its two static binaries (tools/keda), FROM scratch, as a non-root user like KEDA's own images.
+  let keda: string | undefined;
+  if (options.keda) {
+    const binaries = ["keda-operator", "keda-adapter"].map((name) => run("sh", ["-c", `command -v ${name}`]));
+    const [operator = "", adapter = ""] = binaries;
+    const kedaHash = hashOf(...binaries.map((binary) => readFileSync(binary)));
+    keda = `mesh.local/keda:${kedaHash}`;
+    const reference = keda;
+    ensureImage(
+      reference,
+      kedaHash,
+      () =>
+        commitScratch(
+          reference,
+          kedaHash,
+          { [operator]: "/keda", [adapter]: "/keda-adapter" },
+          ["/keda"],
+          "65532:65532",
+        ),
+      log,
+    );
+  }
 
   // The base: debootstrap minbase bookworm (Debian's archive is reachable here) + Node 22 + npm + the
   // `node` user, uid 1000, as the real one. Node 22 is the one this suite runs on: .tools/node22's (the
@@ -217,6 +252,7 @@ export function ensureNodeImages(options: {
     pause,
     coredns,
     nats,
+    ...(keda ? [keda] : []),
     options.meshReference,
     ...(options.variants ?? []).map((v) => v.reference),
   ];
@@ -226,7 +262,7 @@ export function ensureNodeImages(options: {
     run("buildah", ["push", "-q", reference, `oci-archive:${archive}:${reference}`]);
     return archive;
   });
-  return { pause, coredns, nats, mesh: options.meshReference, archives };
+  return { pause, coredns, nats, keda, mesh: options.meshReference, archives };
 }
 
 /** The base image with `files` (host path → image path) added, committed as `reference`. */

@@ -11,6 +11,7 @@ import { startClusterDns } from "./cluster-dns.js";
 import { CLIENT_ADDRESS, CLIENT_NETNS, nodeNetwork, setUpHostNetwork } from "./host-network.js";
 import { NATS_HOST, POSTGRES_HOST, startHostServices } from "./host-services.js";
 import { ensureNodeImages, type MeshImageVariant, type NodeImages } from "./images.js";
+import { installKeda } from "./keda.js";
 import { startKubeProxy } from "./kube-proxy.js";
 import { startNetworkPolicyController } from "./network-policy.js";
 import { assertRealNodePrerequisites } from "./prerequisites.js";
@@ -41,6 +42,8 @@ export async function startRealCluster(options: {
   meshImage: string;
   /** Other builds of it (releases with another workflow version), loaded too. */
   meshVariants?: MeshImageVariant[];
+  /** Installs KEDA (test/real-node/keda.ts) once cluster DNS serves: queue-depth ScaledObjects scale. */
+  keda?: boolean;
   log?: (line: string) => void;
 }): Promise<RealCluster> {
   const log = options.log ?? ((line: string) => console.log(`      real-node: ${line}`));
@@ -79,6 +82,7 @@ export async function startRealCluster(options: {
       workDir: REAL_NODE_DIR,
       meshReference: options.meshImage,
       variants: options.meshVariants,
+      keda: options.keda,
       log,
     });
     const networks = options.nodes.map((_, index) => nodeNetwork(index));
@@ -118,6 +122,10 @@ export async function startRealCluster(options: {
     );
     await startClusterDns(cluster, images.coredns);
     log(`${started.nodes.length} node(s) Ready, CoreDNS serving`);
+    if (images.keda) {
+      await installKeda(cluster, images.keda, REAL_NODE_DIR);
+      log("KEDA serving external metrics");
+    }
     return {
       cluster,
       nodes: started.nodes,

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
+import { installKedaCrds } from "../../control-plane/keda-crds.js";
 import { registerMetricsApiStandIn } from "../../control-plane/metrics-api.js";
-import { installKedaCrds, installPrometheusOperatorCrds } from "../../control-plane/stand-in-crds.js";
+import { installPrometheusOperatorCrds } from "../../control-plane/stand-in-crds.js";
 import { CLIENT_RANGE } from "../../real-node/host-network.js";
 import type { MeshImageVariant } from "../../real-node/images.js";
 import { PodLogCollector } from "../../real-node/pod-log-collector.js";
@@ -50,6 +51,8 @@ export async function startRealDrillEnvironment(options: {
   meshVariants?: MeshImageVariant[];
   shape: StackShape;
   apiToken: string;
+  /** KEDA itself on the cluster (queue-depth ScaledObjects scale); otherwise only its CRDs. */
+  keda?: boolean;
 }): Promise<RealDrillEnvironment> {
   const started: Partial<RealDrillEnvironment> & { backendDir?: string } = {};
   const stop = async () => {
@@ -64,6 +67,7 @@ export async function startRealDrillEnvironment(options: {
       nodes: options.nodes,
       meshImage: options.meshImage,
       meshVariants: options.meshVariants,
+      keda: options.keda,
     });
     started.realCluster = realCluster;
     const { cluster } = realCluster;
