@@ -77,6 +77,16 @@ describe("stack config validation", () => {
     ["an unknown cluster mode", ["cluster.mode=gke"], /mesh:cluster\.mode: /],
     ["an unknown autoscaling mode", ["worker.autoscaling.mode=memory"], /mesh:worker\.autoscaling\.mode: /],
     [
+      "a scale-down period beyond the HPA's limit",
+      ["worker.autoscaling.scaleDown.periodSeconds=3600"],
+      /mesh:worker\.autoscaling\.scaleDown\.periodSeconds: must be at most 1800 \(the HPA's limit\)/,
+    ],
+    [
+      "a misspelt scale-down key",
+      ["worker.autoscaling.scaleDown.window=60"],
+      /mesh:worker\.autoscaling\.scaleDown: unknown key window/,
+    ],
+    [
       "postgres.mode=rds without cluster.mode=eks",
       ["cluster.mode=kubeconfig", "postgres.mode=rds"],
       /mesh:postgres\.mode: postgres\.mode=rds requires cluster\.mode=eks/,

@@ -71,6 +71,31 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     assert.deepEqual(behavior.scaleDown.policies, [{ type: "Pods", value: 1, periodSeconds: 60 }]);
   });
 
+  it("scales down as worker.autoscaling.scaleDown says, for the release's workers and the CPU HPA alike", async () => {
+    const scaleDown = [
+      "worker.autoscaling.scaleDown.stabilizationWindowSeconds=45",
+      "worker.autoscaling.scaleDown.pods=2",
+      "worker.autoscaling.scaleDown.periodSeconds=20",
+    ];
+    const expected = {
+      stabilizationWindowSeconds: 45,
+      policies: [{ type: "Pods", value: 2, periodSeconds: 20 }],
+    };
+    const queueDepth = await renderStack("prod", scaleDown);
+    assert.deepEqual(
+      objectOf(queueDepth.objects, "ScaledObject", "mesh-worker").spec.advanced.horizontalPodAutoscalerConfig
+        .behavior.scaleDown,
+      expected,
+    );
+    const cpu = await renderStack("prod", [...scaleDown, "worker.autoscaling.mode=cpu"]);
+    assert.deepEqual(
+      objectOf(cpu.objects, "HorizontalPodAutoscaler", "mesh-worker").spec.behavior.scaleDown,
+      expected,
+    );
+    // The api tier keeps the HPA's own scale-down: the knob is the workers'.
+    assert.equal(objectOf(cpu.objects, "HorizontalPodAutoscaler", "mesh").spec.behavior, undefined);
+  });
+
   it("keeps the worker PDB and marks worker pods do-not-disrupt for Karpenter", () => {
     const pdb = objectOf(prod.objects, "PodDisruptionBudget", "mesh-worker");
     assert.equal(pdb.spec.maxUnavailable, 1);
