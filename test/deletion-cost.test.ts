@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ExecutionGate } from "../app/durability/execution-gate.js";
 import { DeletionCostReporter } from "../app/scale-in/deletion-cost.js";
 import { POD_DELETION_COST_ANNOTATION } from "../app/scale-in/in-cluster-api.js";
 
@@ -44,6 +45,19 @@ describe("the worker's pod-deletion-cost reporter", () => {
     await until("the burst's write", () => written.length === 2);
     await sleep(INTERVAL_MS * 2);
     assert.deepEqual(written, ["0", "3"]);
+  });
+
+  it("starts from the runs already executing: a worker that filled its slots before watching is not reported idle", async () => {
+    const gate = new ExecutionGate();
+    for (const runId of ["a", "b", "c", "d"]) gate.begin(runId);
+    gate.watchRunning((running) => reporter.update(running));
+    reporter.start();
+    await until("the start-up write", () => written.length === 1);
+    await sleep(INTERVAL_MS * 2);
+    assert.deepEqual(written, ["4"]);
+    gate.end("a");
+    await until("the next write", () => written.length === 2);
+    assert.deepEqual(written, ["4", "3"]);
   });
 
   it("writes nothing when the count comes back to what was written", async () => {

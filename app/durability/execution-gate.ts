@@ -26,9 +26,14 @@ export class ExecutionGate {
     this.#changed();
   }
 
-  /** Calls `watcher` with the number of run bodies executing here whenever it changes. */
+  /**
+   * Calls `watcher` with the number of run bodies executing here now, then whenever it changes. The
+   * first call matters: a worker starts dequeuing before its watchers are set up, and a backlog fills its
+   * slots at once, so a watcher told only of changes would believe it idle until a run ended.
+   */
   watchRunning(watcher: (running: number) => void): void {
     this.#watchers.add(watcher);
+    watcher(this.#running.size);
   }
 
   #changed(): void {
