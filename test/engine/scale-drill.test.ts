@@ -204,6 +204,15 @@ describe("scale drill: KEDA scales the workers on the real queue, and scale-in s
       mkdirSync(outDir, { recursive: true });
       writeFileSync(join(outDir, "scale-drill.md"), report.markdown);
       writeFileSync(join(outDir, "scale-drill.svg"), report.svg);
+      // The raw samples beside the report (not committed to docs/): what a failed drill is read from.
+      writeFileSync(join(tmpdir(), "mesh-scale-drill-samples.json"), JSON.stringify(sampler.samples));
+      const costLines = drill.logs
+        .collected(NAMESPACE)
+        .flatMap((pod) =>
+          pod.lines.filter((line) => /deletion-cost/.test(line)).map((line) => `${pod.name}: ${line}`),
+        );
+      if (costLines.length)
+        console.log(`      pod-deletion-cost log lines:\n${costLines.slice(0, 20).join("\n")}`);
       console.log(`      report: ${join(outDir, "scale-drill.md")}`);
 
       assert.deepEqual(wrongOutputs, [], "every run SUCCESS with its twin's output");

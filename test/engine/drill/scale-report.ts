@@ -36,7 +36,7 @@ export function scaleReport(summary: ScaleSummary): { lines: string[]; markdown:
     `runs: ${summary.runs}, SUCCESS with their twin's output: ${summary.runsSucceeded}; interrupted by scale-in (resumed on another worker): ${summary.interrupted.length}; segments executed twice: ${summary.segmentsExecutedTwice.length}`,
     ...summary.scaleIns.map(
       (event) =>
-        `scale-in at ${fmt(event.at - summary.burstAt)}: removed ${event.pod} holding ${event.held} run(s); idle workers besides it: ${event.idleOthers.length ? event.idleOthers.join(", ") : "none"}`,
+        `scale-in at ${fmt(event.at - summary.burstAt)}: removed ${event.pod} holding ${event.held} run(s); idle workers besides it: ${event.idleOthers.length ? event.idleOthers.join(", ") : "none"}; pod-deletion-costs: ${JSON.stringify(event.costs)}`,
     ),
   ];
   const markdown = [

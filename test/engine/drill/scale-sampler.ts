@@ -28,6 +28,8 @@ export interface ScaleInEvent {
   held: number;
   /** Workers that held no run at that sample, besides the removed one. */
   idleOthers: string[];
+  /** Every worker's pod-deletion-cost at that sample (what the ReplicaSet ranked them by). */
+  costs: Record<string, string | undefined>;
 }
 
 interface PodList {
@@ -141,6 +143,7 @@ export class ScaleSampler {
         idleOthers: before
           .filter((worker) => worker.name !== pod.metadata.name && worker.held === 0)
           .map((worker) => worker.name),
+        costs: Object.fromEntries(before.map((worker) => [worker.name, worker.cost])),
       });
     }
     const metricValue = metric.status === 200 ? metric.body.items?.[0]?.value : undefined;
