@@ -131,17 +131,26 @@ export class ScaleSampler {
       held: heldBy.get(pod.metadata.name) ?? 0,
       ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     }));
+    // A removed worker shows up marked for deletion, or (an idle one exits at once) is simply gone by the
+    // next sample: either way it is read from the sample before, as the ReplicaSet saw the workers.
     const previous = this.samples.at(-1);
-    for (const pod of pods.body.items.filter((item) => item.metadata.deletionTimestamp)) {
-      if (this.seenDeleted.has(pod.metadata.name)) continue;
-      this.seenDeleted.add(pod.metadata.name);
-      const before = previous?.workers ?? [];
+    const before = previous?.workers ?? [];
+    const liveNames = new Set(live.map((pod) => pod.metadata.name));
+    const removed = [
+      ...pods.body.items.filter((pod) => pod.metadata.deletionTimestamp).map((pod) => pod.metadata.name),
+      ...before
+        .map((worker) => worker.name)
+        .filter((name) => !pods.body.items.some((pod) => pod.metadata.name === name)),
+    ];
+    for (const name of removed) {
+      if (this.seenDeleted.has(name) || liveNames.has(name)) continue;
+      this.seenDeleted.add(name);
       this.scaleIns.push({
         at,
-        pod: pod.metadata.name,
-        held: before.find((worker) => worker.name === pod.metadata.name)?.held ?? 0,
+        pod: name,
+        held: before.find((worker) => worker.name === name)?.held ?? 0,
         idleOthers: before
-          .filter((worker) => worker.name !== pod.metadata.name && worker.held === 0)
+          .filter((worker) => worker.name !== name && worker.held === 0)
           .map((worker) => worker.name),
         costs: Object.fromEntries(before.map((worker) => [worker.name, worker.cost])),
       });
