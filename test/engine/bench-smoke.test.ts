@@ -4,12 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { figure, headlineFigures } from "../bench/headline.js";
-import type { BenchResults, Measurement } from "../bench/results.js";
+import { figure, headlineFigures } from "../../bench/headline.js";
+import type { BenchResults, Measurement } from "../../bench/results.js";
 
-// The benchmark in --quick mode, so it cannot rot. It asserts that every scenario produced numbers,
+// The benchmark in --quick mode, so it cannot rot (in the engine suite: its engine scenario needs the
+// control plane and the Pulumi CLI that scripts/ensure-tools.sh builds). It asserts that every scenario produced numbers,
 // never anything about time (speed is reported by `npm run bench`, not tested).
-const BENCH = fileURLToPath(new URL("../bench/run.ts", import.meta.url));
+const BENCH = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
 
 describe("npm run bench -- --quick", () => {
   let outDir: string;
