@@ -182,11 +182,69 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
     assert.equal(workerV2.exited, false);
   });
 
+  // Mid-upgrade, runs of both versions wait on the thread-gate queue: v2's on many threads (its workers
+  // are full), v1's hand-backs on a few. DBOS 5.3.0's batched partitioned dequeue picked as many waiting
+  // threads as the worker had free slots, of any version, and only then kept its own version's: a v1
+  // worker with 2 free slots among 40 v2 threads found a v1 hand-back in few of its polls, and the runs
+  // waited 7 s on an idle v1 worker (the upgrade drill's dispatch pauses of up to 11 s). The patch
+  // (patches/@dbos-inc+dbos-sdk+5.3.0.patch) picks among the threads whose next run is of its version.
+  it("a worker starts its own version's runs at once while another version's runs wait on many threads", async function () {
+    this.timeout(300_000);
+    const apiV1 = await start("api", V1);
+    const workerA = await start("worker", V1);
+    const client = new ApiClient(apiV1.url);
+    const inputs = new Map<string, string>();
+    for (const [index, runId] of (await submit(client, "v1", 2)).entries()) inputs.set(runId, `v1 ${index}`);
+    await waitFor("the v1 worker to hold both runs with recorded steps", async () =>
+      (await runsWithSteps()).filter((run) => run.executor_id === workerA.executorId).length === 2
+        ? true
+        : undefined,
+    );
+
+    // v2 is released; its one worker is kept full, and 80 more runs wait at v2, each on its own thread.
+    migrateAs(V2);
+    await start("worker", V2);
+    const apiV2 = await start("api", V2);
+    const v2Client = new ApiClient(apiV2.url);
+    await submit(v2Client, "v2-busy", 2);
+    await submit(v2Client, "v2-waiting", 80);
+    await waitFor("80 runs waiting at mesh-wf-2", async () =>
+      (await waitingRuns()).filter((run) => run.application_version === "mesh-wf-2").length >= 80
+        ? true
+        : undefined,
+    );
+
+    // The old v1 worker hands its two runs back at v1; a v1 worker (the draining one) comes for them.
+    await workerA.stop();
+    const handedBack = (await waitingRuns()).filter((run) => run.application_version === "mesh-wf-1");
+    assert.equal(handedBack.length, 2, `both v1 runs handed back: ${JSON.stringify(handedBack)}`);
+    const workerB = await start("worker", V1);
+    const readyAt = Date.now();
+    const startedIn = await waitFor(
+      "the new v1 worker to start both handed-back runs",
+      async () => {
+        const held = (await runsWithSteps()).filter(
+          (run) => run.status === "PENDING" && run.executor_id === workerB.executorId,
+        );
+        return held.length === 2 ? Date.now() - readyAt : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    console.log(`      the v1 worker started both v1 runs ${startedIn} ms after it was ready`);
+    // Its first polls find them (a poll a second, once woken); 5 s leaves room for a loaded machine.
+    assert.ok(
+      startedIn <= 5_000,
+      `the v1 worker started its version's runs in ${startedIn} ms, not within 5 s`,
+    );
+    await waitForAllSucceeded(client, [...inputs.keys()], 120_000);
+    for (const [runId, input] of inputs)
+      assert.equal((await client.getRun(runId)).output, expectedOutput(input, TOKENS), `output of ${runId}`);
+  });
+
   it("shows the stranded runs when v1's workers leave at once (what a plain image roll does)", async function () {
     this.timeout(300_000);
     const { workerA, workerB, client, inputs } = await v1FleetUnderLoad();
     assert.ok(workerA && workerB);
-    const startedByV1 = new Set((await runsWithSteps()).map((run) => run.workflow_uuid));
     migrateAs(V2);
     await start("worker", V2);
     const apiV2 = await start("api", V2);
@@ -202,8 +260,10 @@ describe("workflow version upgrade: no run is stranded, none runs on the wrong c
     });
     const waitingAtV1 = (await waitingRuns()).filter((run) => run.application_version === "mesh-wf-1");
     assert.equal(stranded, waitingAtV1.length);
+    // Read now, not before the stop: a v1 worker may start a queued run in the moments before it stops.
+    const withSteps = new Set((await runsWithSteps()).map((run) => run.workflow_uuid));
     for (const run of waitingAtV1)
-      assert.ok(startedByV1.has(run.workflow_uuid), "only runs with v1 steps wait");
+      assert.ok(withSteps.has(run.workflow_uuid), `only runs with v1 steps wait: ${run.workflow_uuid}`);
     const metrics = await (await fetch(`${apiV2.url}/metrics`)).text();
     assert.match(metrics, new RegExp(`mesh_stranded_runs\\{version="mesh-wf-1"\\} ${stranded}\\b`));
     await waitFor("a process to log the stranded runs (the reaper's pass)", () =>
