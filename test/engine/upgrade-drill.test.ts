@@ -435,6 +435,9 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, "upgrade-drill.md"), report.markdown);
     writeFileSync(join(outDir, "upgrade-drill.svg"), report.svg);
+    // Every dispatch sample, kept beside the report (not in docs/): what a failed pause bound is read from.
+    const samplesPath = join(tmpdir(), "mesh-upgrade-drill-samples.json");
+    writeFileSync(samplesPath, JSON.stringify(sampler.samples));
     console.log(`      report: ${join(outDir, "upgrade-drill.md")}`);
 
     assert.match(
@@ -475,7 +478,13 @@ describe("upgrade drill: mesh-wf-1 → mesh-wf-2 under load, every kind of run i
     );
     assert.ok(
       summary.dispatch.longestPause.ms <= DISPATCH_PAUSE_BOUND_MS,
-      `the longest dispatch pause, ${summary.dispatch.longestPause.ms} ms at ${summary.dispatch.longestPause.atMs} ms into the load, is within ${DISPATCH_PAUSE_BOUND_MS} ms`,
+      `the longest dispatch pause, ${summary.dispatch.longestPause.ms} ms at ${summary.dispatch.longestPause.atMs} ms into the load, is within ${DISPATCH_PAUSE_BOUND_MS} ms; its samples: ${JSON.stringify(
+        sampler.samples.filter(
+          (sample) =>
+            sample.at >= summary.dispatch.longestPause.atMs &&
+            sample.at <= summary.dispatch.longestPause.atMs + summary.dispatch.longestPause.ms,
+        ),
+      )} (all in ${samplesPath})`,
     );
   });
 });
