@@ -125,3 +125,10 @@ export const podDeletionCost = new Gauge({
   help: "The pod-deletion-cost this worker last wrote on its pod (its runs in flight; MESH_POD_DELETION_COST)",
   registers: [registry],
 });
+
+export const httpRequests = new Counter({
+  name: "mesh_http_requests_total",
+  help: "HTTP requests this process answered, by method, route (the route's pattern, or 'unmatched') and status",
+  labelNames: ["method", "route", "status"] as const,
+  registers: [registry],
+});

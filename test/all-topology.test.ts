@@ -285,4 +285,22 @@ describe("all topology: one process, in-process bus", () => {
     assert.match(text, /mesh_stream_chunks_total\{direction="published"\} [1-9]/);
     assert.match(text, /mesh_stream_chunks_total\{direction="delivered"\} [1-9]/);
   });
+
+  it("counts answered requests by route pattern, never by raw path", async () => {
+    const runId = await client.createRun("metrics-route", "count me");
+    const count = async () => {
+      const text = await (await fetch(`${mesh.url}/metrics`)).text();
+      const match = text.match(
+        /mesh_http_requests_total\{method="GET",route="\/v1\/runs\/:runId",status="200"\} (\d+)/,
+      );
+      return Number(match?.[1] ?? 0);
+    };
+    const before = await count();
+    for (let index = 0; index < 3; index++) await client.getRun(runId);
+    assert.equal(await count(), before + 3);
+    await fetch(`${mesh.url}/no/such/path`);
+    const text = await (await fetch(`${mesh.url}/metrics`)).text();
+    assert.match(text, /mesh_http_requests_total\{method="GET",route="unmatched",status="404"\} [1-9]/);
+    assert.doesNotMatch(text, new RegExp(`route="[^"]*${runId}`), "no run ID in a label");
+  });
 });

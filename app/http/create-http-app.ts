@@ -16,6 +16,7 @@ import { openApiDocument } from "./openapi-document.js";
 import { operationsRoutes } from "./operations-routes.js";
 import { queuesRoutes } from "./queues-routes.js";
 import type { Readiness } from "./readiness.js";
+import { countRequests } from "./request-metrics.js";
 import { runsRoutes } from "./runs-routes.js";
 import type { SseWriterOptions } from "./sse-writer.js";
 import { StreamTickets } from "./stream-tickets.js";
@@ -62,6 +63,7 @@ const MAX_BODY_BYTES = 256 * 1024;
  */
 export function createHttpApp(options: HttpAppOptions): OpenAPIHono {
   const app = new OpenAPIHono();
+  app.use(countRequests());
   app.route("/", operationsRoutes(options.readiness, options.pool, options.executorTimeoutMs));
 
   if (servesApi(options.role)) {
