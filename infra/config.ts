@@ -29,6 +29,16 @@ const clusterSchema = z
   })
   .prefault({});
 
+/**
+ * How an autoscaler removes pods (the HPA's behavior.scaleDown): only after the load has stayed lower for
+ * stabilizationWindowSeconds, then at most `pods` per periodSeconds.
+ */
+const scaleDownSchema = z.strictObject({
+  stabilizationWindowSeconds: z.number().int().min(0).max(3600, "must be at most 3600 (1 h)").default(300),
+  pods: z.number().int().min(1, "must be at least 1").default(1),
+  periodSeconds: z.number().int().min(1).max(1800, "must be at most 1800 (the HPA's limit)").default(60),
+});
+
 const apiSchema = z
   .strictObject({
     // At least one: the api tier serves the Service (and, in state 1, dequeues every run).
@@ -52,6 +62,8 @@ const apiSchema = z
         minReplicas: z.number().int().min(1, "must be at least 1").default(2),
         maxReplicas: z.number().int().min(1, "must be at least 1").default(6),
         targetCPUUtilizationPercentage: percent.default(70),
+        /** Unset: the HPA's own scale-down (5 minutes' stabilization, then as fast as the load fell). */
+        scaleDown: scaleDownSchema.optional(),
       })
       .prefault({}),
   })
@@ -85,23 +97,7 @@ const workerSchema = z
          * Scale-in is gradual: workers go only after the load has stayed lower for stabilizationWindowSeconds,
          * then at most `pods` per periodSeconds (the HPA's scaleDown behavior).
          */
-        scaleDown: z
-          .strictObject({
-            stabilizationWindowSeconds: z
-              .number()
-              .int()
-              .min(0)
-              .max(3600, "must be at most 3600 (1 h)")
-              .default(300),
-            pods: z.number().int().min(1, "must be at least 1").default(1),
-            periodSeconds: z
-              .number()
-              .int()
-              .min(1)
-              .max(1800, "must be at most 1800 (the HPA's limit)")
-              .default(60),
-          })
-          .prefault({}),
+        scaleDown: scaleDownSchema.prefault({}),
       })
       .prefault({}),
   })

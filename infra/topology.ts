@@ -9,7 +9,7 @@ export interface Resources {
   limits?: { cpu?: string; memory?: string };
 }
 
-/** How fast a worker tier's autoscaler removes pods (worker.autoscaling.scaleDown). */
+/** How fast a tier's autoscaler removes pods (worker.autoscaling.scaleDown, api.autoscaling.scaleDown). */
 export interface ScaleDown {
   stabilizationWindowSeconds: number;
   pods: number;
@@ -22,7 +22,7 @@ export type Autoscaling =
       minReplicas: number;
       maxReplicas: number;
       targetCPUUtilizationPercentage: number;
-      /** Workers only: the api tier scales down at the HPA's defaults. */
+      /** Unset (the api tier without api.autoscaling.scaleDown): the HPA's default scale-down. */
       scaleDown?: ScaleDown;
     }
   | {
@@ -142,6 +142,7 @@ export function planTopology(
           minReplicas: api.autoscaling.minReplicas,
           maxReplicas: api.autoscaling.maxReplicas,
           targetCPUUtilizationPercentage: api.autoscaling.targetCPUUtilizationPercentage,
+          ...(api.autoscaling.scaleDown ? { scaleDown: api.autoscaling.scaleDown } : {}),
         }
       : undefined,
     resources: api.resources,

@@ -18,6 +18,7 @@
 #                                 the rendered config, and the three-server cluster test
 #   keda-operator, keda-adapter   KEDA, scaling the drills' workers on the real queue (tools/keda: KEDA's
 #                                 operator and metrics API server with the postgresql scaler alone, trim.sh)
+#   metrics-server                the real nodes' metrics API, for the api's CPU HPA (tools/metrics-server)
 #   promtool, prometheus          check and unit-test the alerts mesh renders; scrape a live drill's pods
 #                                 (tools/prometheus: only the Kubernetes service discovery is compiled in)
 set -euo pipefail
@@ -127,6 +128,17 @@ build_keda() {
   rm -rf "$src"
 }
 
+# metrics-server, static, and its manifests (base, components, overlays: the release overlay is what
+# test/real-node/metrics-server.ts builds with kubectl's kustomize and applies).
+build_metrics_server() {
+  local dir
+  dir=$(module_dir sigs.k8s.io/metrics-server)
+  CGO_ENABLED=0 go build -o "$TOOLS_BIN/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+  rm -rf "$MESH_ROOT/.tools/share/metrics-server" && mkdir -p "$MESH_ROOT/.tools/share"
+  cp -r "$dir/manifests" "$MESH_ROOT/.tools/share/metrics-server"
+  chmod -R u+w "$MESH_ROOT/.tools/share/metrics-server"
+}
+
 if command -v go >/dev/null; then
   if [ ! -x "$TOOLS_BIN/actionlint" ]; then
     echo "mesh: installing actionlint $ACTIONLINT_VERSION into .tools/bin" >&2
@@ -154,6 +166,7 @@ if command -v go >/dev/null; then
     build_tool tools/kube-router-netpol kube-router-netpol \
       env CGO_ENABLED=0 go build -o "$TOOLS_BIN/kube-router-netpol" .
     build_tool tools/keda keda build_keda
+    build_tool tools/metrics-server metrics-server build_metrics_server
   ) &
   mesh_engine_lanes="$mesh_engine_lanes $!"
   # Waits for the engine lanes; a failed one ends the others. ./dev test calls it after the app suite,

@@ -609,6 +609,8 @@ export class MeshApp extends pulumi.ComponentResource {
     if (!scaling) return;
     const namespace = args.namespace;
     // Workers run long jobs: scale down gradually (by default one pod a minute, after five quiet minutes).
+    // The api tier keeps the HPA's scale-up (the faster of 100 % and 4 pods per 15 s): its pods start
+    // serving in seconds, and a CPU-bound api needs them sooner than a worker queue does.
     const scaleDown = scaling.scaleDown;
     const behavior = !scaleDown
       ? undefined
@@ -617,10 +619,14 @@ export class MeshApp extends pulumi.ComponentResource {
             stabilizationWindowSeconds: scaleDown.stabilizationWindowSeconds,
             policies: [{ type: "Pods", value: scaleDown.pods, periodSeconds: scaleDown.periodSeconds }],
           },
-          scaleUp: {
-            stabilizationWindowSeconds: 0,
-            policies: [{ type: "Percent", value: 100, periodSeconds: 30 }],
-          },
+          ...(plan.serves
+            ? {}
+            : {
+                scaleUp: {
+                  stabilizationWindowSeconds: 0,
+                  policies: [{ type: "Percent", value: 100, periodSeconds: 30 }],
+                },
+              }),
         };
     if (scaling.kind === "cpu") {
       new k8s.autoscaling.v2.HorizontalPodAutoscaler(

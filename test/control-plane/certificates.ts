@@ -46,6 +46,7 @@ function selfSignedCa(dir: string, name: string, subject: string): void {
   ]);
 }
 
+/** Signs `<dir>/<name>.crt` (key beside it) with the CA `<ca>.crt`/`<ca>.key` (relative to `dir`, or absolute). */
 function signedCertificate(dir: string, name: string, subject: string, extensions: string, ca = "ca"): void {
   openssl(dir, [
     "req",
@@ -120,4 +121,25 @@ export function generateCertificates(dir: string): ControlPlaneCertificates {
     frontProxyClientCert: join(dir, "front-proxy-client.crt"),
     frontProxyClientKey: join(dir, "front-proxy-client.key"),
   };
+}
+
+/**
+ * A kubelet's serving certificate, signed by the cluster CA for the node's name and address: what EKS's
+ * kubelets present (their serving CSRs approved into the cluster CA). Clients that trust the cluster CA and
+ * dial the node's InternalIP verify it, as metrics-server does with its in-cluster CA, no
+ * --kubelet-insecure-tls.
+ */
+export function kubeletServingCertificate(
+  certificates: ControlPlaneCertificates,
+  dir: string,
+  node: { name: string; ip: string },
+): { cert: string; key: string } {
+  signedCertificate(
+    dir,
+    "kubelet-serving",
+    `/O=system:nodes/CN=system:node:${node.name}`,
+    [`subjectAltName=IP:${node.ip},DNS:${node.name}`, "extendedKeyUsage=serverAuth", ""].join("\n"),
+    certificates.caCert.replace(/\.crt$/, ""),
+  );
+  return { cert: join(dir, "kubelet-serving.crt"), key: join(dir, "kubelet-serving.key") };
 }

@@ -87,6 +87,11 @@ describe("stack config validation", () => {
       /mesh:worker\.autoscaling\.scaleDown: unknown key window/,
     ],
     [
+      "an api scale-down window beyond an hour",
+      ["api.autoscaling.scaleDown.stabilizationWindowSeconds=7200"],
+      /mesh:api\.autoscaling\.scaleDown\.stabilizationWindowSeconds: must be at most 3600 \(1 h\)/,
+    ],
+    [
       "postgres.mode=rds without cluster.mode=eks",
       ["cluster.mode=kubeconfig", "postgres.mode=rds"],
       /mesh:postgres\.mode: postgres\.mode=rds requires cluster\.mode=eks/,

@@ -96,6 +96,27 @@ describe("worker autoscaling on queue depth (KEDA)", () => {
     assert.equal(objectOf(cpu.objects, "HorizontalPodAutoscaler", "mesh").spec.behavior, undefined);
   });
 
+  it("scales the api down as api.autoscaling.scaleDown says, keeping the HPA's own scale-up", async () => {
+    const rendered = await renderStack("prod", [
+      "api.autoscaling.scaleDown.stabilizationWindowSeconds=30",
+      "api.autoscaling.scaleDown.pods=1",
+      "api.autoscaling.scaleDown.periodSeconds=15",
+    ]);
+    const behavior = objectOf(rendered.objects, "HorizontalPodAutoscaler", "mesh").spec.behavior;
+    assert.deepEqual(behavior, {
+      scaleDown: {
+        stabilizationWindowSeconds: 30,
+        policies: [{ type: "Pods", value: 1, periodSeconds: 15 }],
+      },
+    });
+    // The workers' knob is their own.
+    assert.equal(
+      objectOf(rendered.objects, "ScaledObject", "mesh-worker").spec.advanced.horizontalPodAutoscalerConfig
+        .behavior.scaleDown.stabilizationWindowSeconds,
+      300,
+    );
+  });
+
   it("keeps the worker PDB and marks worker pods do-not-disrupt for Karpenter", () => {
     const pdb = objectOf(prod.objects, "PodDisruptionBudget", "mesh-worker");
     assert.equal(pdb.spec.maxUnavailable, 1);

@@ -16,6 +16,8 @@ export interface NodeImages {
   mesh: string;
   /** KEDA's operator (/keda) and metrics API server (/keda-adapter), when asked for. */
   keda?: string;
+  /** metrics-server (/metrics-server), when asked for. */
+  metricsServer?: string;
   /** OCI archives of all of them, for `ctr images import`. */
   archives: string[];
 }
@@ -105,6 +107,8 @@ export function ensureNodeImages(options: {
   variants?: MeshImageVariant[];
   /** Also KEDA's image (the binaries scripts/ensure-tools.sh built). */
   keda?: boolean;
+  /** Also metrics-server's image (the binary scripts/ensure-tools.sh built). */
+  metricsServer?: boolean;
   log: (line: string) => void;
 }): NodeImages {
   const { root, workDir, log } = options;
@@ -158,6 +162,22 @@ export function ensureNodeImages(options: {
           ["/keda"],
           "65532:65532",
         ),
+      log,
+    );
+  }
+
+  // metrics-server: its static binary (tools/metrics-server), FROM scratch, non-root as its own image.
+  let metricsServer: string | undefined;
+  if (options.metricsServer) {
+    const binary = run("sh", ["-c", "command -v metrics-server"]);
+    const hash = hashOf(readFileSync(binary));
+    const reference = `mesh.local/metrics-server:${hash}`;
+    metricsServer = reference;
+    ensureImage(
+      reference,
+      hash,
+      () =>
+        commitScratch(reference, hash, { [binary]: "/metrics-server" }, ["/metrics-server"], "65532:65532"),
       log,
     );
   }
@@ -253,6 +273,7 @@ export function ensureNodeImages(options: {
     coredns,
     nats,
     ...(keda ? [keda] : []),
+    ...(metricsServer ? [metricsServer] : []),
     options.meshReference,
     ...(options.variants ?? []).map((v) => v.reference),
   ];
@@ -262,7 +283,7 @@ export function ensureNodeImages(options: {
     run("buildah", ["push", "-q", reference, `oci-archive:${archive}:${reference}`]);
     return archive;
   });
-  return { pause, coredns, nats, keda, mesh: options.meshReference, archives };
+  return { pause, coredns, nats, keda, metricsServer, mesh: options.meshReference, archives };
 }
 
 /** The base image with `files` (host path → image path) added, committed as `reference`. */

@@ -13,6 +13,7 @@ import { NATS_HOST, POSTGRES_HOST, startHostServices } from "./host-services.js"
 import { ensureNodeImages, type MeshImageVariant, type NodeImages } from "./images.js";
 import { installKeda } from "./keda.js";
 import { startKubeProxy } from "./kube-proxy.js";
+import { installMetricsServer } from "./metrics-server.js";
 import { startNetworkPolicyController } from "./network-policy.js";
 import { assertRealNodePrerequisites } from "./prerequisites.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
@@ -44,6 +45,8 @@ export async function startRealCluster(options: {
   meshVariants?: MeshImageVariant[];
   /** Installs KEDA (test/real-node/keda.ts) once cluster DNS serves: queue-depth ScaledObjects scale. */
   keda?: boolean;
+  /** Installs metrics-server (test/real-node/metrics-server.ts): CPU HorizontalPodAutoscalers scale. */
+  metricsServer?: boolean;
   log?: (line: string) => void;
 }): Promise<RealCluster> {
   const log = options.log ?? ((line: string) => console.log(`      real-node: ${line}`));
@@ -83,6 +86,7 @@ export async function startRealCluster(options: {
       meshReference: options.meshImage,
       variants: options.meshVariants,
       keda: options.keda,
+      metricsServer: options.metricsServer,
       log,
     });
     const networks = options.nodes.map((_, index) => nodeNetwork(index));
@@ -125,6 +129,15 @@ export async function startRealCluster(options: {
     if (images.keda) {
       await installKeda(cluster, images.keda, REAL_NODE_DIR);
       log("KEDA serving external metrics");
+    }
+    if (images.metricsServer) {
+      await installMetricsServer(
+        cluster,
+        images.metricsServer,
+        REAL_NODE_DIR,
+        options.nodes.map((node) => node.name),
+      );
+      log("metrics-server serving pod and node metrics");
     }
     return {
       cluster,

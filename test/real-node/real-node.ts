@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { kubeletServingCertificate } from "../control-plane/certificates.js";
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { waitFor } from "../support/wait.js";
 import { CLUSTER_DNS_IP, cniConfig, type NodeNetwork } from "./host-network.js";
@@ -102,6 +103,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
           writeFileSync(join(cgroup, file), readFileSync(join(hierarchy, file)));
     }
     const certificates = cluster.certificates;
+    const serving = kubeletServingCertificate(certificates, dir, { name, ip: network.nodeIP });
     writeFileSync(
       join(dir, "kubelet.yaml"),
       JSON.stringify({
@@ -122,14 +124,17 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
         port: 10250,
         readOnlyPort: 0,
         healthzPort: 0,
+        // As on EKS: client certificates of the cluster CA (the apiserver's, for logs and exec) and
+        // ServiceAccount tokens (metrics-server's), checked by TokenReview; what each may do is the
+        // apiserver's RBAC (SubjectAccessReview: metrics-server's ClusterRole grants nodes/metrics).
         authentication: {
           anonymous: { enabled: false },
-          webhook: { enabled: false },
+          webhook: { enabled: true },
           x509: { clientCAFile: certificates.caCert },
         },
-        authorization: { mode: "AlwaysAllow" },
-        tlsCertFile: certificates.apiserverCert,
-        tlsPrivateKeyFile: certificates.apiserverKey,
+        authorization: { mode: "Webhook" },
+        tlsCertFile: serving.cert,
+        tlsPrivateKeyFile: serving.key,
         enforceNodeAllocatable: [],
         podLogsDir: join(dir, "pod-logs"),
         // The host's disk and memory are shared with the suite: the kubelet evicts nothing by itself.

@@ -53,6 +53,8 @@ export async function startRealDrillEnvironment(options: {
   apiToken: string;
   /** KEDA itself on the cluster (queue-depth ScaledObjects scale); otherwise only its CRDs. */
   keda?: boolean;
+  /** metrics-server itself (CPU HPAs scale); otherwise a stand-in registration of the metrics API. */
+  metricsServer?: boolean;
 }): Promise<RealDrillEnvironment> {
   const started: Partial<RealDrillEnvironment> & { backendDir?: string } = {};
   const stop = async () => {
@@ -68,13 +70,14 @@ export async function startRealDrillEnvironment(options: {
       meshImage: options.meshImage,
       meshVariants: options.meshVariants,
       keda: options.keda,
+      metricsServer: options.metricsServer,
     });
     started.realCluster = realCluster;
     const { cluster } = realCluster;
     started.logs = new PodLogCollector(realCluster.nodes);
-    await installKedaCrds(cluster);
+    if (!options.keda) await installKedaCrds(cluster); // KEDA's install applied them
     await installPrometheusOperatorCrds(cluster);
-    await registerMetricsApiStandIn(cluster);
+    if (!options.metricsServer) await registerMetricsApiStandIn(cluster);
     started.databaseUrl = await createTestDatabase(options.stackName.replace(/-/g, "_"));
     options.shape.secrets = {
       apiToken: options.apiToken,
