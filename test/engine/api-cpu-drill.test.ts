@@ -35,6 +35,8 @@ const HEAVY_CONCURRENCY = 8;
 const LIGHT_PAUSE_MS = 500;
 /** Requests each added pod must answer before the load is lowered: the Service routes to it. */
 const SERVED_BY_EACH = 50;
+/** Then the heavy load goes on this long, spread over every pod, before it is lowered. */
+const HOLD_SPREAD_MS = 30_000;
 const DOCS = fileURLToPath(new URL("../../docs", import.meta.url));
 
 describe("api CPU drill: the HPA scales the api on CPU from metrics-server, and no request fails", () => {
@@ -117,6 +119,8 @@ describe("api CPU drill: the HPA scales the api on CPU from metrics-server, and 
         { timeoutMs: 120_000, intervalMs: 1_000 },
       ).catch((error: Error) => assert.fail(`${error.message}; last sample: ${describeLast()}`));
 
+      const spreadAt = sampler.now();
+      await sleep(HOLD_SPREAD_MS);
       const lightAt = sampler.now();
       await load.set("light", 1, LIGHT_PAUSE_MS);
       await waitFor(
@@ -138,6 +142,14 @@ describe("api CPU drill: the HPA scales the api on CPU from metrics-server, and 
         cpuRequest: resources.requests.cpu,
         scaleDown: SCALE_DOWN,
         load: { path: LOAD_PATH, heavyConcurrency: HEAVY_CONCURRENCY, lightPerSecond: 1000 / LIGHT_PAUSE_MS },
+        spreadCpuMillis: Object.fromEntries(
+          (sampler.samples.findLast((sample) => sample.at <= lightAt)?.pods ?? []).map((pod) => [
+            pod.name,
+            pod.cpuMillis ?? Number.NaN,
+          ]),
+        ),
+        heavyMs: lightAt - heavyAt,
+        spreadMs: lightAt - spreadAt,
         firstAddedMs: (firstAdded?.at ?? Number.NaN) - heavyAt,
         atMaxMs: (atMax?.at ?? Number.NaN) - heavyAt,
         backToMinMs: backAt - lightAt,

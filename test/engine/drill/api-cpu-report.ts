@@ -8,6 +8,11 @@ export interface ApiCpuSummary {
   cpuRequest: string;
   scaleDown: { stabilizationWindowSeconds: number; pods: number; periodSeconds: number };
   load: { path: string; heavyConcurrency: number; lightPerSecond: number };
+  /** How long the heavy load ran, and of that how long after every added pod was answering. */
+  heavyMs: number;
+  spreadMs: number;
+  /** Each pod's CPU (millicores, metrics-server) at the end of the heavy load. */
+  spreadCpuMillis: Record<string, number>;
   /** ms from the heavy load's start: first added pod Ready, all MAX Ready. */
   firstAddedMs: number;
   atMaxMs: number;
@@ -36,6 +41,8 @@ export function apiCpuReport(summary: ApiCpuSummary): { lines: string[]; markdow
     `heavy load → ${summary.max} api pods Ready: ${seconds(summary.atMaxMs)}`,
     `load lowered → back at ${summary.min}: ${seconds(summary.backToMinMs)}`,
     `peak CPU utilization the HPA read: ${summary.peakUtilization} % of the ${summary.cpuRequest} request`,
+    `heavy load: ${seconds(summary.heavyMs)}, the last ${seconds(summary.spreadMs)} with every added pod answering`,
+    `CPU per pod at the end of the heavy load (millicores): ${JSON.stringify(summary.spreadCpuMillis)}`,
     ...[...byPhase].map(([phase, { total, failed }]) => `${phase}: ${total} requests, ${failed} failed`),
     `answered per pod: ${JSON.stringify(summary.servedByPod)}`,
   ];
