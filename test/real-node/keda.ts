@@ -5,13 +5,10 @@
 // trimmed binaries, never pulled) and the operator's webhook patching (no admission webhooks are
 // installed). The operator makes its own certificates (--enable-cert-rotation, as in KEDA's manifests) and
 // writes their CA into the APIService, which the apiserver's aggregation layer then trusts.
-import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { type KedaManifest, kedaManifests } from "../control-plane/keda-crds.js";
 import { waitFor } from "../support/wait.js";
+import { apiServiceAvailable, kubectlApply } from "./host-helpers.js";
 
 export const KEDA_NAMESPACE = "keda";
 export const EXTERNAL_METRICS_API_SERVICE = "v1beta1.external.metrics.k8s.io";
@@ -46,24 +43,10 @@ function localised(image: string): KedaManifest[] {
  * Available: the metrics API server is up, its certificate trusted).
  */
 export async function installKeda(cluster: ControlPlane, image: string, workDir: string): Promise<void> {
-  const file = join(workDir, "keda.json");
-  writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: localised(image) }));
-  await promisify(execFile)("kubectl", [
-    "--kubeconfig",
-    cluster.kubeconfigPath,
-    "apply",
-    "--server-side",
-    "-f",
-    file,
-  ]);
+  await kubectlApply(cluster, workDir, "keda", localised(image));
   await waitFor(
     `APIService ${EXTERNAL_METRICS_API_SERVICE} Available`,
-    async () => {
-      const service = await cluster.api<{
-        status?: { conditions?: { type: string; status: string }[] };
-      }>("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${EXTERNAL_METRICS_API_SERVICE}`);
-      return service.body.status?.conditions?.some((c) => c.type === "Available" && c.status === "True");
-    },
+    () => apiServiceAvailable(cluster, EXTERNAL_METRICS_API_SERVICE),
     { timeoutMs: 180_000, intervalMs: 1_000 },
   );
 }

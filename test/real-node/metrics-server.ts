@@ -6,14 +6,13 @@
 // and authenticating with its ServiceAccount token (no --kubelet-insecure-tls), and serves
 // metrics.k8s.io through the aggregation layer, where the HPA controller reads pod CPU.
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { METRICS_API_SERVICE } from "../control-plane/metrics-api.js";
 import { waitFor } from "../support/wait.js";
+import { apiServiceAvailable, kubectlApply } from "./host-helpers.js";
 
 const RELEASE_OVERLAY = fileURLToPath(
   new URL("../../.tools/share/metrics-server/overlays/release", import.meta.url),
@@ -58,27 +57,11 @@ export async function installMetricsServer(
   workDir: string,
   nodeNames: string[],
 ): Promise<void> {
-  const file = join(workDir, "metrics-server.json");
-  writeFileSync(
-    file,
-    JSON.stringify({ apiVersion: "v1", kind: "List", items: await releaseManifest(image) }),
-  );
-  await promisify(execFile)("kubectl", [
-    "--kubeconfig",
-    cluster.kubeconfigPath,
-    "apply",
-    "--server-side",
-    "-f",
-    file,
-  ]);
+  await kubectlApply(cluster, workDir, "metrics-server", await releaseManifest(image));
   await waitFor(
     `APIService ${METRICS_API_SERVICE} Available and every node's metrics in`,
     async () => {
-      const service = await cluster.api<{
-        status?: { conditions?: { type: string; status: string }[] };
-      }>("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_API_SERVICE}`);
-      if (!service.body.status?.conditions?.some((c) => c.type === "Available" && c.status === "True"))
-        return false;
+      if (!(await apiServiceAvailable(cluster, METRICS_API_SERVICE))) return false;
       const nodes = await cluster.api<{ items?: { metadata: { name: string } }[] }>(
         "GET",
         "/apis/metrics.k8s.io/v1beta1/nodes",
